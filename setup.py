@@ -1,0 +1,71 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""adds_ros: the ROS 2 runtime package plus the offline training package adds_training."""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = 'adds_ros'
+
+# Every Python dependency is declared here, once, split by use. ROS 2 Humble ships numpy 1.21,
+# so numpy 1.x and 2.x are both supported. PyTorch is pinned to a release that installs as a
+# CPU build on machines without a GPU (and as a CUDA build where pip finds one).
+RUNTIME = [
+    'numpy>=1.21,<3',
+    'opencv-python-headless>=4.5,<6',
+    'onnxruntime>=1.16,<2',
+    'PyYAML>=5.4,<7',
+    'tqdm>=4.60,<5',
+]
+EXTRAS = {
+    # Cyclone DDS transport: runs the node core without a ROS 2 installation.
+    'dds': ['cyclonedds>=0.10.5,<12'],
+    # Offline side: training, CycleGAN, evaluation, export, bag tools.
+    'train': [
+        'torch==2.13.0',
+        'onnx>=1.14,<2',
+        'onnxscript>=0.2,<1',
+        'tensorboard>=2.12,<3',
+        'rosbags>=0.9.19,<1',
+        'mcap>=1.1,<2',
+    ],
+    'test': [
+        'pytest>=7,<10',
+        'flake8>=5,<8',
+        'pydocstyle>=6,<7',
+        'psutil>=5.9,<8',
+        'colcon-common-extensions>=0.3,<1',
+    ],
+}
+EXTRAS['all'] = sorted({req for reqs in EXTRAS.values() for req in reqs})
+
+setup(
+    name=PACKAGE,
+    version='0.1.0',
+    packages=(find_packages(include=[PACKAGE, PACKAGE + '.*'])
+              + ['adds_training' + ('.' + p if p else '')
+                 for p in [''] + find_packages('training')]),
+    package_dir={'adds_training': 'training'},
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
+        ('share/' + PACKAGE, ['package.xml']),
+        ('share/' + PACKAGE + '/launch', glob('launch/*.py')),
+        ('share/' + PACKAGE + '/config', glob('config/*.yaml')),
+    ],
+    python_requires='>=3.10',
+    install_requires=RUNTIME,
+    extras_require=EXTRAS,
+    zip_safe=True,
+    maintainer='adds_ros developers',
+    maintainer_email='adds-ros@example.com',
+    description='All-day self-supervised monocular depth (ADDS) for ROS 2 vehicles',
+    license='Apache-2.0',
+    tests_require=['pytest'],
+    entry_points={
+        'console_scripts': [
+            'adds = adds_ros.cli:main',
+            'depth_node = adds_ros.depth_node:main',
+        ],
+    },
+)
