@@ -17,7 +17,7 @@ for it, so a user who downloaded that release can train at once.
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Collection, Iterable, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -179,7 +179,9 @@ def write_gt_png(path: Path, depth: np.ndarray) -> None:
             raise OSError(f'cannot write ground truth {path}')
 
 
-def triplet_ok(indices: Sequence[int], index: int, offsets: Sequence[int] = (-1, 1)) -> bool:
-    """Tell whether every neighbour index+offset exists (triplets never cross a gap)."""
-    present = set(indices)
+def triplet_ok(present: Collection[int], index: int, offsets: Sequence[int] = (-1, 1)) -> bool:
+    """Tell whether every neighbour index+offset is present (triplets never cross a gap).
+
+    Pass a set: membership is tested once per offset.
+    """
     return all(index + o in present for o in offsets)

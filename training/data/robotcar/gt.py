@@ -1,0 +1,161 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""`adds gt`: evaluation depth from the front 2D lidar, as in the md4all / WSGD protocol.
+
+For a frame at time t, every lms_front scan within t ± window is moved into the vehicle frame
+at t (lms_front extrinsics, then VO poses relative to t), into the camera frame (stereo
+extrinsics), projected with the camera model and reduced to the nearest depth per pixel. The
+result is a 16-bit PNG at camera resolution (metres * 256) in `<folder>_gt/`. A truncated or
+missing scan is skipped and counted.
+"""
+
+import argparse
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from adds_training.data import layout
+from adds_training.data.robotcar import raw
+from adds_training.data.robotcar.gt_formats import points_to_depth
+from adds_training.data.robotcar.prepare import read_index_timestamps, report, run_jobs
+
+
+@dataclass
+class GTConfig:
+    raw: Path
+    models: Path
+    extrinsics: Path
+    out: Path
+    folder: str
+    split: Optional[str] = None     # split name or file; default: every prepared frame
+    window_s: float = 4.0
+    camera: str = raw.CAMERA
+    camera_size: Tuple[int, int] = layout.ROBOTCAR_FULL_SIZE
+    workers: int = 2
+
+
+@dataclass
+class LidarScene:
+    """Everything needed to build GT for any frame of one sequence."""
+
+    model: raw.CameraModel
+    trajectory: raw.Trajectory
+    scan_stamps: np.ndarray
+    scan_dir: Path
+    G_vehicle_laser: np.ndarray
+    G_camera_vehicle: np.ndarray
+
+    @classmethod
+    def load(cls, cfg: GTConfig) -> 'LidarScene':
+        scan_dir = Path(cfg.raw) / raw.LIDAR
+        stamps_file = Path(cfg.raw) / f'{raw.LIDAR}.timestamps'
+        if stamps_file.exists():
+            stamps = raw.read_timestamps(stamps_file)
+        else:
+            stamps = np.array(sorted(int(p.stem) for p in scan_dir.glob('*.bin')), np.int64)
+        stereo = 'stereo' if cfg.camera.startswith('stereo') else cfg.camera
+        return cls(raw.read_camera_model(cfg.models, cfg.camera, cfg.camera_size),
+                   raw.read_vo(Path(cfg.raw) / raw.VO_FILE), np.sort(stamps), scan_dir,
+                   raw.read_extrinsics(Path(cfg.extrinsics) / f'{raw.LIDAR}.txt'),
+                   raw.read_extrinsics(Path(cfg.extrinsics) / f'{stereo}.txt'))
+
+    def pointcloud(self, stamp: int, window_us: int) -> Tuple[np.ndarray, int]:
+        """Camera-frame 3xN points of the scans within stamp ± window; also the bad-scan count."""
+        lo, hi = np.searchsorted(self.scan_stamps, [stamp - window_us, stamp + window_us + 1])
+        chosen = self.scan_stamps[lo:hi]
+        poses = self.trajectory.relative(chosen, stamp)
+        clouds, bad = [], 0
+        for scan_stamp, pose in zip(chosen, poses):
+            try:
+                scan = raw.read_lidar_scan(self.scan_dir / f'{scan_stamp}.bin')
+            except ValueError:
+                bad += 1
+                continue
+            G = self.G_camera_vehicle @ pose @ self.G_vehicle_laser
+            clouds.append(G[:3, :3] @ scan + G[:3, 3:])
+        points = np.concatenate(clouds, axis=1) if clouds else np.zeros((3, 0))
+        return points, bad
+
+    def depth(self, stamp: int, window_us: int) -> Tuple[np.ndarray, int]:
+        """Nearest-depth map (metres, 0 = none) at camera resolution, and the bad-scan count."""
+        points, bad = self.pointcloud(stamp, window_us)
+        return points_to_depth(points, self.model, self.model.size), bad
+
+
+_WORKER: Dict = {}
+
+
+def _init_worker(cfg: GTConfig) -> None:
+    _WORKER['cfg'] = cfg
+    _WORKER['scene'] = LidarScene.load(cfg)
+
+
+def _run_job(job: Tuple[int, int]) -> Tuple[int, str, int]:
+    """Write one GT PNG; return (index, status, truncated scans)."""
+    index, stamp = job
+    cfg = _WORKER['cfg']
+    dst = layout.gt_path(cfg.out, cfg.folder, index)
+    if dst.exists():
+        return index, 'resumed', 0
+    depth, bad = _WORKER['scene'].depth(stamp, int(round(cfg.window_s * 1e6)))
+    if not np.any(depth > 0):
+        return index, 'no_points', bad
+    layout.write_gt_png(dst, depth)
+    return index, 'done', bad
+
+
+def frames(cfg: GTConfig) -> List[Tuple[int, int]]:
+    """(index, µs) of the frames to label: the split's entries of `folder`, or all prepared."""
+    stamps = read_index_timestamps(cfg.out, cfg.folder)
+    if cfg.split is None:
+        return sorted(stamps.items())
+    path = Path(cfg.split)
+    if not path.is_file():
+        path = layout.split_path(cfg.out, cfg.split)
+    wanted = sorted({i for folder, i in layout.read_split(path) if folder == cfg.folder})
+    unknown = [i for i in wanted if i not in stamps]
+    if unknown:
+        raise ValueError(f'{len(unknown)} frames of {path} (e.g. {unknown[0]}) are not in '
+                         f'{cfg.folder}.timestamps')
+    return [(i, stamps[i]) for i in wanted]
+
+
+def make_gt(cfg: GTConfig) -> Counter:
+    """Write GT for the selected frames; return counts incl. `truncated_scans`."""
+    cfg.raw, cfg.models, cfg.extrinsics, cfg.out = (Path(cfg.raw), Path(cfg.models),
+                                                    Path(cfg.extrinsics), Path(cfg.out))
+    LidarScene.load(cfg)  # fail early, in this process, on missing models / extrinsics / VO
+    results = run_jobs(cfg, frames(cfg), f'gt {cfg.folder}', _init_worker, _run_job)
+    counts = Counter(status for _, status, _ in results)
+    counts['truncated_scans'] = sum(bad for _, _, bad in results)
+    return counts
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--raw', type=Path, required=True, help='sequence folder')
+    parser.add_argument('--models', type=Path, required=True, help='SDK models/ folder')
+    parser.add_argument('--extrinsics', type=Path, required=True,
+                        help='SDK extrinsics/ folder (lms_front.txt, stereo.txt)')
+    parser.add_argument('--out', type=Path, required=True, help='processed-data root')
+    parser.add_argument('--folder', required=True, help='prepared folder to label')
+    parser.add_argument('--split', help='only frames of this split (name in <out>/splits or '
+                        'a file); default: every prepared frame')
+    parser.add_argument('--window', type=float, default=4.0,
+                        help='accumulate lidar scans within ± this many seconds')
+    parser.add_argument('--workers', type=int, default=2)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = GTConfig(raw=args.raw, models=args.models, extrinsics=args.extrinsics, out=args.out,
+                   folder=args.folder, split=args.split, window_s=args.window,
+                   workers=args.workers)
+    try:
+        counts = make_gt(cfg)
+    except (FileNotFoundError, ValueError) as err:
+        print(f'adds gt: {err}', file=sys.stderr)
+        return 2
+    return report(counts, f'gt {cfg.folder}')

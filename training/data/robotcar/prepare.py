@@ -1,0 +1,249 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""`adds prepare`: a raw RobotCar sequence -> the processed layout (frames, splits, intrinsics).
+
+Per frame: demosaic (GBRG) -> undistort (SDK LUT) -> crop rows -> resize -> RGB PNG named by
+the frame's position in `stereo.timestamps`, so a dropped frame leaves a gap in the indices and
+a training triplet (index-1, index, index+1) can never span it. Static frames (VO translation
+since the previous frame below a threshold) are dropped, since they teach the photometric loss
+nothing. Missing or corrupt images are skipped, counted and reported; finished frames are
+skipped on a re-run.
+"""
+
+import argparse
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from multiprocessing import Pool
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from adds_ros.atomic import write_text_atomic
+from adds_training.data import layout
+from adds_training.data.robotcar import raw, splits
+
+
+@dataclass
+class PrepareConfig:
+    raw: Path
+    models: Path
+    out: Path
+    folder: str
+    split: str = ''               # split file name (default: the folder name)
+    height: int = 256
+    width: int = 512
+    crop_rows: Tuple[int, int] = (160, 800)
+    static_threshold: float = 0.1  # metres of VO translation since the previous frame
+    split_file: Optional[Path] = None
+    split_format: str = 'auto'
+    frames: Optional[Tuple[int, int]] = None  # [start, stop) positions in stereo.timestamps
+    camera: str = raw.CAMERA
+    camera_size: Tuple[int, int] = layout.ROBOTCAR_FULL_SIZE
+    workers: int = 2
+
+
+def crop_info(model: raw.CameraModel, crop_rows: Tuple[int, int],
+              image_size: Tuple[int, int]) -> layout.DatasetInfo:
+    """Geometry of frames cropped to `crop_rows` of the undistorted image, then resized.
+
+    Normalising by the *cropped* size (not the full 960 rows) is the fix for the reference
+    code's intrinsics defect; with the SDK's stereo_wide_left model this equals
+    `layout.robotcar_info()`.
+    """
+    top, bottom = crop_rows
+    height, width = model.size
+    if not 0 <= top < bottom <= height:
+        raise ValueError(f'crop rows {crop_rows} outside an image of {height} rows')
+    info = layout.robotcar_info(image_size)
+    crop_h = bottom - top
+    (fx, fy), (cx, cy) = model.focal, model.principal
+    info.K = [[fx / width, 0.0, cx / width], [0.0, fy / crop_h, (cy - top) / crop_h],
+              [0.0, 0.0, 1.0]]
+    info.gt_size = (height, width)
+    info.gt_crop = (top, bottom, 0, width)
+    return info
+
+
+def moving_frames(stamps: np.ndarray, trajectory: raw.Trajectory, threshold: float
+                  ) -> np.ndarray:
+    """Mask of frames whose VO translation since the previous frame reaches `threshold`."""
+    positions = trajectory.at(stamps)[:, :3, 3]
+    step = np.linalg.norm(np.diff(positions, axis=0), axis=1)
+    step = np.concatenate([step[:1], step])  # the first frame inherits its successor's motion
+    return step >= threshold
+
+
+def process_frame(bayer_path: Path, model: raw.CameraModel, crop_rows: Tuple[int, int],
+                  size: Tuple[int, int]) -> np.ndarray:
+    """Demosaic, undistort, crop and resize one raw frame to RGB uint8 (height, width)."""
+    rgb = model.undistort(raw.read_bayer_image(bayer_path))
+    top, bottom = crop_rows
+    height, width = size
+    return cv2.resize(rgb[top:bottom], (width, height), interpolation=cv2.INTER_AREA)
+
+
+_WORKER: Dict = {}
+
+
+def _init_worker(cfg: PrepareConfig) -> None:
+    _WORKER['cfg'] = cfg
+    _WORKER['model'] = raw.read_camera_model(cfg.models, cfg.camera, cfg.camera_size)
+
+
+def _run_job(job: Tuple[int, int]) -> Tuple[int, str, str]:
+    """Write one frame; return (index, status, message); status done/resumed/missing/corrupt."""
+    index, stamp = job
+    cfg = _WORKER['cfg']
+    dst = layout.frame_path(cfg.out, cfg.folder, index)
+    if dst.exists():
+        return index, 'resumed', ''
+    src = cfg.raw / raw.IMAGE_DIR / f'{stamp}.png'
+    if not src.exists():
+        return index, 'missing', f'no image for timestamp {stamp}'
+    try:
+        rgb = process_frame(src, _WORKER['model'], cfg.crop_rows, (cfg.height, cfg.width))
+    except (ValueError, cv2.error) as err:
+        return index, 'corrupt', str(err)
+    layout.write_rgb(dst, rgb)
+    return index, 'done', ''
+
+
+def run_jobs(cfg, jobs: Sequence[Tuple[int, int]], desc: str, worker_init: Callable,
+             worker_fn: Callable) -> List[Tuple]:
+    """Run `worker_fn` over jobs on `cfg.workers` processes with a progress bar."""
+    bar = dict(total=len(jobs), desc=desc, unit='frame', disable=not sys.stderr.isatty())
+    if cfg.workers <= 1:
+        worker_init(cfg)
+        return [worker_fn(job) for job in tqdm(jobs, **bar)]
+    with Pool(cfg.workers, initializer=worker_init, initargs=(cfg,)) as pool:
+        return list(tqdm(pool.imap_unordered(worker_fn, jobs, chunksize=4), **bar))
+
+
+def select_frames(cfg: PrepareConfig, stamps: np.ndarray) -> Tuple[List[int], List[int], int]:
+    """Choose frame indices to write and the split's centre indices; also count static drops."""
+    if cfg.split_file is not None:
+        records = splits.read_published_split(cfg.split_file, cfg.split_format)
+        position = {int(t): i for i, t in enumerate(stamps)}
+        wanted = [t for t in splits.timestamps(records, with_neighbours=True) if t in position]
+        centres = [position[r.timestamp] for r in records if r.timestamp in position]
+        return sorted(position[t] for t in wanted), centres, 0
+    start, stop = cfg.frames or (0, len(stamps))
+    indices = np.arange(len(stamps))[start:stop]
+    if len(indices) == 0:
+        raise ValueError(f'--frames {start} {stop} selects none of {len(stamps)} frames')
+    if cfg.static_threshold > 0:
+        moving = moving_frames(stamps, raw.read_vo(cfg.raw / raw.VO_FILE), cfg.static_threshold)
+        kept = indices[moving[indices]]
+        return kept.tolist(), [], len(indices) - len(kept)
+    return indices.tolist(), [], 0
+
+
+def write_timestamps(cfg: PrepareConfig, stamps: np.ndarray, written: Sequence[int]) -> None:
+    """Record `<index> <µs>` of the folder's frames (merged with earlier runs into it).
+
+    `adds gt` and users map indices back to raw timestamps with it.
+    """
+    known = {}
+    if timestamps_path(cfg.out, cfg.folder).exists():
+        known = read_index_timestamps(cfg.out, cfg.folder)
+    known.update({i: int(stamps[i]) for i in written})
+    text = ''.join(f'{i:010d} {t}\n' for i, t in sorted(known.items()))
+    write_text_atomic(timestamps_path(cfg.out, cfg.folder), text)
+
+
+def timestamps_path(root: Path, folder: str) -> Path:
+    return Path(root) / f'{folder}.timestamps'
+
+
+def read_index_timestamps(root: Path, folder: str) -> Dict[int, int]:
+    """Read `<root>/<folder>.timestamps` written by `adds prepare` (index -> µs)."""
+    path = timestamps_path(root, folder)
+    if not path.exists():
+        raise FileNotFoundError(f'{path} not found: run `adds prepare` for {folder} first')
+    pairs = (line.split() for line in path.read_text().splitlines() if line.strip())
+    return {int(index): int(stamp) for index, stamp in pairs}
+
+
+def save_info(cfg: PrepareConfig, info: layout.DatasetInfo) -> None:
+    """Write dataset.json, refusing to mix geometries in one processed root."""
+    path = cfg.out / layout.DATASET_INFO
+    if path.exists():
+        old = layout.DatasetInfo.load(cfg.out)
+        if not (np.allclose(old.K, info.K) and tuple(old.image_size) == tuple(info.image_size)):
+            raise ValueError(f'{path} describes other intrinsics or image size; use another '
+                             '--out for a different crop or resolution')
+    info.save(cfg.out)
+
+
+def prepare(cfg: PrepareConfig) -> Counter:
+    """Process one sequence; return counts (done, resumed, missing, corrupt, static)."""
+    cfg.raw, cfg.models, cfg.out = Path(cfg.raw), Path(cfg.models), Path(cfg.out)
+    model = raw.read_camera_model(cfg.models, cfg.camera, cfg.camera_size)
+    save_info(cfg, crop_info(model, cfg.crop_rows, (cfg.height, cfg.width)))
+    stamps = raw.read_timestamps(cfg.raw / raw.IMAGE_TIMESTAMPS)
+    indices, centres, static = select_frames(cfg, stamps)
+    results = run_jobs(cfg, [(i, int(stamps[i])) for i in indices], f'prepare {cfg.folder}',
+                       _init_worker, _run_job)
+    counts = Counter(status for _, status, _ in results)
+    counts['static'] = static
+    written = sorted(i for i, status, _ in results if status in ('done', 'resumed'))
+    write_timestamps(cfg, stamps, written)
+    present = set(written)
+    if cfg.split_file is None:  # triplet centres (layout.triplet_ok, in O(1) per frame)
+        centres = [i for i in written if i - 1 in present and i + 1 in present]
+    layout.write_split(layout.split_path(cfg.out, cfg.split or cfg.folder),
+                       [(cfg.folder, i) for i in centres if i in present])
+    for index, status, message in sorted(results):
+        if status in ('missing', 'corrupt'):
+            print(f'skipped frame {index}: {message}', file=sys.stderr)
+    return counts
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--raw', type=Path, required=True,
+                        help='sequence folder, e.g. .../2014-12-09-13-21-02')
+    parser.add_argument('--models', type=Path, required=True,
+                        help='the RobotCar SDK models/ folder (camera model and LUT)')
+    parser.add_argument('--out', type=Path, required=True, help='processed-data root')
+    parser.add_argument('--folder', required=True, help='output folder, e.g. day_train')
+    parser.add_argument('--split', default='', help='split name to write (default: folder)')
+    parser.add_argument('--height', type=int, default=256)
+    parser.add_argument('--width', type=int, default=512)
+    parser.add_argument('--crop-rows', type=int, nargs=2, default=(160, 800),
+                        metavar=('TOP', 'BOTTOM'))
+    parser.add_argument('--static-threshold', type=float, default=0.1,
+                        help='drop frames that moved less (metres, VO); 0 keeps all')
+    parser.add_argument('--split-file', type=Path,
+                        help='write only the frames of a published split (md4all or RNW)')
+    parser.add_argument('--split-format', default='auto', choices=('auto',) + splits.FORMATS)
+    parser.add_argument('--frames', type=int, nargs=2, metavar=('START', 'STOP'),
+                        help='only positions START..STOP-1 of stereo.timestamps (e.g. to hold '
+                        'out a validation stretch); indices stay global')
+    parser.add_argument('--workers', type=int, default=2)
+
+
+def report(counts: Counter, what: str) -> int:
+    """Print the end-of-run summary; exit status 1 only if nothing usable was produced."""
+    problems = {k: v for k, v in counts.items() if k not in ('done', 'resumed') and v}
+    print(f'{what}: {counts["done"]} written, {counts["resumed"]} already done'
+          + ''.join(f', {v} {k}' for k, v in sorted(problems.items())))
+    return 0 if counts['done'] + counts['resumed'] else 1
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = PrepareConfig(raw=args.raw, models=args.models, out=args.out, folder=args.folder,
+                        split=args.split, height=args.height, width=args.width,
+                        crop_rows=tuple(args.crop_rows), static_threshold=args.static_threshold,
+                        split_file=args.split_file, split_format=args.split_format,
+                        frames=tuple(args.frames) if args.frames else None,
+                        workers=args.workers)
+    try:
+        counts = prepare(cfg)
+    except (FileNotFoundError, ValueError) as err:
+        print(f'adds prepare: {err}', file=sys.stderr)
+        return 2
+    return report(counts, f'prepare {cfg.folder}')
