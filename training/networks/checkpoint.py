@@ -1,0 +1,94 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""Project checkpoints and `load_depth_net`, the one loader evaluation and export use.
+
+A project checkpoint is `torch.save({'format': 'adds_ros/1', 'config': {..., 'model':
+ModelConfig fields}, 'model': ADDSModel.state_dict(), 'meta': {'height', 'width', ...}})`.
+`load_depth_net` also reads the authors' (and Monodepth2's) Monodepth2-style folders.
+"""
+
+import dataclasses
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Dict, Iterable, Mapping, Optional, Tuple, Union
+
+import torch
+
+from .adds import ADDSModel, check_domain, DepthNet, ModelConfig
+from .reference_import import import_reference_checkpoint
+
+FORMAT = 'adds_ros/1'
+PathLike = Union[str, os.PathLike]
+
+
+def checkpoint_dict(model: ADDSModel, meta: Mapping[str, Any],
+                    config: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """Build the dict to `torch.save`; `config` (e.g. training settings) gets the model fields.
+
+    `meta` should hold at least the training 'height' and 'width'.
+    """
+    full_config = dict(config or {})
+    full_config['model'] = dataclasses.asdict(model.config)
+    return {'format': FORMAT, 'config': full_config, 'model': model.state_dict(),
+            'meta': dict(meta)}
+
+
+def file_hash(paths: Iterable[Path]) -> str:
+    """'sha256:<hex>' over the bytes of `paths`, in order (identifies the weights)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, 'rb') as f:
+            for chunk in iter(lambda: f.read(1 << 20), b''):
+                digest.update(chunk)
+    return 'sha256:' + digest.hexdigest()
+
+
+def _model_config(config: Mapping[str, Any]) -> ModelConfig:
+    fields = {f.name for f in dataclasses.fields(ModelConfig)}
+    values = {k: v for k, v in dict(config.get('model', {})).items() if k in fields}
+    values['pretrained_path'] = None   # the checkpoint holds every weight
+    return ModelConfig(**values)
+
+
+def load_model(path: PathLike) -> Tuple[ADDSModel, Dict[str, Any]]:
+    """Load an `ADDSModel` from a project checkpoint file or a reference folder."""
+    path = Path(path)
+    if path.is_dir():
+        model, report = import_reference_checkpoint(path)
+        files = [path / f for f in ('encoder.pth', 'depth.pth')]
+        info = {'format': 'monodepth2-folder', 'source': file_hash(files),
+                'height': report.metadata.get('height'), 'width': report.metadata.get('width'),
+                'report': report.to_dict()}
+        return model.eval(), info
+    if not path.is_file():
+        raise FileNotFoundError(f'no checkpoint file or folder at {path}')
+    checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    if not isinstance(checkpoint, dict) or checkpoint.get('format') != FORMAT:
+        found = checkpoint.get('format') if isinstance(checkpoint, dict) else type(checkpoint)
+        raise ValueError(f'{path} is not an {FORMAT} checkpoint (format {found!r})')
+    model = ADDSModel(_model_config(checkpoint['config']))
+    model.load_state_dict(checkpoint['model'])
+    meta = checkpoint.get('meta', {})
+    info = {'format': FORMAT, 'source': file_hash([path]), 'height': meta.get('height'),
+            'width': meta.get('width'), 'meta': meta, 'report': None}
+    return model.eval(), info
+
+
+def load_depth_net(path: PathLike, domain: str = 'day') -> Tuple[DepthNet, Dict[str, Any]]:
+    """Load the depth network (eval mode) and info: height, width, stem, source, format, report.
+
+    `domain` matters only for a per-domain stem (the authors' checkpoints).
+    """
+    model, info = load_model(path)
+    net = model.depth_net(check_domain(domain))
+    report = info['report']
+    if report:
+        needed = ('invariant.encoder.', 'depth_decoder.',
+                  'invariant.night_' if net.stem == 'night' else 'invariant.encoder.')
+        missing = [k for k in report['uninitialised_model_keys'] if k.startswith(needed)]
+        if missing:
+            raise ValueError(f'{path} lacks weights of the depth network: {missing[:5]} '
+                             f'({len(missing)} in all)')
+    info['stem'] = net.stem
+    return net.eval(), info
