@@ -1,0 +1,95 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""DepthEstimator: the one object the node, the bag tools, parity and bench call.
+
+camera RGB uint8 (H x W x 3) -> crop + resize (from the model's metadata) -> backend ->
+disparity -> upsampled into the crop region -> depth at camera resolution, NaN outside the crop.
+
+With the TensorRT backend the estimator must be created, used and closed on one thread (the
+CUDA context belongs to it): the node constructs it inside its inference thread.
+"""
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Optional, Union
+
+import numpy as np
+
+from adds_ros.backends import create_backend
+from adds_ros.metadata import ModelMetadata
+from adds_ros.postprocess import disp_to_depth, squeeze_disparity, upsample_into_camera
+from adds_ros.preprocess import check_rgb, crop_box, to_network_input
+
+
+@dataclass
+class DepthPrediction:
+    """One frame's result.
+
+    `depth` is float32 H x W at camera resolution in model depth units (disp_to_depth of the
+    network output; metres only after `DepthEstimator.metric_depth`), NaN outside the crop.
+    `disparity` is the network-resolution sigmoid disparity (h x w). `timings` holds seconds
+    for 'preprocess', 'inference' and 'postprocess'.
+    """
+
+    depth: np.ndarray
+    disparity: np.ndarray
+    timings: Dict[str, float] = field(default_factory=dict)
+
+
+class DepthEstimator:
+    """Run an exported depth network on camera images with any backend.
+
+    `model` is an .onnx, .engine or .pt/.pth file; `backend` is 'auto', 'onnxruntime',
+    'tensorrt' or 'torch'; `device` is 'auto', 'cpu', 'cuda[:N]' (or 'tensorrt' for ONNX
+    Runtime's TensorRT provider); `backend_options` go to the backend (e.g. precision='fp16').
+    """
+
+    def __init__(self, model: Union[str, Path], backend: str = 'auto', device: str = 'auto',
+                 **backend_options) -> None:
+        self.backend = create_backend(model, backend, device, **backend_options)
+        self.metadata: ModelMetadata = self.backend.metadata
+        self.backend_name: str = self.backend.name
+
+    def describe(self) -> str:
+        return self.backend.describe()
+
+    def predict(self, rgb: np.ndarray) -> DepthPrediction:
+        """Estimate depth for one camera image (RGB uint8 H x W x 3, any resolution)."""
+        meta = self.metadata
+        check_rgb(rgb)
+        start = time.perf_counter()
+        tensor = to_network_input(rgb, meta.crop, meta.input_height, meta.input_width)
+        preprocessed = time.perf_counter()
+        disparity = squeeze_disparity(self.backend.infer(tensor)['disparity'])
+        inferred = time.perf_counter()
+        box = crop_box(meta.crop, rgb.shape[0], rgb.shape[1])
+        camera_disparity = upsample_into_camera(disparity, box, rgb.shape[:2])
+        _, depth = disp_to_depth(camera_disparity, meta.min_depth, meta.max_depth)
+        done = time.perf_counter()
+        return DepthPrediction(depth=depth, disparity=disparity,
+                               timings={'preprocess': preprocessed - start,
+                                        'inference': inferred - preprocessed,
+                                        'postprocess': done - inferred})
+
+    def metric_depth(self, prediction: DepthPrediction,
+                     scale: Optional[float] = None) -> Optional[np.ndarray]:
+        """Return depth in metres: `scale` (or the model's metric_scale) times model depth.
+
+        None if neither is known: relative depth is never passed off as metres.
+        """
+        scale = scale if scale is not None else self.metadata.metric_scale
+        if scale is None:
+            return None
+        if not scale > 0:
+            raise ValueError(f'metric scale must be positive, got {scale}')
+        return prediction.depth * np.float32(scale)
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> 'DepthEstimator':
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

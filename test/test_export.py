@@ -1,0 +1,152 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""`adds export`: project checkpoints and the authors' layout -> ONNX equal to PyTorch."""
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime
+import pytest
+import torch
+
+from adds_ros import __version__
+from adds_ros.estimator import DepthEstimator
+from adds_ros.metadata import ModelMetadata
+from adds_training import export
+from adds_training.geometry import disp_to_depth
+from adds_training.networks import ADDSModel, checkpoint_dict, load_depth_net
+
+LAYOUT = Path('/work/shared/data/reference_checkpoint_layout.json')
+HEIGHT, WIDTH = 64, 128
+META = {'height': HEIGHT, 'width': WIDTH, 'crop': [0.25, 0.75, 0.0, 1.0], 'min_depth': 0.1,
+        'max_depth': 80.0, 'metric_scale': 3.0,
+        'intrinsics': [[0.6, 0.0, 0.5], [0.0, 1.2, 0.5], [0.0, 0.0, 1.0]]}
+
+
+def run_export(*argv: str) -> int:
+    parser = argparse.ArgumentParser()
+    export.add_arguments(parser)
+    return export.run(parser.parse_args([str(a) for a in argv]))
+
+
+def onnx_outputs(path: Path, image: np.ndarray) -> dict:
+    session = onnxruntime.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+    names = [o.name for o in session.get_outputs()]
+    return dict(zip(names, session.run(names, {'image': image})))
+
+
+@pytest.fixture(scope='module')
+def project(tmp_path_factory):
+    """A project checkpoint (random ADDSModel, BN statistics made non-trivial) and its export."""
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp('project')
+    model = ADDSModel().eval()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.1, 0.1)
+                module.running_var.uniform_(0.5, 1.5)
+    checkpoint = folder / 'adds.pt'
+    torch.save(checkpoint_dict(model, META), checkpoint)
+    out = folder / 'adds.onnx'
+    assert run_export('--checkpoint', checkpoint, '--out', out) == 0
+    return checkpoint, out
+
+
+@pytest.fixture(scope='module')
+def project_net(project):
+    """The project checkpoint's DepthNet and loader info, loaded once."""
+    return load_depth_net(project[0])
+
+
+def test_project_checkpoint_exports_clean_onnx_with_metadata(project, project_net):
+    _, out = project
+    model = onnx.load(str(out))
+    onnx.checker.check_model(model, full_check=True)
+    assert max(o.version for o in model.opset_import if o.domain in ('', 'ai.onnx')) >= 17
+    image = model.graph.input[0]
+    assert image.name == 'image'
+    assert [d.dim_value for d in image.type.tensor_type.shape.dim] == [1, 3, HEIGHT, WIDTH]
+    assert [o.name for o in model.graph.output] == ['disparity', 'depth']
+    assert not any(n.op_type in ('Identity', 'Constant') for n in model.graph.node)
+    metadata = ModelMetadata.from_onnx(out)
+    assert metadata.crop == (0.25, 0.75, 0.0, 1.0) and metadata.metric_scale == 3.0
+    assert metadata.max_depth == 80.0 and metadata.intrinsics == META['intrinsics']
+    assert (metadata.input_height, metadata.input_width) == (HEIGHT, WIDTH)
+    assert metadata.stem == 'shared' and metadata.version == __version__
+    assert metadata.source_hash == project_net[1]['source']
+
+
+def test_onnx_runtime_equals_pytorch(project, project_net):
+    _, out = project
+    net = project_net[0]
+    image = np.random.default_rng(1).random((1, 3, HEIGHT, WIDTH), dtype=np.float32)
+    with torch.no_grad():
+        disparity = net(torch.from_numpy(image))[0]
+        depth = 3.0 * disp_to_depth(disparity, 0.1, 80.0)[1]
+    outputs = onnx_outputs(out, image)
+    np.testing.assert_allclose(outputs['disparity'], disparity.numpy(), atol=1e-4)
+    np.testing.assert_allclose(outputs['depth'], depth.numpy(), rtol=1e-4)
+
+
+def test_torch_backend_matches_the_onnx_estimator(project):
+    checkpoint, out = project
+    rgb = np.random.default_rng(2).integers(0, 256, (96, 160, 3), dtype=np.uint8)
+    onnx_estimator = DepthEstimator(out, backend='onnxruntime', device='cpu')
+    reference = onnx_estimator.predict(rgb)
+    torch_estimator = DepthEstimator(checkpoint, device='cpu')
+    assert torch_estimator.backend_name == 'torch'
+    assert torch_estimator.metadata == onnx_estimator.metadata
+    prediction = torch_estimator.predict(rgb)
+    np.testing.assert_allclose(prediction.disparity, reference.disparity, atol=1e-4)
+    inside = np.isfinite(reference.depth)
+    assert inside[24:72].all() and not inside[:24].any()
+    np.testing.assert_allclose(prediction.depth[inside], reference.depth[inside], rtol=1e-3)
+
+
+def reference_folder(folder: Path, seed: int = 0) -> Path:
+    """The authors' encoder.pth + depth.pth with the layout's shapes and random values."""
+    layout = json.loads(LAYOUT.read_text())
+    generator = torch.Generator().manual_seed(seed)
+    for name in ('encoder.pth', 'depth.pth'):
+        state = {}
+        for key, shape in layout[name].items():
+            if key.endswith('num_batches_tracked'):
+                state[key] = torch.tensor(0)
+            elif key.endswith('running_var'):
+                state[key] = torch.rand(shape, generator=generator) + 0.5
+            else:
+                state[key] = torch.randn(shape, generator=generator) * 0.05
+        if name == 'encoder.pth':
+            state.update(height=HEIGHT, width=WIDTH, use_stereo=False)
+        torch.save(state, folder / name)
+    return folder
+
+
+def test_reference_layout_exports_the_night_stem(tmp_path):
+    folder = reference_folder(tmp_path)
+    out = tmp_path / 'export' / 'night.onnx'
+    assert run_export('--checkpoint', folder, '--out', out, '--domain', 'night',
+                      '--dynamic-batch') == 0
+    metadata = ModelMetadata.from_onnx(out)
+    assert metadata.stem == 'night' and metadata.metric_scale is None
+    assert metadata.outputs == ['disparity']
+    np.testing.assert_allclose(metadata.crop, (1 / 6, 5 / 6, 0.0, 1.0))
+    np.testing.assert_allclose(metadata.intrinsics[1][1], 983.044006 / 640, rtol=1e-6)
+    net, _ = load_depth_net(folder, 'night')
+    image = np.random.default_rng(3).random((2, 3, HEIGHT, WIDTH), dtype=np.float32)
+    with torch.no_grad():
+        expected = net(torch.from_numpy(image))[0].numpy()
+    np.testing.assert_allclose(onnx_outputs(out, image)['disparity'], expected, atol=1e-4)
+
+
+def test_export_refuses_bad_arguments(tmp_path):
+    with pytest.raises(SystemExit, match='metric-scale'):
+        run_export('--checkpoint', tmp_path, '--out', tmp_path / 'x.onnx', '--metric-scale', '0')
+    with pytest.raises(SystemExit, match='no checkpoint'):
+        run_export('--checkpoint', tmp_path / 'nope.pt', '--out', tmp_path / 'x.onnx')
+    with pytest.raises(ValueError, match='multiple of 32'):
+        export.build_metadata({}, {'height': 100, 'width': 128}, 'shared', log=lambda _: None)

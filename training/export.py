@@ -1,0 +1,159 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""`adds export`: the depth graph (invariant encoder + depth decoder) to ONNX, with metadata.
+
+The exported graph takes `image`, float32 RGB in [0, 1], N x 3 x H x W at the training size
+(normalisation is inside), and returns `disparity` (sigmoid, scale 0) and, when a metric scale
+is known, `depth` in metres. Everything the runtime needs (input size, crop, depth range, metric
+scale, intrinsics, stem, source hash, version) goes into the file's metadata_props
+(`adds_ros.metadata.ModelMetadata`).
+
+Exporter: torch.onnx's dynamo exporter (opset 18) with its onnxscript optimiser. On the ADDS
+depth net it gives ~100 nodes (Conv, Relu, Elu, Pad(reflect), Resize(nearest), Concat,
+Sigmoid), constant-folded, where the TorchScript exporter gives ~330 (reflection padding
+expanded into Slice/Transpose/Concat chains); both ONNX Runtime and TensorRT's ONNX parser
+take every op in it.
+"""
+
+import argparse
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+from adds_ros import __version__
+from adds_ros.atomic import atomic_path
+from adds_ros.metadata import ModelMetadata
+
+OPSET = 18
+INPUT_NAME = 'image'
+
+
+def robotcar_defaults() -> Dict[str, Any]:
+    """Geometry the authors' RobotCar checkpoints were trained with (crop rows 160:800 of 960)."""
+    from adds_training.data.layout import robotcar_info
+
+    info = robotcar_info()
+    (full_h, full_w), (top, bottom, left, right) = info.gt_size, info.gt_crop
+    return {'crop': [top / full_h, bottom / full_h, left / full_w, right / full_w],
+            'intrinsics': info.K, 'min_depth': 0.1, 'max_depth': 100.0}
+
+
+def build_metadata(meta: Dict[str, Any], info: Dict[str, Any], stem: str,
+                   height: Optional[int] = None, width: Optional[int] = None,
+                   metric_scale: Optional[float] = None, half: bool = False,
+                   log=print) -> ModelMetadata:
+    """Combine checkpoint meta, loader info and command-line overrides into ModelMetadata.
+
+    Missing geometry falls back to RobotCar's (what the authors trained on), said in the log.
+    """
+    defaults = robotcar_defaults()
+    missing = [k for k in defaults if meta.get(k) is None]
+    if missing:
+        log(f'checkpoint has no {", ".join(missing)}: using RobotCar defaults')
+    values = {k: meta[k] if meta.get(k) is not None else v for k, v in defaults.items()}
+    scale = metric_scale if metric_scale is not None else meta.get('metric_scale')
+    height = height or meta.get('height') or info.get('height')
+    width = width or meta.get('width') or info.get('width')
+    if not height or not width:
+        raise ValueError('the checkpoint does not say its input size: pass --height/--width')
+    if height % 32 or width % 32:
+        raise ValueError(f'input size must be a multiple of 32, got {height}x{width}')
+    return ModelMetadata(
+        input_height=height, input_width=width, crop=values['crop'],
+        min_depth=values['min_depth'], max_depth=values['max_depth'], metric_scale=scale,
+        intrinsics=values['intrinsics'], stem=stem,
+        outputs=['disparity'] + (['depth'] if scale is not None else []),
+        source_hash=str(info.get('source') or ''), version=__version__,
+        precision='fp16' if half else 'fp32')
+
+
+def depth_graph(net, metadata: ModelMetadata):
+    """Wrap a DepthNet as the exported graph: scale-0 disparity, plus metric depth if known."""
+    import torch
+
+    from adds_training.geometry import disp_to_depth
+
+    class DepthGraph(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = net
+
+        def forward(self, image: torch.Tensor):
+            dtype = next(self.net.parameters()).dtype
+            disparity = self.net(image.to(dtype))[0].float()
+            if metadata.metric_scale is None:
+                return disparity
+            _, depth = disp_to_depth(disparity, metadata.min_depth, metadata.max_depth)
+            return disparity, depth * metadata.metric_scale
+
+    return DepthGraph().eval()
+
+
+def export_onnx(graph, metadata: ModelMetadata, out: Path, dynamic_batch: bool = False) -> Path:
+    """Export, check (checker + strict shape inference), attach metadata, write atomically."""
+    import onnx
+    import torch
+
+    sample = torch.rand(1, 3, metadata.input_height, metadata.input_width)
+    dynamic = {'image': {0: torch.export.Dim('batch', min=1, max=64)}} if dynamic_batch \
+        else None
+    with torch.no_grad():
+        program = torch.onnx.export(graph, (sample,), dynamo=True, opset_version=OPSET,
+                                    input_names=[INPUT_NAME], output_names=metadata.outputs,
+                                    dynamic_shapes=dynamic, optimize=True, verbose=False)
+    model = onnx.shape_inference.infer_shapes(program.model_proto, check_type=True,
+                                              strict_mode=True, data_prop=True)
+    onnx.checker.check_model(model, full_check=True)
+    model.producer_name, model.producer_version = 'adds_ros', __version__
+    del model.metadata_props[:]
+    for key, value in metadata.to_onnx_props().items():
+        model.metadata_props.add(key=key, value=value)
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        onnx.save_model(model, str(tmp), save_as_external_data=False)
+    return out
+
+
+def export_checkpoint(checkpoint: Path, out: Path, domain: str = 'day',
+                      height: Optional[int] = None, width: Optional[int] = None,
+                      dynamic_batch: bool = False, metric_scale: Optional[float] = None,
+                      half: bool = False, log=print) -> ModelMetadata:
+    """Load a project checkpoint or the authors' folder and export its depth graph to `out`."""
+    from adds_training.networks import load_depth_net
+
+    net, info = load_depth_net(checkpoint, domain)
+    metadata = build_metadata(dict(info.get('meta') or {}), info, net.stem, height, width,
+                              metric_scale, half, log)
+    net = net.eval().half() if half else net.eval().float()
+    export_onnx(depth_graph(net, metadata), metadata, out, dynamic_batch)
+    return metadata
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--checkpoint', required=True, type=Path,
+                        help='project checkpoint (.pt/.pth) or folder with encoder.pth+depth.pth')
+    parser.add_argument('--out', required=True, type=Path, help='ONNX file to write')
+    parser.add_argument('--domain', choices=('day', 'night'), default='day',
+                        help='stem of a per-domain (authors\') checkpoint to export')
+    parser.add_argument('--height', type=int, help='input height (default: training size)')
+    parser.add_argument('--width', type=int, help='input width (default: training size)')
+    parser.add_argument('--dynamic-batch', action='store_true',
+                        help='make the batch dimension dynamic (1..64)')
+    parser.add_argument('--metric-scale', type=float,
+                        help='metres per model depth unit (default: the checkpoint\'s, if any)')
+    parser.add_argument('--half', action='store_true',
+                        help='FP16 weights (for strongly typed TensorRT FP16 engines); '
+                             'input and outputs stay float32')
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.metric_scale is not None and not args.metric_scale > 0:
+        raise SystemExit(f'--metric-scale must be positive, got {args.metric_scale}')
+    if not args.checkpoint.exists():
+        raise SystemExit(f'no checkpoint at {args.checkpoint}')
+    metadata = export_checkpoint(args.checkpoint, args.out, args.domain, args.height, args.width,
+                                 args.dynamic_batch, args.metric_scale, args.half)
+    size = args.out.stat().st_size / 2 ** 20
+    print(f'wrote {args.out} ({size:.1f} MiB): {metadata.input_width}x{metadata.input_height}, '
+          f'stem {metadata.stem}, outputs {metadata.outputs}, metric scale '
+          f'{metadata.metric_scale if metadata.metric_scale is not None else "unknown"}')
+    return 0

@@ -1,0 +1,118 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""`adds parity`: check that two backends or precisions give the same depth on real images.
+
+FP16 engines on some Jetson TensorRT releases produce wrong depth while looking plausible; this
+command is how a user finds out before deploying. Both models run through `DepthEstimator`
+(same preprocessing), and the report gives the disparity error at network resolution and, on
+depth at camera resolution, AbsRel of the model against the reference and the share of pixels
+where the two agree within a factor 1.25 (the δ<1.25 accuracy, with the reference as truth).
+The exit status is 1 when the worst disparity error exceeds --tolerance or the agreement falls
+below --min-agreement.
+"""
+
+import argparse
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+from tqdm import tqdm
+
+from adds_ros.atomic import write_text_atomic
+from adds_ros.estimator import DepthEstimator, DepthPrediction
+from adds_ros.preprocess import image_files
+
+
+@dataclass
+class Parity:
+    """Agreement of one prediction (or the aggregate over images) with the reference."""
+
+    disparity_max_abs: float
+    disparity_mean_abs: float
+    depth_abs_rel: float
+    delta_agreement: float
+
+
+def compare(model: DepthPrediction, reference: DepthPrediction) -> Parity:
+    """Compare two predictions of the same image."""
+    if model.disparity.shape != reference.disparity.shape:
+        raise ValueError(f'the models have different input sizes: {model.disparity.shape} vs '
+                         f'{reference.disparity.shape}')
+    error = np.abs(model.disparity.astype(np.float64) - reference.disparity)
+    valid = np.isfinite(model.depth) & np.isfinite(reference.depth) & (reference.depth > 0)
+    if not valid.any():
+        raise ValueError('the two depth maps share no valid pixel (do the crops differ?)')
+    ours, theirs = model.depth[valid].astype(np.float64), reference.depth[valid]
+    ratio = np.maximum(ours / theirs, theirs / ours)
+    return Parity(float(error.max()), float(error.mean()),
+                  float(np.mean(np.abs(ours - theirs) / theirs)), float(np.mean(ratio < 1.25)))
+
+
+def aggregate(results: List[Parity]) -> Parity:
+    """Worst max error, mean of the means, mean AbsRel, lowest agreement over images."""
+    return Parity(max(r.disparity_max_abs for r in results),
+                  float(np.mean([r.disparity_mean_abs for r in results])),
+                  float(np.mean([r.depth_abs_rel for r in results])),
+                  min(r.delta_agreement for r in results))
+
+
+def estimator_options(path: Path, backend: str, precision: str,
+                      other: Path) -> Dict[str, object]:
+    """Backend options for one side: TensorRT precision; a checkpoint borrows the ONNX geometry."""
+    options: Dict[str, object] = {}
+    if path.suffix.lower() == '.onnx' and backend == 'tensorrt':
+        options['precision'] = precision
+    if path.suffix.lower() in ('.pt', '.pth') and other.suffix.lower() == '.onnx':
+        options['metadata'] = other
+    return options
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--model', required=True, type=Path, help='model under test')
+    parser.add_argument('--reference', required=True, type=Path, help='reference model')
+    parser.add_argument('--images', required=True, type=Path, help='folder of camera images')
+    parser.add_argument('--backend', default='auto', help='backend of --model')
+    parser.add_argument('--reference-backend', default='onnxruntime',
+                        help='backend of --reference (default onnxruntime)')
+    parser.add_argument('--precision', default='fp16', choices=('fp32', 'fp16', 'int8'),
+                        help='engine precision when --model runs on TensorRT')
+    parser.add_argument('--device', default='auto', help='device for both models')
+    parser.add_argument('--max-images', type=int, default=0, help='use at most N images')
+    parser.add_argument('--tolerance', type=float, default=0.01,
+                        help='largest acceptable absolute disparity error (sigmoid units)')
+    parser.add_argument('--min-agreement', type=float, default=0.99,
+                        help='smallest acceptable share of pixels with depth ratio < 1.25')
+    parser.add_argument('--json', type=Path, help='also write the report here')
+
+
+def run(args: argparse.Namespace) -> int:
+    from adds_training.data.layout import read_rgb
+
+    files = image_files(args.images)[:args.max_images or None]
+    model = DepthEstimator(args.model, args.backend, args.device, **estimator_options(
+        args.model, args.backend, args.precision, args.reference))
+    reference = DepthEstimator(args.reference, args.reference_backend, args.device,
+                               **estimator_options(args.reference, args.reference_backend,
+                                                   'fp32', args.model))
+    try:
+        results = []
+        for path in tqdm(files, desc='parity', unit='image'):
+            rgb = read_rgb(path)
+            results.append(compare(model.predict(rgb), reference.predict(rgb)))
+    finally:
+        model.close()
+        reference.close()
+    total = aggregate(results)
+    passed = total.disparity_max_abs <= args.tolerance and \
+        total.delta_agreement >= args.min_agreement
+    report = {'model': f'{args.model} [{model.describe()}]',
+              'reference': f'{args.reference} [{reference.describe()}]',
+              'images': len(results), **asdict(total), 'tolerance': args.tolerance,
+              'min_agreement': args.min_agreement, 'passed': passed}
+    for key, value in report.items():
+        print(f'{key:>20}: {value:.6g}' if isinstance(value, float) else f'{key:>20}: {value}')
+    if args.json:
+        write_text_atomic(args.json, json.dumps(report, indent=1) + '\n')
+    return 0 if passed else 1
