@@ -1,0 +1,140 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""The depth node's parameters: one table that the rclpy node, `adds node` and the docs share.
+
+Each field carries its description and its allowed range or choices, so the rclpy adapter can
+declare ROS parameters with matching ParameterDescriptors and every transport validates the same
+way, with an error that names the parameter.
+"""
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Dict, Iterator, Optional, Sequence, Tuple, Union
+
+from adds_ros.domain import DOMAIN_MODES, DomainConfig
+from adds_ros.scale import MODES as SCALE_MODES, ScaleConfig
+
+BACKENDS = ('auto', 'onnxruntime', 'tensorrt', 'torch')
+RELIABILITY = ('best_effort', 'reliable')
+
+
+def param(default: Any, description: str, limits: Optional[Tuple[float, float]] = None,
+          choices: Optional[Sequence[str]] = None) -> Any:
+    """Make a dataclass field that also records the ROS parameter description and constraints."""
+    return field(default=default, metadata={'description': description, 'range': limits,
+                                            'choices': tuple(choices) if choices else None})
+
+
+@dataclass
+class NodeParams:
+    """All parameters of the depth node (names are the ROS parameter names)."""
+
+    model: str = param('', 'depth model: .onnx, .engine or .pt/.pth checkpoint (required)')
+    night_model: str = param('', 'night-stem model for per-domain checkpoints (empty: one model)')
+    backend: str = param('auto', 'inference backend', choices=BACKENDS)
+    device: str = param('auto', "inference device, e.g. 'cpu', 'cuda:0'")
+    domain: str = param('auto', 'day/night stem: auto (from illumination) or forced',
+                        choices=DOMAIN_MODES)
+    night_below: float = param(0.25, 'smoothed mean luma under which night starts', (0.0, 1.0))
+    day_above: float = param(0.35, 'smoothed mean luma over which day starts again', (0.0, 1.0))
+    domain_smoothing: float = param(0.5, 'weight of the previous luma in the day/night filter',
+                                    (0.0, 0.99))
+    scale_mode: str = param('auto', 'metric scale source; none publishes inverse depth only',
+                            choices=SCALE_MODES)
+    scale_factor: float = param(0.0, 'metres per model unit for scale_mode fixed', (0.0, 1e4))
+    camera_height: float = param(0.0, 'camera height above the road (m) for ground_plane',
+                                 (0.0, 10.0))
+    scale_smoothing: float = param(0.8, 'weight of the previous ground-plane scale',
+                                   (0.0, 0.99))
+    compressed: bool = param(False, 'subscribe to image/compressed instead of image')
+    use_camera_info: bool = param(True, 'subscribe to camera_info and check it against frames')
+    publish_colorized: bool = param(True, 'publish depth/colorized (bgr8) for viewing')
+    input_reliability: str = param('best_effort', 'QoS reliability of the subscriptions',
+                                   choices=RELIABILITY)
+    input_depth: int = param(1, 'QoS history depth of the subscriptions', (1, 100))
+    output_reliability: str = param('reliable', 'QoS reliability of the publishers',
+                                    choices=RELIABILITY)
+    output_depth: int = param(1, 'QoS history depth of the publishers', (1, 100))
+    diagnostics_period: float = param(1.0, 'seconds between /diagnostics messages',
+                                      (0.05, 60.0))
+    warn_period: float = param(5.0, 'seconds between repeated warnings of one kind',
+                               (0.0, 600.0))
+    latency_window: int = param(200, 'frames in the latency percentile window', (10, 100000))
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first parameter outside its type, range or choices."""
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            if not _type_ok(value, spec.type):
+                raise ValueError(f'parameter {spec.name!r} must be {spec.type}, got '
+                                 f'{value!r}')
+            limits, choices = spec.metadata['range'], spec.metadata['choices']
+            if limits and not limits[0] <= value <= limits[1]:
+                raise ValueError(f'parameter {spec.name!r} = {value} is outside '
+                                 f'[{limits[0]}, {limits[1]}]')
+            if choices and value not in choices:
+                raise ValueError(f'parameter {spec.name!r} = {value!r} is not one of {choices}')
+        self.domain_config().validate()
+
+    @classmethod
+    def from_dict(cls, values: Dict[str, Any]) -> 'NodeParams':
+        """Build from a parameter mapping (e.g. a params file); unknown names are errors."""
+        known = {spec.name: spec.type for spec in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f'unknown parameter(s) {unknown}; known: {sorted(known)}')
+        coerced = {name: float(v) if known[name] is float and _is_int(v) else v
+                   for name, v in values.items()}
+        return cls(**coerced)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    def domain_config(self) -> DomainConfig:
+        return DomainConfig(mode=self.domain, night_below=self.night_below,
+                            day_above=self.day_above, smoothing=self.domain_smoothing)
+
+    def scale_config(self) -> ScaleConfig:
+        return ScaleConfig(mode=self.scale_mode, factor=self.scale_factor,
+                           camera_height=self.camera_height, smoothing=self.scale_smoothing)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _type_ok(value: Any, declared: type) -> bool:
+    if declared is bool:
+        return isinstance(value, bool)
+    if declared is int:
+        return _is_int(value)
+    return isinstance(value, declared)
+
+
+def parameter_table() -> Iterator[Tuple[str, Any, str, Any, Any]]:
+    """(name, default, description, range, choices) per parameter, for declaring and docs."""
+    for spec in fields(NodeParams):
+        yield (spec.name, spec.default, spec.metadata['description'], spec.metadata['range'],
+               spec.metadata['choices'])
+
+
+def load_params_file(path: Union[str, Path], node_name: str = 'depth_node') -> Dict[str, Any]:
+    """Read the parameters a ROS 2 params file gives this node (`/**` first, then its own name)."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f'no parameters file at {path}')
+    content = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(content, dict):
+        raise ValueError(f'{path}: expected a mapping of node names to ros__parameters')
+    values: Dict[str, Any] = {}
+    for key in ('/**', node_name, '/' + node_name):
+        section = content.get(key) or {}
+        if section and 'ros__parameters' not in section:
+            raise ValueError(f'{path}: section {key!r} has no ros__parameters')
+        values.update(section.get('ros__parameters') or {})
+    return values
