@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Iterator, Union
 
 PathLike = Union[str, os.PathLike]
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 @contextlib.contextmanager
@@ -29,6 +31,8 @@ def atomic_path(path: PathLike, suffix: str = '') -> Iterator[Path]:
                                dir=path.parent)
     os.close(fd)
     tmp = Path(tmp)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual mode
+
     try:
         yield tmp
         os.replace(tmp, path)

@@ -1,0 +1,74 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""`adds synth`: render the synthetic day/night street dataset (resumable, deterministic)."""
+
+import argparse
+from pathlib import Path
+from typing import Dict
+
+# name on the command line -> SynthConfig field
+SEQUENCE_ARGS = {'train': 'train_sequences', 'val': 'val_sequences', 'test': 'test_sequences',
+                 'night': 'night_sequences'}
+
+
+def parse_sequences(items) -> Dict[str, int]:
+    """`train=4 val=1 ...` -> SynthConfig keyword arguments; unknown names are an error."""
+    counts = {}
+    for item in items or []:
+        name, sep, value = item.partition('=')
+        if not sep or name not in SEQUENCE_ARGS or not value.isdigit():
+            raise ValueError(f'--sequences takes NAME=COUNT with NAME in {sorted(SEQUENCE_ARGS)}'
+                             f', got {item!r}')
+        counts[SEQUENCE_ARGS[name]] = int(value)
+    return counts
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--out', type=Path, required=True, help='dataset root to write')
+    parser.add_argument('--seed', type=int, default=0, help='world/noise seed (default 0)')
+    parser.add_argument('--height', type=int, default=256, help='image height (default 256)')
+    parser.add_argument('--width', type=int, default=512, help='image width (default 512)')
+    parser.add_argument('--frames', type=int, default=100,
+                        help='frames per sequence (default 100)')
+    parser.add_argument('--sequences', nargs='+', metavar='NAME=COUNT',
+                        help='sequences per folder: train (day_train), val and test (day and '
+                             'night each), night (unpaired night_train); default train=4 val=1 '
+                             'test=1 night=2')
+    parser.add_argument('--max-depth', type=float, default=80.0,
+                        help='ground truth beyond this is stored as invalid (default 80 m)')
+    parser.add_argument('--workers', type=int, default=1,
+                        help='processes rendering in parallel (default 1)')
+    parser.add_argument('--contact-sheet', type=Path,
+                        help='also write day/night/depth of a few day_train frames here')
+    parser.add_argument('--quiet', action='store_true', help='no progress bar')
+
+
+def run(args: argparse.Namespace) -> int:
+    from adds_training.data.synthetic.write import contact_sheet, render_dataset, \
+        save_contact_sheet, SynthConfig
+    try:
+        cfg = SynthConfig(seed=args.seed, height=args.height, width=args.width,
+                          frames=args.frames, max_depth=args.max_depth, workers=args.workers,
+                          **parse_sequences(args.sequences))
+    except ValueError as err:
+        print(f'adds synth: error: {err}')
+        return 2
+    if args.contact_sheet and not cfg.train_sequences:
+        print('adds synth: error: --contact-sheet needs at least one train sequence')
+        return 2
+    try:
+        summary = render_dataset(args.out, cfg, progress=not args.quiet)
+    except ValueError as err:
+        print(f'adds synth: error: {err}')
+        return 2
+    rate = summary.rendered / summary.seconds if summary.rendered else 0.0
+    print(f'{args.out}: rendered {summary.rendered} frames, skipped {summary.skipped} '
+          f'already there, {summary.seconds:.1f} s ({rate:.2f} frames/s)')
+    for split, count in summary.splits.items():
+        print(f'  splits/{split}.txt: {count} entries')
+    if args.contact_sheet:
+        step = max(cfg.frames // 3, 1)
+        entries = [('day_train', i) for i in range(0, cfg.frames, step)][:3]
+        save_contact_sheet(args.contact_sheet, contact_sheet(args.out, entries))
+        print(f'contact sheet: {args.contact_sheet}')
+    return 0
