@@ -1,0 +1,136 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""`adds cyclegan train|translate|measure`: the day-to-night CycleGAN from the command line.
+
+`train --day DIR --night DIR --out RUN` (or `--root R --day-split S --night-split S`) trains or
+resumes; `translate --checkpoint RUN/day2night.pt --in DIR --out DIR` (or `--root R --split S`
+for the `<folder>_fake_night` twins of a split) translates; `measure --day --fake --night`
+reports how close the fake night is to real night.
+"""
+
+import argparse
+import json
+import sys
+from dataclasses import fields, MISSING
+from pathlib import Path
+
+HELP = {
+    'out': 'run folder (checkpoints, TensorBoard, day2night.pt); an existing run resumes',
+    'day': 'folder of day images', 'night': 'folder of night images',
+    'root': 'processed-data root the splits refer to',
+    'day_split': 'split name (or file) of day frames', 'night_split': 'split of night frames',
+    'height': 'training resolution (crop) height', 'width': 'training resolution width',
+    'n_blocks': 'residual blocks of the generator (9 published, 6 for small images)',
+    'epochs': 'epochs at constant learning rate', 'epochs_decay': 'epochs of linear decay to 0',
+    'lambda_identity': 'identity weight as a fraction of the cycle weight',
+    'pool_size': 'history buffer of generated images', 'crop': 'random crops',
+    'equalize_night': 'histogram-equalise the luminance of night images',
+    'device': "'auto' (CUDA when available), 'cpu', 'cuda', 'cuda:1'", 'amp': 'AMP on CUDA',
+    'save_every': 'checkpoint every N steps (and at every epoch end)',
+    'max_steps': 'stop (with a checkpoint) after this global step; rerun to continue',
+}
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """One option per `CycleGANConfig` field; booleans that default to True get `--no-X`."""
+    from adds_training.cyclegan.train import CycleGANConfig
+    for f in fields(CycleGANConfig):
+        flag = '--' + f.name.replace('_', '-')
+        if f.default is MISSING:
+            parser.add_argument(flag, required=True, help=HELP.get(f.name))
+        elif isinstance(f.default, bool):
+            if f.default:
+                parser.add_argument('--no-' + flag[2:], dest=f.name, action='store_false',
+                                    help=f'disable: {HELP.get(f.name, f.name)}')
+            else:
+                parser.add_argument(flag, action='store_true', help=HELP.get(f.name))
+        else:
+            kind = type(f.default) if f.default is not None else (
+                int if f.name == 'max_steps' else str)
+            parser.add_argument(flag, type=kind, default=f.default,
+                                help=f'{HELP.get(f.name, "")} (default {f.default})'.lstrip())
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest='action', metavar='ACTION', required=True)
+    add_config_arguments(sub.add_parser('train', help='train (or resume) a CycleGAN'))
+    translate = sub.add_parser('translate', help='translate a folder or a split\'s day frames')
+    translate.add_argument('--checkpoint', required=True, type=Path,
+                           help='day2night.pt or checkpoints/latest.pt of a run')
+    translate.add_argument('--in', dest='in_dir', type=Path, help='folder of day images')
+    translate.add_argument('--out', dest='out_dir', type=Path, help='output folder')
+    translate.add_argument('--root', type=Path, help='processed-data root (with --split)')
+    translate.add_argument('--split', help='translate this split into <folder>_fake_night')
+    translate.add_argument('--batch-size', type=int, default=8)
+    translate.add_argument('--device', default='auto')
+    translate.add_argument('--overwrite', action='store_true', help='redo existing outputs')
+    measure = sub.add_parser('measure', help='how close fake night is to real night')
+    measure.add_argument('--day', type=Path, required=True, help='day inputs')
+    measure.add_argument('--fake', type=Path, required=True, help='their fake-night twins')
+    measure.add_argument('--night', type=Path, required=True, help='real night images')
+    measure.add_argument('--paired', action='store_true',
+                         help='--night holds the real night twin of each day image (same name)')
+    measure.add_argument('--json', type=Path, help='write the numbers here too')
+    measure.add_argument('--samples', type=Path, help='PNG of rows day | fake night | night')
+    measure.add_argument('--rows', type=int, default=4, help='rows of the sample PNG')
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from adds_training.cyclegan.train import CycleGANConfig, train_cyclegan
+    cfg = CycleGANConfig(**{f.name: getattr(args, f.name) for f in fields(CycleGANConfig)})
+    print(f'generator: {train_cyclegan(cfg)}')
+    return 0
+
+
+def run_translate(args: argparse.Namespace) -> int:
+    from adds_training.cyclegan.translate import translate_folder, translate_split
+    options = dict(batch_size=args.batch_size, device=args.device, overwrite=args.overwrite)
+    if args.split and args.root and not (args.in_dir or args.out_dir):
+        report = translate_split(args.checkpoint, args.root, args.split, **options)
+    elif args.in_dir and args.out_dir and not (args.split or args.root):
+        report = translate_folder(args.checkpoint, args.in_dir, args.out_dir, **options)
+    else:
+        raise SystemExit('adds cyclegan translate: give either --in and --out, '
+                         'or --root and --split')
+    print(f'translated {report.translated}, skipped {report.skipped} (already there)')
+    return 0
+
+
+def run_measure(args: argparse.Namespace) -> int:
+    from adds_ros.atomic import write_text_atomic
+    from adds_training.cyclegan.data import list_images
+    from adds_training.cyclegan.metrics import compare_to_night, read_images, sample_strip
+    from adds_training.data import layout
+    day_paths = list_images(args.day)
+    fake_paths = [args.fake / p.name for p in day_paths]
+    missing = [str(p) for p in fake_paths if not p.exists()]
+    if missing:
+        raise SystemExit(f'{len(missing)} fake-night images missing, e.g. {missing[0]}')
+    day, fake = read_images(day_paths), read_images(fake_paths)
+    night_paths = [args.night / p.name for p in day_paths] if args.paired else list_images(
+        args.night)
+    night = read_images(night_paths)
+    result = compare_to_night(day, fake, night, paired=args.paired)
+    text = json.dumps(result, indent=1) + '\n'
+    if args.json:
+        write_text_atomic(args.json, text)
+    if args.samples:
+        layout.write_rgb(args.samples, sample_strip(day, fake, night, args.rows))
+    dist = result['distance_to_night']
+    print(text if not args.json else '', end='')
+    print(f"histogram distance to night (grey levels, mean of R,G,B,Y): "
+          f"day {dist['day']['mean']:.2f} -> fake night {dist['fake_night']['mean']:.2f}")
+    if args.paired:
+        mae = result['paired_mae']
+        print(f"per-pixel error to the paired night images (grey levels): "
+              f"day {mae['day']:.2f} -> fake night {mae['fake_night']:.2f}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    action = {'train': run_train, 'translate': run_translate, 'measure': run_measure}
+    try:
+        return action[args.action](args)
+    except ValueError as err:  # bad input: say what is wrong without a traceback
+        print(f'adds cyclegan {args.action}: error: {err}', file=sys.stderr)
+        return 2
