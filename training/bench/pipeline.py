@@ -1,0 +1,119 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""The node's per-frame work at camera size, stage by stage, with the same functions it calls.
+
+sensor_msgs/Image -> decode (+ demosaic for Bayer) -> crop/resize/normalise -> inference ->
+post-processing (upsample disparity into the crop, depth, metric scale) -> message packing
+(REP 118 depth image, camera_info, DDS wire form and CDR serialisation). The colourised view is
+timed on its own: the node only makes it while someone subscribes to it.
+"""
+
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Tuple
+
+import cv2
+import numpy as np
+
+from adds_training.bench.stats import summarize
+
+OUTSIDE = ('decode', 'demosaic', 'crop/resize', 'post-processing', 'message packing')
+STAGES = OUTSIDE[:3] + ('inference',) + OUTSIDE[3:] + ('colorize (viewer only)',)
+ENCODINGS = ('bayer_gbrg8', 'rgb8')
+
+
+def camera_frame(encoding: str, height: int, width: int, seed: int = 0) -> np.ndarray:
+    """Make a camera picture in `encoding`'s layout: a smooth scene with sensor noise."""
+    rng = np.random.default_rng(seed)
+    rows = np.linspace(0, 255, height, dtype=np.float32)[:, None]
+    cols = np.linspace(0, 128, width, dtype=np.float32)[None, :]
+    scene = (rows * 0.7 + cols * 0.3)[..., None] + rng.normal(0, 8, (height, width, 3))
+    rgb = np.clip(scene, 0, 255).astype(np.uint8)
+    return rgb[..., 1].copy() if encoding.startswith('bayer') else rgb
+
+
+def packing(values: np.ndarray, k: np.ndarray, header: Any, encoding: str = '32FC1') -> bytes:
+    """Pack what the node publishes for one frame, down to the bytes DDS sends."""
+    from adds_ros.dds import types as wire
+    from adds_ros.dds.transport import convert
+    from adds_ros.messages import camera_info_from_k, image_from_array
+
+    height, width = values.shape[:2]
+    image = image_from_array(values, encoding, header)
+    info = camera_info_from_k(k, width, height, header)
+    return convert(image, wire).serialize() + convert(info, wire).serialize()
+
+
+def frame_stages(msg: Any, estimator: Any, k: np.ndarray) -> Dict[str, float]:
+    """Seconds of each stage for one message (demosaic timed separately from the decode)."""
+    from adds_ros.image_decode import decode_image, ENCODINGS as CONVERSIONS
+    from adds_ros.postprocess import colorize
+
+    clock = time.perf_counter
+    start = clock()
+    rgb = decode_image(msg)
+    decoded = clock()
+    demosaic = 0.0
+    conversion = CONVERSIONS[msg.encoding][2]
+    if msg.encoding.startswith('bayer'):
+        raw = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width)
+        before = clock()
+        cv2.cvtColor(raw, conversion)
+        demosaic = clock() - before
+    prediction = estimator.predict(rgb)
+    before = clock()
+    values = estimator.metric_depth(prediction, scale=1.0)
+    scaled = clock() - before
+    before = clock()
+    packing(values, k, msg.header)
+    packed = clock() - before
+    before = clock()
+    packing(colorize(values), k, msg.header, 'bgr8')
+    colorized = clock() - before
+    t = prediction.timings
+    return {'decode': max(decoded - start - demosaic, 0.0), 'demosaic': demosaic,
+            'crop/resize': t['preprocess'], 'inference': t['inference'],
+            'post-processing': t['postprocess'] + scaled, 'message packing': packed,
+            'colorize (viewer only)': colorized}
+
+
+def bench_pipeline(onnx: Path, camera: Tuple[int, int], iterations: int, warmup: int,
+                   threads: int, progress: Callable[[], None] = lambda: None
+                   ) -> List[Dict[str, Any]]:
+    """Per encoding: each stage's median, p99 and share; and outside-inference / inference."""
+    from adds_ros.estimator import DepthEstimator
+    from adds_ros.messages import Header, image_from_array
+    from adds_ros.node_core import camera_k_from_metadata
+
+    estimator = DepthEstimator(onnx, backend='onnxruntime', device='cpu', threads=threads)
+    height, width = camera
+    k = camera_k_from_metadata(estimator.metadata, height, width)
+    messages = {enc: image_from_array(camera_frame(enc, height, width), enc, Header())
+                for enc in ENCODINGS}
+    samples: Dict[str, Dict[str, List[float]]] = {enc: {s: [] for s in STAGES}
+                                                  for enc in ENCODINGS}
+    for i in range(warmup + iterations):
+        for enc in (ENCODINGS if i % 2 else ENCODINGS[::-1]):
+            stages = frame_stages(messages[enc], estimator, k)
+            if i >= warmup:
+                for stage, seconds in stages.items():
+                    samples[enc][stage].append(seconds)
+        if i >= warmup:
+            progress()
+    estimator.close()
+    return [pipeline_row(enc, camera, samples[enc], estimator.metadata) for enc in ENCODINGS]
+
+
+def pipeline_row(encoding: str, camera: Tuple[int, int], samples: Dict[str, List[float]],
+                 metadata: Any) -> Dict[str, Any]:
+    """Summaries per stage, shares of the per-frame total (colorize apart) and the target ratio."""
+    stages = {stage: summarize(samples[stage]) for stage in STAGES}
+    core = [s for s in STAGES if s != 'colorize (viewer only)']
+    total = sum(stages[s]['p50_ms'] for s in core)
+    for stage in STAGES:
+        stages[stage]['share'] = stages[stage]['p50_ms'] / total
+    outside = sum(stages[s]['p50_ms'] for s in OUTSIDE)
+    return {'encoding': encoding, 'camera': f'{camera[1]}x{camera[0]}',
+            'network': f'{metadata.input_width}x{metadata.input_height}', 'stages': stages,
+            'total_p50_ms': total, 'outside_inference_ms': outside,
+            'outside_over_inference': outside / stages['inference']['p50_ms']}

@@ -1,0 +1,208 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""The benchmark report: targets checked, markdown tables, and the JSON they come from."""
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from adds_ros.atomic import write_text_atomic
+
+# (name, limit, how the value compares): the issue's targets for the 2-core CPU
+TARGETS = {
+    'outside_inference': (0.10, 'max', 'per-frame work outside inference / inference, '
+                                       '1280x960 input'),
+    'onnxruntime_vs_pytorch': (1.3, 'min', 'ONNX Runtime speed-up over PyTorch eager (CPU)'),
+    'floor_ratio': (2.5, 'max', 'best CPU inference latency / matmul floor'),
+}
+
+
+def fmt(value: Any, digits: int = 1) -> str:
+    """Format a table cell: numbers rounded, missing values as a dash."""
+    if value is None:
+        return '-'
+    if isinstance(value, float):
+        return f'{value:.{digits}f}' if abs(value) >= 1 or value == 0 else f'{value:.2g}'
+    return str(value)
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
+    lines += ['| ' + ' | '.join(fmt(c) for c in row) + ' |' for row in rows]
+    return '\n'.join(lines)
+
+
+def check_targets(results: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """One entry per target and measured case: value, limit, met."""
+    checks = []
+
+    def add(name: str, case: str, value: Optional[float]) -> None:
+        limit, kind, what = TARGETS[name]
+        met = None if value is None else (value <= limit if kind == 'max' else value >= limit)
+        checks.append({'target': name, 'case': case, 'what': what, 'value': value,
+                       'limit': limit, 'kind': kind, 'met': met})
+
+    for row in results.get('pipeline', []):
+        add('outside_inference', row['encoding'], row['outside_over_inference'])
+    cpu = [r for r in results.get('inference', []) if r['device'] == 'cpu' and 'p50_ms' in r]
+    for size in dict.fromkeys(r['size'] for r in cpu):
+        for row in cpu:
+            if row['size'] == size and row['backend'] == 'onnxruntime':
+                add('onnxruntime_vs_pytorch', f"{size}, {row['threads']} threads",
+                    row['speedup_vs_pytorch'])
+        ratios = [r['floor_ratio'] for r in cpu if r['size'] == size and r['floor_ratio']]
+        add('floor_ratio', size, min(ratios) if ratios else None)
+    return checks
+
+
+def machine_section(results: Dict[str, Any]) -> List[str]:
+    m, floor = results['machine'], results['floor']
+    libs = ', '.join(f'{k} {v}' for k, v in m['libraries'].items() if v)
+    missing = ', '.join(k for k, v in m['libraries'].items() if not v)
+    load = ' / '.join(f'{x:.2f}' for x in m['load_average'])
+    end = ' / '.join(f'{x:.2f}' for x in results.get('load_average_end', []))
+    lines = ['## Machine', '',
+             f"- CPU: {m['cpu']}, {m['physical_cores']} physical / {m['logical_cores']} "
+             f"logical cores, {m['memory_gib']:.1f} GiB memory; GPU: {m['gpu'] or 'none'}",
+             f'- OS: {m["os"]}', f'- libraries: {libs}' + (f' (not installed: {missing})'
+                                                           if missing else ''),
+             f'- load average (1/5/15 min) at start: {load}; at end: {end or "-"}. The machine '
+             'is shared with other jobs: absolute times are noisy, ratios measured side by '
+             'side in one run are the numbers to compare.',
+             f"- threads: {results['config']['threads']} (torch and ONNX Runtime intra-op)", '',
+             '## Floor: matrix-multiply rate and model FLOPs', '',
+             'Measured float32 matmul rate (torch.mm, '
+             f"{floor['matmul_size']}x{floor['matmul_size']}, best of "
+             f"{floor['matmul_repeats']}): " + ', '.join(
+                 f'**{v:.1f} GFLOP/s** ({k})' for k, v in floor['matmul_gflops'].items())
+             + '. The floor uses the best CPU rate.', '',
+             table(['depth net input', 'GMACs / frame', 'GFLOPs / frame', 'CPU floor (ms)'],
+                   [(s, f['gmacs'], f['gflops'], f['floor_ms_cpu'])
+                    for s, f in floor['model'].items()]), '',
+             'FLOPs count every convolution of the depth network (forward hooks, 2 FLOPs per '
+             'multiply-accumulate, all four decoder scales). Floor = FLOPs / matmul rate: '
+             'no backend can be faster on this machine.', '']
+    return lines
+
+
+def inference_section(results: Dict[str, Any]) -> List[str]:
+    rows = results.get('inference', [])
+    if not rows:
+        return []
+    body = [(r['backend'], r['device'], r['threads'], r['size'], r.get('p50_ms'), r.get('p99_ms'),
+             r.get('fps'), r.get('floor_ratio'), r.get('speedup_vs_pytorch'),
+             r.get('skipped', '')) for r in rows]
+    lines = ['## Inference per backend', '',
+             'Network only (a prepared 1x3xHxW float32 input), candidates of one device timed '
+             'in turn, iteration by iteration.', '',
+             table(['backend', 'device', 'threads', 'input', 'p50 ms', 'p99 ms', 'frames/s',
+                    'x floor', 'x PyTorch', 'skipped because'], body), '']
+    profile = results.get('onnxruntime_profile')
+    if profile:
+        lines += [f"### Where ONNX Runtime's time goes ({profile['size']}, CPU, "
+                  f"{profile['threads']} threads)", '',
+                  table(['operator', 'ms / frame', 'nodes', 'share'],
+                        [(p['op'], p['ms_per_frame'], p['nodes'], f"{p['share']:.0%}")
+                         for p in profile['ops']]), '']
+    return lines
+
+
+def pipeline_section(results: Dict[str, Any]) -> List[str]:
+    rows = results.get('pipeline', [])
+    if not rows:
+        return []
+    lines = ['## Node per-frame pipeline at camera size', '']
+    for row in rows:
+        stages = row['stages']
+        lines += [f"### {row['camera']} {row['encoding']} -> {row['network']} network (ONNX "
+                  'Runtime, CPU)', '',
+                  table(['stage', 'p50 ms', 'p99 ms', 'share of frame'],
+                        [(s, v['p50_ms'], v['p99_ms'], f"{v['share']:.1%}")
+                         for s, v in stages.items()]), '',
+                  f"Per frame: {row['total_p50_ms']:.1f} ms (sum of medians, colorize apart); "
+                  f"outside inference {row['outside_inference_ms']:.1f} ms = "
+                  f"**{row['outside_over_inference']:.1%} of inference**.", '']
+    return lines
+
+
+def transport_section(results: Dict[str, Any]) -> List[str]:
+    t = results.get('transport')
+    if not t:
+        return []
+    lock, sus, mem = t['lockstep'], t['sustained'], t['memory']
+    lat = sus.get('sustained_latency') or {}
+    return ['## End to end through Cyclone DDS (separate processes, loopback)', '',
+            f"Camera process publishes {t['camera']} sensor_msgs/Image; `adds node` "
+            '(ONNX Runtime, CPU, RobotCar-size network) publishes depth/image; latency is from '
+            'publish to the depth image received, matched by stamp.', '',
+            table(['measure', 'value'], [
+                ('lock-step latency p50 / p99 (ms)', f"{fmt(lock.get('p50_ms'))} / "
+                                                     f"{fmt(lock.get('p99_ms'))}"),
+                ('lock-step frames (lost)', f"{lock.get('n', 0)} ({lock['lost']})"),
+                ('camera rate asked / achieved (Hz)', f"{fmt(sus['camera_hz'])} / "
+                                                      f"{fmt(sus['sent_hz'])}"),
+                ('frames sent / depth images received', f"{sus['sent']} / "
+                                                        f"{sus['depth_received']}"),
+                ('sustained depth rate (Hz)', fmt(sus['depth_hz'], 2)),
+                ('sustained latency p50 / p99 (ms)', f"{fmt(lat.get('p50_ms'))} / "
+                                                     f"{fmt(lat.get('p99_ms'))}"),
+                ('node RSS after warm-up / at end (MiB)', f"{fmt(mem['rss_after_warmup_mib'])}"
+                                                          f" / {fmt(mem['rss_end_mib'])}"),
+                ('node RSS over the run, min / max sampled (MiB)',
+                 f"{fmt(mem['rss_min_mib'])} / {fmt(mem['rss_max_sampled_mib'])}"),
+                ('node peak RSS, kernel VmHWM (MiB)', fmt(mem['peak_rss_mib'])),
+                ('RSS baseline trend (MiB per 1000 camera frames)',
+                 fmt(mem['baseline_growth_mib_per_1000_frames'], 2)),
+            ]), '']
+
+
+def training_section(results: Dict[str, Any]) -> List[str]:
+    rows = results.get('training', [])
+    if not rows:
+        return []
+    calls = {r['objective']: ', '.join(f'{k} {v}' for k, v in r['forward_calls_per_step'].items())
+             for r in rows}
+    return ['## Training step', '',
+            'Forward + backward + Adam on synthetic data, each objective in a fresh process '
+            '(peak RSS is its own). A sample is one target frame with its two source frames '
+            '(ADDS: a day triplet and its fake-night twin).', '',
+            table(['objective', 'input', 'batch', 'device', 'step p50 (s)', 'samples/s',
+                   'peak RSS (MiB)', 'CUDA max allocated (MiB)'],
+                  [(r['objective'], r['size'], r['batch'], r['device'], r['step_p50_s'],
+                    r['samples_per_s'], r['peak_rss_mib'], r['cuda_max_allocated_mib'])
+                   for r in rows]), '',
+            'Forward calls per step: ' + '; '.join(f'{k}: {v}' for k, v in calls.items()), '']
+
+
+def targets_section(results: Dict[str, Any]) -> List[str]:
+    checks = results.get('targets', [])
+    if not checks:
+        return []
+    status = {True: 'met', False: '**not met**', None: 'not measured'}
+    return ['## Targets', '',
+            table(['target', 'case', 'measured', 'limit', 'status'],
+                  [(c['what'], c['case'], fmt(c['value'], 2),
+                    f"{'<=' if c['kind'] == 'max' else '>='} {c['limit']}", status[c['met']])
+                   for c in checks]), '']
+
+
+def render_markdown(results: Dict[str, Any], notes: Sequence[str] = ()) -> str:
+    """Render the report as markdown: command and date first, then one section each."""
+    head = ['# Benchmarks', '',
+            f"Written by `{results['command']}` on {results['date']} "
+            f"({results['elapsed_s']:.0f} s). Regenerate with the same command.", '']
+    body = (targets_section(results) + machine_section(results) + inference_section(results)
+            + pipeline_section(results) + transport_section(results)
+            + training_section(results))
+    tail = (['## Findings (computed from this run)', ''] + [f'- {n}' for n in notes] + ['']
+            if notes else [])
+    return '\n'.join(head + body + tail)
+
+
+def write_report(results: Dict[str, Any], out: Path, notes: Sequence[str] = ()) -> Path:
+    """Write benchmarks.json and benchmarks.md into `out` (atomically); return the .md path."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / 'benchmarks.json', json.dumps(results, indent=1, default=str) + '\n')
+    markdown = out / 'benchmarks.md'
+    write_text_atomic(markdown, render_markdown(results, notes))
+    return markdown

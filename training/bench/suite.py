@@ -1,0 +1,132 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""Run every benchmark of `adds bench` in order and write the report."""
+
+import datetime
+import os
+import shlex
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Callable, Dict, Tuple
+
+from tqdm import tqdm
+
+from adds_training.bench import machine, report
+from adds_training.bench.config import BenchConfig, Size
+from adds_training.bench.findings import findings
+
+
+def floor_numbers(config: BenchConfig, checkpoint: Path) -> Dict[str, Any]:
+    """Matmul rate per device and thread count; the depth network's FLOPs and floor per size.
+
+    The floor uses the machine's best rate (over thread counts): it is the machine's limit.
+    """
+    import torch
+
+    from adds_training.networks import load_depth_net
+
+    rates = {f'cpu, {n} threads': machine.matmul_rate(config.matmul_size, config.matmul_repeats,
+                                                      threads=n)
+             for n in config.thread_counts}
+    if torch.cuda.is_available():
+        rates['cuda'] = machine.matmul_rate(4096, config.matmul_repeats, 'cuda')
+    best_cpu = max(v for k, v in rates.items() if k.startswith('cpu'))
+    net, _ = load_depth_net(checkpoint)
+    model = {}
+    for height, width in config.sizes:
+        macs = sum(machine.count_macs(net.eval(), torch.rand(1, 3, height, width)).values())
+        model[f'{width}x{height}'] = {
+            'gmacs': macs / 1e9, 'gflops': 2 * macs / 1e9,
+            'floor_ms_cpu': 2 * macs / best_cpu * 1e3,
+            'floor_ms_cuda': 2 * macs / rates['cuda'] * 1e3 if 'cuda' in rates else None}
+    return {'matmul_gflops': {k: v / 1e9 for k, v in rates.items()},
+            'matmul_size': config.matmul_size, 'matmul_repeats': config.matmul_repeats,
+            'model': model}
+
+
+def section_bar(name: str, total: float) -> Tuple[tqdm, Callable[[], None]]:
+    bar = tqdm(total=total, desc=name, unit='step', leave=False, file=sys.stderr)
+    return bar, lambda: bar.update(1)
+
+
+def bench_all_inference(config: BenchConfig, results: Dict[str, Any], checkpoint: Path,
+                        onnx: Dict[Size, Path]) -> None:
+    """Every size on the CPU at each thread count, then on CUDA (rows say why when absent)."""
+    import torch
+
+    from adds_training.bench.inference import bench_inference, onnxruntime_profile
+    blocks = [('cpu', n) for n in config.thread_counts] + [('cuda', 0)]
+    groups = sum(1 + (n > 1) for n in config.thread_counts)  # spin-wait timed on its own
+    bar, tick = section_bar('inference', config.iterations * len(config.sizes) * groups)
+    results['inference'] = []
+    for device, threads in blocks:
+        torch.set_num_threads(threads or config.threads)
+        for height, width in config.sizes:
+            floor = results['floor']['model'][f'{width}x{height}'][f'floor_ms_{device}']
+            results['inference'] += bench_inference(
+                checkpoint, onnx[(height, width)], (height, width), device, threads, floor,
+                config.iterations, config.warmup, tick)
+    torch.set_num_threads(config.threads)
+    bar.close()
+    size = config.sizes[0]
+    results['onnxruntime_profile'] = {
+        'size': f'{size[1]}x{size[0]}', 'threads': config.threads,
+        'ops': onnxruntime_profile(onnx[size], config.threads, config.profile_runs,
+                                   config.work)}
+
+
+def run_sections(config: BenchConfig, results: Dict[str, Any], checkpoint: Path,
+                 onnx: Dict[Size, Path]) -> None:
+    """Fill `results` section by section (each imported only when it runs)."""
+    main = onnx[tuple(config.sizes[0])]
+    if 'inference' not in config.skip:
+        bench_all_inference(config, results, checkpoint, onnx)
+    if 'pipeline' not in config.skip:
+        from adds_training.bench.pipeline import bench_pipeline
+        bar, tick = section_bar('pipeline', config.iterations)
+        results['pipeline'] = bench_pipeline(main, config.camera, config.iterations,
+                                             config.warmup, config.threads, tick)
+        bar.close()
+    if 'transport' not in config.skip:
+        from adds_training.bench.transport import bench_transport
+        bar, tick = section_bar('transport', config.dds_frames + 2 * config.long_run)
+        results['transport'] = bench_transport(main, config.camera, config.dds_frames,
+                                               config.camera_hz, config.long_run, config.work,
+                                               tick)
+        bar.close()
+    if 'training' not in config.skip:
+        from adds_training.bench.train_step import bench_training
+        import torch
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+        results['training'] = bench_training(('adds', 'monodepth2'), config.train_size,
+                                             config.train_batch, config.train_steps,
+                                             config.train_warmup, config.threads, device)
+
+
+def run_suite(config: BenchConfig) -> int:
+    """Measure, print the markdown report, write it with its JSON into `config.out`."""
+    import torch
+
+    started = time.monotonic()
+    torch.set_num_threads(config.threads)
+    results: Dict[str, Any] = {
+        'command': ' '.join(['adds bench'] + [shlex.quote(a) for a in sys.argv[2:]])
+        if sys.argv[1:2] == ['bench'] else ' '.join(shlex.quote(a) for a in sys.argv),
+        'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
+        'config': {k: (str(v) if isinstance(v, Path) else v)
+                   for k, v in asdict(config).items()},
+        'machine': machine.machine_info()}
+    from adds_training.bench.models import prepare_models
+    checkpoint, onnx = prepare_models(config.work, config.sizes, config.checkpoint,
+                                      log=lambda m: tqdm.write(m, file=sys.stderr))
+    results['floor'] = floor_numbers(config, checkpoint)
+    run_sections(config, results, checkpoint, onnx)
+    results['load_average_end'] = list(os.getloadavg())
+    results['elapsed_s'] = time.monotonic() - started
+    results['targets'] = report.check_targets(results)
+    path = report.write_report(results, config.out, findings(results))
+    print(path.read_text())
+    print(f'wrote {path} and {path.with_suffix(".json")}')
+    return 0
