@@ -64,8 +64,11 @@ class DepthEstimator:
         disparity = squeeze_disparity(self.backend.infer(tensor)['disparity'])
         inferred = time.perf_counter()
         box = crop_box(meta.crop, rgb.shape[0], rgb.shape[1])
-        camera_disparity = upsample_into_camera(disparity, box, rgb.shape[:2])
-        _, depth = disp_to_depth(camera_disparity, meta.min_depth, meta.max_depth)
+        # Bilinear resizing commutes with disp_to_depth's affine map of the disparity, so the
+        # map runs at network resolution and only the reciprocal at camera size (speed).
+        scaled, _ = disp_to_depth(disparity, meta.min_depth, meta.max_depth)
+        camera_scaled = upsample_into_camera(scaled, box, rgb.shape[:2])
+        depth = np.reciprocal(camera_scaled, out=camera_scaled)
         done = time.perf_counter()
         return DepthPrediction(depth=depth, disparity=disparity,
                                timings={'preprocess': preprocessed - start,

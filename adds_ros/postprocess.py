@@ -15,13 +15,17 @@ import numpy as np
 
 from adds_ros.preprocess import CropBox
 
+PERCENTILE_SAMPLES = 1 << 16
+
 
 def disp_to_depth(disp: np.ndarray, min_depth: float,
                   max_depth: float) -> Tuple[np.ndarray, np.ndarray]:
     """Map sigmoid disparity to (scaled disparity, depth) as Monodepth2 / ADDS train with."""
     min_disp, max_disp = 1.0 / max_depth, 1.0 / min_depth
-    scaled = (min_disp + (max_disp - min_disp) * np.asarray(disp, np.float32)).astype(np.float32)
-    return scaled, (1.0 / scaled).astype(np.float32)
+    # float32 throughout and without temporary copies: this runs on every frame of the node
+    scaled = np.multiply(np.asarray(disp, np.float32), np.float32(max_disp - min_disp))
+    scaled += np.float32(min_disp)
+    return scaled, np.reciprocal(scaled)
 
 
 def squeeze_disparity(disp: np.ndarray) -> np.ndarray:
@@ -56,8 +60,12 @@ def colorize(depth: np.ndarray, inverse: bool = True, vmax: Optional[float] = No
     values = np.zeros_like(depth)
     values[valid] = 1.0 / depth[valid] if inverse else depth[valid]
     if vmax is None:
-        vmax = float(np.percentile(values[valid], 95)) if valid.any() else 1.0
-    scaled = np.clip(values / max(vmax, 1e-12), 0.0, 1.0)
-    bgr = cv2.applyColorMap((scaled * 255.0).astype(np.uint8), colormap)
-    bgr[~valid] = 0
+        # a 1-in-step^2 grid sample (about 64k pixels) is plenty to scale a view, at a tenth
+        # of the cost of partitioning every pixel of a camera frame
+        step = max(1, int(np.sqrt(depth.size / PERCENTILE_SAMPLES)))
+        sample = values[::step, ::step][valid[::step, ::step]]
+        vmax = float(np.percentile(sample, 95)) if sample.size else 1.0
+    scaled = np.clip(values * np.float32(255.0 / max(vmax, 1e-12)), 0.0, 255.0)
+    bgr = cv2.applyColorMap(scaled.astype(np.uint8), colormap)
+    bgr *= valid[..., None]  # black where invalid (a multiply: boolean indexing is 10x slower)
     return bgr

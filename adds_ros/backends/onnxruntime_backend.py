@@ -53,6 +53,10 @@ class OnnxRuntimeBackend(Backend):
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = int(threads)
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle intra-op threads sleep instead of spinning: spinning burns the cores that the
+        # node's decode / DDS threads and the vehicle's other processes need (measured by
+        # `adds bench`: faster, not slower, on a shared CPU).
+        options.add_session_config_entry('session.intra_op.allow_spinning', '0')
         if providers is None:
             providers = select_providers(device, onnxruntime.get_available_providers(),
                                          model.parent)
