@@ -1,0 +1,146 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""The trainer on a tiny dataset: learning, checkpoints, exact resume, non-finite steps."""
+
+import math
+
+import pytest
+import torch
+
+from adds_training.checkpoint import load_checkpoint
+from adds_training.trainer import NonFiniteLossError, SeededDataset, Trainer
+from test_trainer_support import make_tiny_dataset, one_thread, tiny_config  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures('one_thread')
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    return make_tiny_dataset(tmp_path_factory.mktemp('tiny'))
+
+
+def _params(trainer):
+    return {k: v.detach().clone() for k, v in trainer.model.named_parameters()}
+
+
+def test_short_run_decreases_the_loss(data, tmp_path):
+    trainer = Trainer(tiny_config(data, tmp_path, mode='monodepth2', augment=False))
+    batch = next(iter(trainer.loader))
+    losses = [trainer.train_step(batch)['loss'] for _ in range(4)]
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
+@pytest.mark.slow
+def test_adds_run_writes_project_checkpoints_and_logs(data, tmp_path):
+    from adds_training.networks import load_depth_net
+
+    config = tiny_config(data, tmp_path, mode='adds', max_steps=2, image_every=1)
+    summary = Trainer(config).fit()
+    assert summary['step'] == 2 and summary['nonfinite_steps'] == 0
+    expected = {'loss', 'similarity', 'reconstruction/night', 'orthogonality_code/day',
+                'view_synthesis/night'}
+    assert expected <= set(summary['last'])
+    state = load_checkpoint(tmp_path / 'last.pt')
+    assert state['format'] == 'adds_ros/1' and state['step'] == 2
+    assert state['config']['model']['num_layers'] == 18
+    meta = state['meta']
+    assert (meta['height'], meta['width']) == (64, 128)
+    assert meta['crop'] == [0.0, 1.0, 0.0, 1.0] and meta['intrinsics'][1][1] == 1.2
+    assert (meta['min_depth'], meta['max_depth']) == (0.1, 100.0)
+    # one epoch (2 steps) ran, so the model was selected on the validation splits
+    assert load_checkpoint(tmp_path / 'best.pt')['best'] == pytest.approx(
+        summary['best_val_abs_rel'])
+    net, info = load_depth_net(tmp_path / 'best.pt')
+    assert net(torch.rand(1, 3, 64, 128))[0].shape == (1, 1, 64, 128)
+    assert list((tmp_path / 'tensorboard').glob('events.*'))
+
+
+@pytest.mark.slow
+def test_kill_and_resume_continues_exactly(data, tmp_path, monkeypatch):
+    # 4 training samples, batch 2: 2 steps an epoch; the kill lands inside the second epoch.
+    common = dict(mode='monodepth2', max_steps=4, val_splits=[], lr=1e-3)
+    straight = Trainer(tiny_config(data, tmp_path / 'a', **common))
+    straight.fit()
+
+    killed = Trainer(tiny_config(data, tmp_path / 'b', checkpoint_every=1, **common))
+    real_step = Trainer.train_step
+
+    def dies_at_step_4(self, batch):
+        if self.step == 3:
+            raise KeyboardInterrupt('killed')
+        return real_step(self, batch)
+
+    monkeypatch.setattr(Trainer, 'train_step', dies_at_step_4)
+    with pytest.raises(KeyboardInterrupt):
+        killed.fit()
+    monkeypatch.setattr(Trainer, 'train_step', real_step)
+    torch.manual_seed(1234)  # a fresh process would not share the killed run's RNG state
+    resumed = Trainer(tiny_config(data, tmp_path / 'b', **common))
+    resumed.resume(tmp_path / 'b' / 'last.pt')
+    assert (resumed.step, resumed.epoch, resumed.batch_in_epoch) == (3, 1, 1)
+    resumed.fit()
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])]
+    assert resumed.scheduler.state_dict() == straight.scheduler.state_dict()
+
+
+def test_resume_refuses_a_different_config(data, tmp_path):
+    Trainer(tiny_config(data, tmp_path, mode='monodepth2', max_steps=1, val_splits=[])).fit()
+    other = Trainer(tiny_config(data, tmp_path, mode='monodepth2', lr=0.5, val_splits=[]))
+    with pytest.raises(ValueError, match='lr'):
+        other.resume(tmp_path / 'last.pt')
+
+
+def test_nonfinite_loss_is_skipped_and_reported(data, tmp_path, capsys):
+    trainer = Trainer(tiny_config(data, tmp_path, mode='monodepth2', max_nonfinite=2))
+    batch = next(iter(trainer.loader))
+    real_forward = trainer.objective.forward
+
+    def poisoned(b):
+        terms = real_forward(b)
+        terms['loss'] = terms['loss'] * math.nan
+        return terms
+
+    trainer.train_step(batch)
+    before = _params(trainer)
+    trainer.objective.forward = poisoned
+    assert trainer.train_step(batch) is None
+    after = _params(trainer)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert trainer.nonfinite_total == 1
+    assert 'non-finite' in capsys.readouterr().out
+    trainer.objective.forward = real_forward
+    assert trainer.train_step(batch) is not None and trainer.nonfinite_run == 0
+    trainer.objective.forward = poisoned
+    trainer.train_step(batch)
+    with pytest.raises(NonFiniteLossError, match='2 consecutive'):
+        trainer.train_step(batch)
+    assert trainer.nonfinite_total == 3
+
+
+def test_augmentation_depends_only_on_seed_epoch_and_index(data):
+    from adds_training.data.datasets import TripletDataset
+
+    dataset = SeededDataset(TripletDataset(data, 'train', 64, 128), seed=5)
+    first = [dataset[i]['day'][0] for i in range(4)]
+    torch.rand(10)  # disturbing the caller's generator must not matter
+    again = [dataset[i]['day'][0] for i in reversed(range(4))][::-1]
+    assert all(torch.equal(x, y) for x, y in zip(first, again))
+    dataset.set_epoch(1)
+    assert not all(torch.equal(x, dataset[i]['day'][0]) for i, x in enumerate(first))
+
+
+def test_cli_resumes_from_last_checkpoint(data, tmp_path, capsys):
+    import argparse
+
+    from adds_training import trainer
+
+    parser = argparse.ArgumentParser()
+    trainer.add_arguments(parser)
+    common = [f'data_root={data}', f'out_dir={tmp_path}', 'mode=monodepth2', 'height=64',
+              'width=128', 'batch_size=2', 'num_workers=0', 'val_splits=[]', 'cpu_threads=1']
+    assert trainer.run(parser.parse_args(common + ['max_steps=1'])) == 0
+    assert trainer.run(parser.parse_args(common + ['max_steps=2'])) == 0
+    assert 'resuming from' in capsys.readouterr().out
+    assert load_checkpoint(tmp_path / 'last.pt')['step'] == 2
