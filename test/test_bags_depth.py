@@ -1,0 +1,192 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""`adds bag-depth`: the node core over every frame of a bag, with a tiny real ONNX model."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from adds_ros.atomic import write_text_atomic
+from adds_ros.messages import Header, Image, array_from_float_image, image_from_array
+from adds_ros.params import NodeParams
+from adds_training.bags import rosbag_io
+from adds_training.bags.bag_depth import BagDepthConfig, bag_depth
+from adds_training.bags.raw_to_bag import BagConfig, convert
+from adds_training.data import layout
+from node_fixtures import tiny_model
+from robotcar_fixture import build_raw_sequence
+
+NS = '/stereo/left'
+
+
+@pytest.fixture(scope='module')
+def scene(tmp_path_factory):
+    """A rectified six-frame bag (frame 2 missing from the raw data) and a tiny model."""
+    root = tmp_path_factory.mktemp('bag_depth')
+    fx = build_raw_sequence(root, n_frames=7, missing=(2,), margin_s=0.2)
+    bag = root / 'drive'
+    convert(BagConfig(fx.sequence, bag, fx.models, image_mode='rectified'))
+    return fx, bag, tiny_model(root / 'tiny.onnx'), tiny_model(root / 'relative.onnx',
+                                                               metric_scale=None)
+
+
+@pytest.fixture(scope='module')
+def predicted(scene, tmp_path_factory):
+    """Depth maps (metres) of a plain run over the scene's bag, to build GT from."""
+    _, bag, model, _ = scene
+    out = tmp_path_factory.mktemp('predicted') / 'depth'
+    run(bag, out, model)
+    return depths(out, NS + '/depth/image')
+
+
+def read_topics(bag: Path):
+    out = {}
+    for topic, msgtype, stamp, data in rosbag_io.read_messages(bag):
+        out.setdefault(topic, []).append((stamp, rosbag_io.deserialize(data, msgtype)))
+    return out
+
+
+def run(bag: Path, out: Path, model: Path, **kwargs):
+    params = kwargs.pop('params', NodeParams(model=str(model)))
+    return bag_depth(BagDepthConfig(bag=bag, out=out, params=params, **kwargs))
+
+
+def test_one_depth_frame_per_input_frame_with_input_stamps(scene, tmp_path):
+    fx, bag, model, _ = scene
+    summary = run(bag, tmp_path / 'depth', model)
+    assert (summary.frames, summary.written, sum(summary.skipped.values())) == (6, 6, 0)
+    inputs = read_topics(bag)[NS + '/image_raw']
+    outputs = read_topics(tmp_path / 'depth')
+    assert set(outputs) == {NS + '/depth/image', NS + '/depth/camera_info',
+                            NS + '/depth/colorized', '/tf_static'}
+    for name in ('image', 'camera_info', 'colorized'):
+        got = outputs[f'{NS}/depth/{name}']
+        assert [t for t, _ in got] == [t for t, _ in inputs]
+        for (_, msg), (_, src) in zip(got, inputs):
+            assert msg.header.stamp == src.header.stamp
+            assert msg.header.frame_id == src.header.frame_id == 'stereo_left_optical'
+    for _, depth in outputs[NS + '/depth/image']:
+        assert (depth.encoding, depth.height, depth.width) == ('32FC1', *fx.size)
+        values = array_from_float_image(rosbag_io.from_rosbags(depth, Image))
+        assert np.isfinite(values).all() and (values > 0).all()  # no crop: depth everywhere
+    for _, info in outputs[NS + '/depth/camera_info']:
+        assert (info.height, info.width) == fx.size
+        assert info.k[0] == fx.focal[0] and info.k[2] == fx.principal[0]
+    assert outputs[NS + '/depth/colorized'][0][1].encoding == 'bgr8'
+    meta = yaml.safe_load((tmp_path / 'depth' / 'metadata.yaml').read_text())
+    qos = {t['topic_metadata']['name']: yaml.safe_load(t['topic_metadata']['offered_qos_profiles'])
+           [0] for t in meta['rosbag2_bagfile_information']['topics_with_message_count']}
+    assert qos[NS + '/depth/image']['reliability'] == 1  # the node publishes reliable
+
+
+def depths(bag: Path, topic: str):
+    return [array_from_float_image(rosbag_io.from_rosbags(rosbag_io.deserialize(data, msgtype),
+                                                          Image))
+            for _, msgtype, _, data in rosbag_io.read_messages(bag, [topic])]
+
+
+def test_scale_policy_and_inverse_depth_without_metres(scene, tmp_path):
+    _, bag, _, relative = scene
+    run(bag, tmp_path / 'inverse', relative)
+    topics = rosbag_io.bag_topics(tmp_path / 'inverse')
+    assert NS + '/inverse_depth/image' in topics and NS + '/depth/image' not in topics
+    params = NodeParams(model=str(relative), scale_mode='fixed', scale_factor=2.5)
+    run(bag, tmp_path / 'scaled', relative, params=params)
+    inverse = depths(tmp_path / 'inverse', NS + '/inverse_depth/image')
+    metres = depths(tmp_path / 'scaled', NS + '/depth/image')
+    assert len(inverse) == len(metres) == 6
+    for inv, m in zip(inverse, metres):
+        np.testing.assert_allclose(m, 2.5 / inv, rtol=1e-5)
+
+
+def test_corrupt_frames_are_skipped_and_counted(tmp_path, scene):
+    _, _, model, _ = scene
+    bag = tmp_path / 'broken'
+    topic = '/cam/image_raw'
+    rgb = np.random.default_rng(0).integers(0, 255, (24, 32, 3), dtype=np.uint8)
+    with rosbag_io.BagWriter(bag) as writer:
+        writer.add_topic(topic, rosbag_io.IMAGE)
+        for k in range(5):
+            stamp = 1_000_000_000 + k * 100_000_000
+            header = Header(stamp=rosbag_io.time_from_ns(stamp), frame_id='cam')
+            msg = image_from_array(rgb, 'rgb8', header)
+            if k == 1:
+                msg.data = msg.data[:-7]  # truncated buffer
+            if k == 3:
+                msg = b'\x00\x01\x00\x00garbage'  # not a CDR Image at all
+            writer.write(topic, stamp, msg)
+    summary = run(bag, tmp_path / 'out', model)
+    assert (summary.frames, summary.written) == (5, 3)
+    assert summary.skipped == {'truncated': 1, 'undeserializable': 1}
+    stamps = [rosbag_io.stamp_ns(m.header.stamp)
+              for _, m in read_topics(tmp_path / 'out')['/cam/depth/image']]
+    assert stamps == [1_000_000_000 + k * 100_000_000 for k in (0, 2, 4)]
+
+
+def write_gt(fx, root: Path, folder: str, depth_maps, factor: float) -> None:
+    """GT in the processed layout: index <-> µs timestamps, 16-bit PNGs (metres * 256)."""
+    kept = [k for k in range(len(fx.stamps)) if k not in fx.missing]
+    write_text_atomic(root / f'{folder}.timestamps',
+                      ''.join(f'{k:010d} {fx.stamps[k]}\n' for k in kept))
+    for k, depth in zip(kept, depth_maps):
+        layout.write_gt_png(layout.gt_path(root, folder, k), depth * factor)
+
+
+@pytest.mark.parametrize('factor,protocol,abs_rel', [(1.0, 'full40_metric', 0.0),
+                                                     (2.0, 'full40', 0.0),
+                                                     (2.0, 'full40_metric', 0.5)])
+def test_evaluation_against_ground_truth(scene, predicted, tmp_path, factor, protocol,
+                                         abs_rel):
+    fx, bag, model, _ = scene
+    write_gt(fx, tmp_path / 'gt', 'day', predicted, factor)
+    summary = run(bag, tmp_path / 'scored', model, gt_root=tmp_path / 'gt', gt_folder='day',
+                  protocol=protocol)
+    assert summary.evaluated == 6
+    # GT PNGs hold metres in 1/256 steps, so exact agreement is only up to that rounding
+    assert summary.metrics['abs_rel'] == pytest.approx(abs_rel, abs=5e-3)
+    assert summary.metrics['a1'] == (1.0 if abs_rel == 0 else 0.0)
+
+
+def test_metric_protocol_without_metres_is_refused(scene, tmp_path):
+    fx, bag, _, relative = scene
+    write_gt(fx, tmp_path / 'gt', 'day', [np.ones(fx.size)] * 6, 1.0)
+    with pytest.raises(ValueError, match='no metric scale'):
+        run(bag, tmp_path / 'out', relative, gt_root=tmp_path / 'gt', gt_folder='day',
+            protocol='full40_metric')
+    assert not (tmp_path / 'out').exists()
+
+
+def test_topic_choice_and_cli(scene, tmp_path, capsys):
+    from adds_ros.cli import main
+    _, bag, model, _ = scene
+    with pytest.raises(ValueError, match='not an image topic'):
+        run(bag, tmp_path / 'x', model, topic='/stereo/left/camera_info')
+    assert main(['bag-depth', str(bag), '--out', str(tmp_path / 'out'), '--model', str(model),
+                 '--out-ns', '/front', '--no-tf', '-p', 'publish_colorized:=false']) == 0
+    assert '6 frames in, 6 depth frames written, 0 skipped' in capsys.readouterr().out
+    topics = set(rosbag_io.bag_topics(tmp_path / 'out'))
+    assert topics == {'/front/depth/image', '/front/depth/camera_info'}
+    assert main(['bag-depth', str(bag), '--out', str(tmp_path / 'o2'), '--model',
+                 str(tmp_path / 'none.onnx')]) == 1
+    assert 'no model' in capsys.readouterr().err
+
+
+def test_frames_without_usable_ground_truth_are_counted_not_fatal(scene, predicted, tmp_path):
+    fx, bag, model, _ = scene
+    maps = list(predicted)
+    maps[0] = np.zeros(fx.size)  # a GT image without one valid pixel
+    write_gt(fx, tmp_path / 'gt', 'day', maps, 1.0)
+    (tmp_path / 'gt' / 'day_gt' / f'{6:010d}.png').unlink()  # and a frame without GT
+    summary = run(bag, tmp_path / 'scored', model, gt_root=tmp_path / 'gt', gt_folder='day',
+                  protocol='full40_metric')
+    assert (summary.written, summary.evaluated, summary.unscored) == (6, 4, 1)
+    assert summary.metrics['a1'] == 1.0
+
+
+def test_unknown_protocol_is_named_before_any_work(scene, tmp_path):
+    _, bag, model, _ = scene
+    with pytest.raises(ValueError, match="unknown protocol 'kitti'"):
+        run(bag, tmp_path / 'out', model, gt_root=tmp_path, gt_folder='day', protocol='kitti')
+    assert not (tmp_path / 'out').exists()

@@ -1,0 +1,347 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""`adds bag-depth`: the depth node over every image of a bag, offline, into a new bag.
+
+The node core itself does the work (`DepthNodeCore`: decoding of every encoding the node takes,
+the camera_info check, the estimator, the metric-scale policy, the colourised view), driven by a
+transport that records what it publishes. Frames are fed one at a time and each is awaited, so
+none is superseded as on a live graph, and the output holds exactly what a live node would have
+published for each frame: depth (or inverse depth when no metric scale is known), its
+camera_info and the colourised view, with the input's stamps and frame_ids, logged at the input's
+times. Frames the node rejects are skipped and counted by the node's own drop reasons.
+
+With `--gt ROOT --gt-folder FOLDER` the depth is scored against ground truth in the processed
+layout that `adds prepare` + `adds gt` write (`ROOT/FOLDER.timestamps` maps each GT PNG's index
+to the µs timestamp that matches the image stamp), under one of the evaluation protocols.
+"""
+
+import argparse
+import bisect
+import dataclasses
+import logging
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+from rosbags.interfaces import QosReliability
+from tqdm import tqdm
+
+from adds_ros.messages import CameraInfo, CompressedImage, Image, array_from_float_image
+from adds_ros.node_core import DIAGNOSTICS_TOPIC, DepthNodeCore, default_estimator_factory
+from adds_ros.params import NodeParams
+from adds_training.bags import rosbag_io
+from adds_training.data import layout
+from adds_training.data.robotcar.prepare import read_index_timestamps
+from adds_training.metrics import (METRIC_NAMES, Protocol, evaluate_image, get_protocol,
+                                   markdown_table, mean_metrics)
+
+IMAGE_TYPES = {rosbag_io.IMAGE: Image, rosbag_io.COMPRESSED_IMAGE: CompressedImage}
+OUTPUT_TYPES = {Image: rosbag_io.IMAGE, CameraInfo: rosbag_io.CAMERA_INFO}
+TF_TOPICS = {'/tf_static': rosbag_io.STATIC_TF_QOS,
+             '/tf': rosbag_io.qos_profile(QosReliability.RELIABLE, 100)}
+LOGGER = logging.getLogger('adds_ros.bag_depth')
+RELIABILITY = {'reliable': QosReliability.RELIABLE, 'best_effort': QosReliability.BEST_EFFORT}
+
+
+@dataclass
+class BagDepthConfig:
+    bag: Path
+    out: Path
+    params: NodeParams
+    topic: str = ''                  # input image topic; '' = the bag's only image topic
+    out_ns: Optional[str] = None     # namespace of the outputs; None = the image's namespace
+    storage: str = 'mcap'
+    split_size_mb: float = 0.0
+    copy_tf: bool = True
+    gt_root: Optional[Path] = None
+    gt_folder: str = ''
+    protocol: str = 'adds40'
+    frame_timeout_s: float = 300.0
+    overwrite: bool = False
+
+
+@dataclass
+class BagDepthSummary:
+    frames: int = 0
+    written: int = 0
+    skipped: Counter = field(default_factory=Counter)
+    evaluated: int = 0
+    unscored: int = 0
+    metrics: Optional[Dict[str, float]] = None
+    mean_latency_ms: float = float('nan')
+
+
+class RecordingTransport:
+    """The node core's transport: keeps what it publishes; every output has a listener."""
+
+    def __init__(self) -> None:
+        self.outbox: List[Tuple[str, Any]] = []
+
+    def publish(self, topic: str, msg: Any) -> None:
+        if topic != DIAGNOSTICS_TOPIC:  # wall-clock status, not part of the recording
+            self.outbox.append((topic, msg))
+
+    def subscriber_count(self, topic: str) -> int:
+        return 1
+
+    def take(self) -> List[Tuple[str, Any]]:
+        out, self.outbox = self.outbox, []
+        return out
+
+
+class GroundTruth:
+    """GT depth of the processed layout, looked up by image timestamp (µs)."""
+
+    def __init__(self, root: Path, folder: str) -> None:
+        self.root, self.folder = Path(root), folder
+        self.index = {stamp: index for index, stamp in
+                      read_index_timestamps(self.root, folder).items()}
+
+    def at(self, stamp_us: int) -> Optional[np.ndarray]:
+        """GT metres (0 = invalid) for the frame at `stamp_us`, or None if it has none."""
+        index = self.index.get(stamp_us)
+        path = None if index is None else layout.gt_path(self.root, self.folder, index)
+        return layout.read_gt_png(path) if path is not None and path.exists() else None
+
+
+def choose_image_topic(topics: Dict[str, str], requested: str) -> str:
+    """Pick the image topic to process: `requested`, or the bag's only image topic."""
+    images = sorted(t for t, msgtype in topics.items() if msgtype in IMAGE_TYPES)
+    if requested:
+        if requested not in images:
+            raise ValueError(f'{requested} is not an image topic of the bag; image topics: '
+                             f'{images or "none"}')
+        return requested
+    if len(images) != 1:
+        raise ValueError(f'the bag has {len(images)} image topics {images}; choose one with '
+                         '--topic')
+    return images[0]
+
+
+def output_namespace(image_topic: str) -> str:
+    """Put outputs beside the camera: '/stereo/left/image_raw' -> '/stereo/left'."""
+    return rosbag_io.camera_info_topic(image_topic).rsplit('/', 1)[0]
+
+
+def read_camera_infos(bag: Path, topic: str) -> Tuple[List[int], List[CameraInfo]]:
+    """Read all camera_info messages of `topic`, sorted by header stamp (they are small)."""
+    infos = {}
+    for _, msgtype, log_time, data in rosbag_io.read_messages(bag, [topic]):
+        try:
+            msg = rosbag_io.from_rosbags(rosbag_io.deserialize(data, msgtype), CameraInfo)
+        except Exception as err:  # a corrupt record: the frames fall back to a neighbour's
+            LOGGER.warning(f'skipping an undeserializable camera_info at {log_time}: {err}')
+            continue
+        infos[rosbag_io.stamp_ns(msg.header.stamp)] = msg
+    stamps = sorted(infos)
+    return stamps, [infos[s] for s in stamps]
+
+
+def camera_info_at(stamps: List[int], infos: List[CameraInfo], stamp: int) -> Optional[CameraInfo]:
+    """Return the camera_info with the image's stamp, else the latest one before it."""
+    position = bisect.bisect_right(stamps, stamp)
+    return infos[position - 1] if position else None
+
+
+def score(msg: Image, gt: np.ndarray, protocol: Protocol, metric: bool) -> Dict[str, float]:
+    """Metrics of one depth (metres) or inverse-depth image against GT at the same size."""
+    values = array_from_float_image(msg)
+    if values.shape != gt.shape:
+        raise ValueError(f'depth is {values.shape}, ground truth {gt.shape}: evaluate bags of '
+                         'full-resolution camera images')
+    with np.errstate(divide='ignore', invalid='ignore'):
+        depth = values if metric else 1.0 / values
+    depth = np.where(np.isfinite(depth) & (depth > 0), depth, 0.0)
+    return evaluate_image(gt, depth, protocol, metric_scale=1.0 if metric else None)
+
+
+def qos_for(core: DepthNodeCore, topic: str):
+    """Return the rosbags QoS profile the node would offer on `topic`."""
+    reliability, depth = core.qos_for(topic)
+    return rosbag_io.qos_profile(RELIABILITY[reliability], depth)
+
+
+class OfflineNode:
+    """The node core fed one frame at a time and awaited, so every frame is processed."""
+
+    def __init__(self, params: NodeParams, estimator_factory=default_estimator_factory,
+                 timeout_s: float = 300.0) -> None:
+        self.transport = RecordingTransport()
+        self.core = DepthNodeCore(params, self.transport, estimator_factory=estimator_factory,
+                                  logger=LOGGER)
+        self.timeout_s = timeout_s
+
+    def __enter__(self) -> 'OfflineNode':
+        self.core.configure()
+        self.core.activate()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.core.shutdown()
+
+    def process(self, msg: Any, info: Optional[CameraInfo]) -> List[Tuple[str, Any]]:
+        """Run one Image or CompressedImage; return (relative topic, message) published."""
+        if info is not None:
+            self.core.on_camera_info(info)
+        (self.core.on_compressed if isinstance(msg, CompressedImage) else self.core.on_image)(msg)
+        self._wait()
+        return self.transport.take()
+
+    def _wait(self) -> None:
+        """Block until the core has published or dropped every frame it received."""
+        stats = self.core.stats
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            with stats.lock:
+                if stats.published + sum(stats.dropped.values()) >= stats.received:
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f'the depth node gave no result for a frame in '
+                                   f'{self.timeout_s} s')
+            time.sleep(0.0005)
+
+
+def bag_depth(cfg: BagDepthConfig,
+              estimator_factory=default_estimator_factory) -> BagDepthSummary:
+    """Write the depth bag; return counts, latency and (with GT) the mean metrics."""
+    cfg.bag, cfg.out = Path(cfg.bag), Path(cfg.out)
+    topics = rosbag_io.bag_topics(cfg.bag)
+    image_topic = choose_image_topic(topics, cfg.topic)
+    info_topic = rosbag_io.camera_info_topic(image_topic)
+    params = dataclasses.replace(
+        cfg.params, compressed=topics[image_topic] == rosbag_io.COMPRESSED_IMAGE,
+        use_camera_info=cfg.params.use_camera_info and info_topic in topics)
+    if not Path(params.model).is_file():
+        raise FileNotFoundError(f'no model at {params.model!r}')
+    namespace = output_namespace(image_topic) if cfg.out_ns is None else cfg.out_ns.rstrip('/')
+    protocol = get_protocol(cfg.protocol) if cfg.gt_root else None
+    gt = GroundTruth(Path(cfg.gt_root), cfg.gt_folder) if cfg.gt_root else None
+    info_stamps, infos = (read_camera_infos(cfg.bag, info_topic) if params.use_camera_info
+                          else ([], []))
+    copied = [t for t in TF_TOPICS if cfg.copy_tf and t in topics]
+    summary = BagDepthSummary()
+    rows: List[Dict[str, float]] = []
+    with OfflineNode(params, estimator_factory, cfg.frame_timeout_s) as node:
+        core = node.core
+        metric = core.scaler.metric
+        if protocol is not None and not metric and not protocol.median_scaling:
+            raise ValueError(f'protocol {cfg.protocol} is metric but the model has no metric '
+                             'scale: pass --scale or choose a median-scaling protocol')
+        depth_topic = f'{core.prefix}/image'
+        with rosbag_io.BagWriter(cfg.out, cfg.storage, cfg.split_size_mb, cfg.overwrite) as bag:
+            for topic, kind in core.output_topics().items():
+                if topic != DIAGNOSTICS_TOPIC:
+                    bag.add_topic(f'{namespace}/{topic}', OUTPUT_TYPES[kind],
+                                  qos_for(core, topic))
+            for topic in copied:
+                bag.add_topic(topic, rosbag_io.TF_MESSAGE, TF_TOPICS[topic])
+            wanted = [image_topic] + copied
+            for topic, msgtype, log_time, data in tqdm(
+                    rosbag_io.read_messages(cfg.bag, wanted), desc='bag-depth', unit='msg',
+                    total=rosbag_io.message_count(cfg.bag, wanted),
+                    disable=not sys.stderr.isatty()):
+                if topic != image_topic:
+                    bag.write(topic, log_time, data)
+                    continue
+                summary.frames += 1
+                try:
+                    msg = rosbag_io.from_rosbags(rosbag_io.deserialize(data, msgtype),
+                                                 IMAGE_TYPES[msgtype])
+                except Exception as err:  # any CDR/conversion failure is a corrupt record
+                    summary.skipped['undeserializable'] += 1
+                    LOGGER.warning(f'skipping an undeserializable message at {log_time}: {err}')
+                    continue
+                stamp = rosbag_io.stamp_ns(msg.header.stamp)
+                info = camera_info_at(info_stamps, infos, stamp)
+                for out_topic, out_msg in node.process(msg, info):
+                    bag.write(f'{namespace}/{out_topic}', log_time, out_msg)
+                    if out_topic != depth_topic:
+                        continue
+                    summary.written += 1
+                    truth = gt.at(stamp // 1000) if gt is not None else None
+                    if truth is None:
+                        continue
+                    try:
+                        rows.append(score(out_msg, truth, protocol, metric))
+                    except ValueError as err:  # e.g. no GT pixel inside the protocol's region
+                        summary.unscored += 1
+                        LOGGER.warning(f'frame {stamp // 1000} not evaluated: {err}')
+        summary.skipped.update(core.stats.dropped)
+        latencies = list(core.stats.latencies)
+    summary.mean_latency_ms = float(np.mean(latencies) * 1e3) if latencies else float('nan')
+    summary.evaluated = len(rows)
+    summary.metrics = mean_metrics(rows) if rows else None
+    return summary
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('bag', type=Path, help='input bag folder')
+    parser.add_argument('--out', type=Path, required=True, help='output bag folder to create')
+    parser.add_argument('--model', required=True, help='depth model (.onnx / .engine / .pt)')
+    parser.add_argument('--backend', help='inference backend (default: the node parameter)')
+    parser.add_argument('--device', help="inference device, e.g. 'cpu', 'cuda:0'")
+    parser.add_argument('--scale', type=float, help='metres per model unit (scale_mode fixed)')
+    parser.add_argument('--params-file', help='the node\'s ROS 2 parameters YAML')
+    parser.add_argument('-p', '--param', action='append', default=[], metavar='NAME:=VALUE',
+                        help='set a node parameter, repeatable (as `adds node -p`)')
+    parser.add_argument('--topic', default='', help='input image topic (default: the only one)')
+    parser.add_argument('--out-ns', help='namespace of the output topics (default: the image '
+                        "topic's, e.g. /stereo/left -> /stereo/left/depth/image)")
+    parser.add_argument('--storage', choices=sorted(rosbag_io.STORAGES), default='mcap')
+    parser.add_argument('--split-size', type=float, default=0.0, metavar='MB',
+                        help='start a new bag file after this many MB (0 = one file)')
+    parser.add_argument('--no-tf', action='store_true', help='do not copy /tf and /tf_static')
+    parser.add_argument('--gt', type=Path, help='processed-layout root with GT (adds gt)')
+    parser.add_argument('--gt-folder', default='', help='GT folder name under --gt (the one '
+                        'passed to adds prepare / adds gt)')
+    parser.add_argument('--protocol', default='adds40', help='evaluation protocol, e.g. adds40, '
+                        'adds60, md4all, rnw40')
+    parser.add_argument('--overwrite', action='store_true', help='replace an existing bag')
+
+
+def build_config(args: argparse.Namespace) -> BagDepthConfig:
+    """Node parameters as `adds node` builds them, then this command's own flags on top."""
+    from adds_ros.dds_node import build_params
+
+    params = build_params(args)
+    overrides = {name: value for name, value in
+                 (('backend', args.backend), ('device', args.device)) if value is not None}
+    if args.scale is not None:
+        overrides.update(scale_mode='fixed', scale_factor=float(args.scale))
+    if args.gt is not None and not args.gt_folder:
+        raise ValueError('--gt needs --gt-folder (the processed folder the GT belongs to)')
+    return BagDepthConfig(bag=args.bag, out=args.out, params=dataclasses.replace(params,
+                          **overrides), topic=args.topic, out_ns=args.out_ns,
+                          storage=args.storage, split_size_mb=args.split_size,
+                          copy_tf=not args.no_tf, gt_root=args.gt, gt_folder=args.gt_folder,
+                          protocol=args.protocol, overwrite=args.overwrite)
+
+
+def report(summary: BagDepthSummary, protocol: str) -> str:
+    """Human-readable summary: frames, skips by reason, latency and metrics."""
+    skipped = ', '.join(f'{reason} {n}' for reason, n in sorted(summary.skipped.items()))
+    lines = [f'{summary.frames} frames in, {summary.written} depth frames written, '
+             f'{sum(summary.skipped.values())} skipped ({skipped or "none"}); '
+             f'mean latency {summary.mean_latency_ms:.1f} ms']
+    if summary.metrics is not None:
+        lines.append(f'evaluated {summary.evaluated} frames with ground truth ({protocol}; '
+                     f'{summary.unscored} with GT could not be scored):')
+        lines.append(markdown_table([('bag', summary.metrics)], METRIC_NAMES).rstrip())
+    return '\n'.join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING, format='[%(levelname)s] %(message)s')
+    try:
+        cfg = build_config(args)
+        summary = bag_depth(cfg)
+    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as err:
+        print(f'adds bag-depth: {err}', file=sys.stderr)
+        return 1
+    print(f'wrote {cfg.out}')
+    print(report(summary, cfg.protocol))
+    return 0 if summary.written else 1

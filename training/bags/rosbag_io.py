@@ -1,0 +1,382 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""rosbag2 reading and writing with `rosbags`, shaped for `ros2 bag play` on Humble and newer.
+
+Three choices make a bag written here play like a recorded one:
+- rosbag2 format version 8: Humble's reader takes it, and its metadata stores the offered QoS
+  profiles with numeric enums, the form Humble parses (version 9 writes names Humble rejects);
+- every topic carries the QoS profile its live publisher would offer (sensor data: best effort,
+  keep last), because `ros2 bag play` republishes with the recorded profiles;
+- output is atomic: a bag is assembled in a hidden folder beside its destination and renamed
+  into place only once its metadata is complete, so a killed job never leaves a bag that looks
+  whole.
+
+Messages cross into rosbags from the project's plain dataclasses (`adds_ros.messages`) by a
+field-by-field copy driven by the ROS type definitions, so the bag tools and the node share one
+message model and one decoder.
+"""
+
+import dataclasses
+import functools
+import os
+import shutil
+import tempfile
+import typing
+from pathlib import Path
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
+
+import numpy as np
+import yaml
+from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness, QosReliability,
+                                QosTime)
+from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
+from rosbags.typesys.base import Nodetype
+
+from adds_ros.atomic import write_text_atomic
+from adds_ros.messages import Time
+
+PathLike = Union[str, os.PathLike]
+
+BAG_VERSION = 8
+STORAGES = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
+STORAGE_SUFFIX = {'mcap': '.mcap', 'sqlite3': '.db3'}
+METADATA = 'metadata.yaml'
+
+IMAGE = 'sensor_msgs/msg/Image'
+COMPRESSED_IMAGE = 'sensor_msgs/msg/CompressedImage'
+CAMERA_INFO = 'sensor_msgs/msg/CameraInfo'
+TF_MESSAGE = 'tf2_msgs/msg/TFMessage'
+
+_UNSET = QosTime(0, 0)  # rmw "unspecified": the middleware default, as `ros2 bag record` stores
+
+
+def qos_profile(reliability: QosReliability, depth: int,
+                durability: QosDurability = QosDurability.VOLATILE) -> Qos:
+    """Return a keep-last QoS profile with the remaining policies at their defaults."""
+    return Qos(QosHistory.KEEP_LAST, depth, reliability, durability, _UNSET, _UNSET,
+               QosLiveliness.AUTOMATIC, _UNSET, False)
+
+
+# rclcpp's SensorDataQoS (cameras), the default publisher profile (depth output), and tf2's
+# static broadcaster (latched, so a late subscriber still gets the camera pose).
+SENSOR_QOS = qos_profile(QosReliability.BEST_EFFORT, 5)
+RELIABLE_QOS = qos_profile(QosReliability.RELIABLE, 10)
+STATIC_TF_QOS = qos_profile(QosReliability.RELIABLE, 1, QosDurability.TRANSIENT_LOCAL)
+
+
+@functools.lru_cache(maxsize=1)
+def typestore():
+    """Return the message definitions of ROS 2 Humble, which every newer distribution reads."""
+    return get_typestore(Stores.ROS2_HUMBLE)
+
+
+def camera_info_topic(image_topic: str) -> str:
+    """Name the camera_info topic of an image topic: beside it, as image_transport expects."""
+    if image_topic.endswith('/compressed'):
+        image_topic = image_topic[:-len('/compressed')]
+    return image_topic.rsplit('/', 1)[0] + '/camera_info'
+
+
+# ---------------------------------------------------------------- time
+
+def time_from_ns(nanoseconds: int) -> Time:
+    """builtin_interfaces/Time of an integer nanosecond timestamp (exact, no float rounding)."""
+    sec, nanosec = divmod(int(nanoseconds), 1_000_000_000)
+    return Time(sec=sec, nanosec=nanosec)
+
+
+def stamp_ns(stamp) -> int:
+    """Integer nanoseconds of a Time (project dataclass or rosbags message)."""
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+# ---------------------------------------------------------------- message conversion
+
+def _numpy_dtype(ros_type: str) -> Optional[np.dtype]:
+    if ros_type == 'string':
+        return None
+    return np.dtype(np.uint8 if ros_type in ('byte', 'char') else ros_type)
+
+
+def _to_field(value, kind: int, detail):
+    if kind == Nodetype.NAME:
+        return to_rosbags(value, detail)
+    if kind == Nodetype.BASE:
+        return value
+    (sub_kind, sub_detail), _ = detail
+    dtype = _numpy_dtype(sub_detail[0]) if sub_kind == Nodetype.BASE else None
+    if dtype is None:
+        return [_to_field(item, sub_kind, sub_detail) for item in value]
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return np.frombuffer(value, dtype=dtype)
+    return np.asarray(value, dtype=dtype)
+
+
+def to_rosbags(msg, msgtype: str):
+    """Copy a project message dataclass into the rosbags message class of `msgtype`."""
+    store = typestore()
+    if msgtype not in store.types:
+        raise ValueError(f'unknown message type {msgtype!r}')
+    _, fields = store.fielddefs[msgtype]
+    values = {}
+    for name, (kind, detail) in fields:
+        if not hasattr(msg, name):
+            raise ValueError(f'{type(msg).__name__} has no field {name!r} of {msgtype}')
+        values[name] = _to_field(getattr(msg, name), kind, detail)
+    return store.types[msgtype](**values)
+
+
+def from_rosbags(msg, cls: type):
+    """Copy a rosbags message into the project dataclass `cls` (arrays become bytes/lists)."""
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for field in dataclasses.fields(cls):
+        value, hint = getattr(msg, field.name), hints[field.name]
+        if dataclasses.is_dataclass(hint):
+            value = from_rosbags(value, hint)
+        elif hint is bytes:
+            value = np.asarray(value, dtype=np.uint8).tobytes()
+        elif isinstance(value, np.ndarray):
+            value = value.tolist()
+        values[field.name] = value
+    return cls(**values)
+
+
+def serialize(msg, msgtype: str) -> bytes:
+    """CDR bytes of a rosbags message or a project dataclass of type `msgtype`."""
+    store = typestore()
+    if not isinstance(msg, store.types[msgtype]):
+        msg = to_rosbags(msg, msgtype)
+    return bytes(store.serialize_cdr(msg, msgtype))
+
+
+def deserialize(data: bytes, msgtype: str):
+    """Return the rosbags message held by CDR `data`."""
+    return typestore().deserialize_cdr(data, msgtype)
+
+
+# ---------------------------------------------------------------- transforms
+
+def quaternion_from_matrix(rotation: np.ndarray) -> Tuple[float, float, float, float]:
+    """Return the unit quaternion (x, y, z, w), w >= 0, of a 3x3 rotation matrix."""
+    rotation = np.asarray(rotation, dtype=np.float64)
+    if rotation.shape != (3, 3) or not np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-6) \
+            or np.linalg.det(rotation) < 0:
+        raise ValueError(f'not a rotation matrix:\n{rotation}')
+    # The eigenvector of the largest eigenvalue of this symmetric matrix is the quaternion;
+    # unlike trace-based formulas it stays accurate for rotations near 180 degrees.
+    m = rotation
+    k = np.array([
+        [m[0, 0] - m[1, 1] - m[2, 2], m[1, 0] + m[0, 1], m[2, 0] + m[0, 2], m[2, 1] - m[1, 2]],
+        [m[1, 0] + m[0, 1], m[1, 1] - m[0, 0] - m[2, 2], m[2, 1] + m[1, 2], m[0, 2] - m[2, 0]],
+        [m[2, 0] + m[0, 2], m[2, 1] + m[1, 2], m[2, 2] - m[0, 0] - m[1, 1], m[1, 0] - m[0, 1]],
+        [m[2, 1] - m[1, 2], m[0, 2] - m[2, 0], m[1, 0] - m[0, 1], m[0, 0] + m[1, 1] + m[2, 2]],
+    ]) / 3.0
+    _, vectors = np.linalg.eigh(k)
+    q = vectors[:, -1]
+    q = -q if q[3] < 0 else q
+    return tuple(float(v) for v in q)
+
+
+def static_transform_message(parent: str, child: str, transform: np.ndarray, stamp: int):
+    """tf2_msgs/TFMessage with one transform: `child`'s pose in `parent` (4x4, metres)."""
+    store = typestore()
+    types = store.types
+    transform = np.asarray(transform, dtype=np.float64)
+    x, y, z = transform[:3, 3]
+    qx, qy, qz, qw = quaternion_from_matrix(transform[:3, :3])
+    header = types['std_msgs/msg/Header'](
+        stamp=types['builtin_interfaces/msg/Time'](**dataclasses.asdict(time_from_ns(stamp))),
+        frame_id=parent)
+    stamped = types['geometry_msgs/msg/TransformStamped'](
+        header=header, child_frame_id=child,
+        transform=types['geometry_msgs/msg/Transform'](
+            translation=types['geometry_msgs/msg/Vector3'](x=float(x), y=float(y), z=float(z)),
+            rotation=types['geometry_msgs/msg/Quaternion'](x=qx, y=qy, z=qz, w=qw)))
+    return types[TF_MESSAGE](transforms=[stamped])
+
+
+# ---------------------------------------------------------------- writing
+
+class BagWriter:
+    """A rosbag2 writer that splits into files by size and appears only when complete.
+
+    Files are named `<bag>_<i>.mcap` (or `.db3`) inside the bag folder, as `ros2 bag record`
+    names split files, and one metadata.yaml lists them all. Use as a context manager: leaving
+    it by an exception removes everything written.
+    """
+
+    def __init__(self, path: PathLike, storage: str = 'mcap', split_size_mb: float = 0.0,
+                 overwrite: bool = False) -> None:
+        if storage not in STORAGES:
+            raise ValueError(f'unknown storage {storage!r}; choose one of {", ".join(STORAGES)}')
+        if split_size_mb < 0:
+            raise ValueError(f'split size must be >= 0 MB (0 = one file), got {split_size_mb}')
+        self.path = Path(path)
+        if self.path.exists() and not overwrite:
+            raise FileExistsError(f'{self.path} exists; remove it or pass --overwrite')
+        self.storage = storage
+        self.split_bytes = int(split_size_mb * 1024 * 1024)
+        self.topics: Dict[str, Tuple[str, Qos]] = {}
+        self.files: List[dict] = []
+        self._tmp: Optional[Path] = None
+        self._writer: Optional[Writer] = None
+        self._connections: Dict[str, object] = {}
+        self._chunk_bytes = 0
+
+    def __enter__(self) -> 'BagWriter':
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = Path(tempfile.mkdtemp(prefix=f'.{self.path.name}.', suffix='.partial',
+                                          dir=self.path.parent))
+        self._open_file()
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is not None:
+            self.abort()
+            return False
+        try:
+            self.close()
+        except BaseException:
+            self.abort()
+            raise
+        return False
+
+    def add_topic(self, topic: str, msgtype: str, qos: Qos = SENSOR_QOS) -> None:
+        """Declare a topic with the QoS profile its publisher would offer."""
+        if topic in self.topics:
+            if self.topics[topic] != (msgtype, qos):
+                raise ValueError(f'topic {topic} already declared as {self.topics[topic][0]}')
+            return
+        self.topics[topic] = (msgtype, qos)
+        self._add_connection(topic)
+
+    def write(self, topic: str, stamp: int, msg) -> None:
+        """Write one message (rosbags message, project dataclass or CDR bytes) at `stamp` ns."""
+        if self._writer is None:
+            raise RuntimeError('BagWriter is not open (use it as a context manager)')
+        if topic not in self.topics:
+            raise KeyError(f'topic {topic} was not declared with add_topic')
+        data = msg if isinstance(msg, bytes) else serialize(msg, self.topics[topic][0])
+        if self.split_bytes and self._chunk_bytes and \
+                self._chunk_bytes + len(data) > self.split_bytes:
+            self._close_file()
+            self._open_file()
+        self._writer.write(self._connections[topic], int(stamp), data)
+        self._chunk_bytes += len(data)
+
+    def close(self) -> None:
+        """Finish the last file, write metadata.yaml, then move the bag into place."""
+        self._close_file()
+        write_text_atomic(self._tmp / METADATA, yaml.safe_dump(self._metadata(), sort_keys=False))
+        if self.path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f'.{self.path.name}.', suffix='.old',
+                                        dir=self.path.parent))
+            os.replace(self.path, old / self.path.name)
+            os.replace(self._tmp, self.path)
+            shutil.rmtree(old)
+        else:
+            os.replace(self._tmp, self.path)
+        self._tmp = None
+
+    def abort(self) -> None:
+        """Drop everything written so far."""
+        if self._writer is not None:
+            self._writer.abort()
+            self._writer = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
+
+    def _file_stem(self) -> str:
+        return f'{self.path.name}_{len(self.files)}'
+
+    def _open_file(self) -> None:
+        self._writer = Writer(self._tmp / self._file_stem(), version=BAG_VERSION,
+                              storage_plugin=STORAGES[self.storage])
+        self._writer.open()
+        self._connections = {}
+        self._chunk_bytes = 0
+        for topic in self.topics:
+            self._add_connection(topic)
+
+    def _add_connection(self, topic: str) -> None:
+        msgtype, qos = self.topics[topic]
+        self._connections[topic] = self._writer.add_connection(
+            topic, msgtype, typestore=typestore(), offered_qos_profiles=[qos])
+
+    def _close_file(self) -> None:
+        """Close the current file and move it from its rosbags folder into the bag folder."""
+        writer, self._writer = self._writer, None
+        writer.close()
+        folder = writer.path
+        info = yaml.safe_load((folder / METADATA).read_text())['rosbag2_bagfile_information']
+        for name in info['relative_file_paths']:
+            os.replace(folder / name, self._tmp / name)
+        shutil.rmtree(folder)
+        self.files.append(info)
+
+    def _metadata(self) -> dict:
+        """One metadata.yaml for all files: their union, in rosbag2's own layout."""
+        first = self.files[0]
+        starts = [f['starting_time']['nanoseconds_since_epoch'] for f in self.files
+                  if f['message_count']]
+        ends = [f['starting_time']['nanoseconds_since_epoch'] + f['duration']['nanoseconds']
+                for f in self.files if f['message_count']]
+        start = min(starts) if starts else 0
+        counts: Dict[str, int] = {}
+        for info in self.files:
+            for topic in info['topics_with_message_count']:
+                name = topic['topic_metadata']['name']
+                counts[name] = counts.get(name, 0) + topic['message_count']
+        topics = [dict(topic, message_count=counts[topic['topic_metadata']['name']])
+                  for topic in first['topics_with_message_count']]
+        return {'rosbag2_bagfile_information': {
+            'version': BAG_VERSION,
+            'storage_identifier': first['storage_identifier'],
+            'relative_file_paths': [p for f in self.files for p in f['relative_file_paths']],
+            'duration': {'nanoseconds': (max(ends) - start) if ends else 0},
+            'starting_time': {'nanoseconds_since_epoch': start},
+            'message_count': sum(f['message_count'] for f in self.files),
+            'topics_with_message_count': topics,
+            'compression_format': '',
+            'compression_mode': '',
+            'files': [entry for f in self.files for entry in f['files']],
+            'custom_data': None,
+            'ros_distro': first.get('ros_distro', 'rosbags'),
+        }}
+
+
+# ---------------------------------------------------------------- reading
+
+def bag_topics(path: PathLike) -> Dict[str, str]:
+    """Topic -> message type of a bag; ValueError naming the path if it is not a rosbag2 bag."""
+    with open_reader(path) as reader:
+        return {c.topic: c.msgtype for c in reader.connections}
+
+
+def message_count(path: PathLike, topics: Iterable[str]) -> int:
+    """Count the messages on `topics` from the bag's metadata."""
+    wanted = set(topics)
+    with open_reader(path) as reader:
+        return sum(c.msgcount for c in reader.connections if c.topic in wanted)
+
+
+def open_reader(path: PathLike) -> Reader:
+    """Return a rosbags Reader for the bag folder `path`; ValueError when it is not one."""
+    path = Path(path)
+    if not (path / METADATA).is_file():
+        raise ValueError(f'{path} is not a rosbag2 bag (no {METADATA}); an interrupted '
+                         'conversion leaves only a hidden .partial folder')
+    return Reader(path)
+
+
+def read_messages(path: PathLike,
+                  topics: Optional[Iterable[str]] = None) -> Iterator[Tuple[str, str, int, bytes]]:
+    """Yield (topic, msgtype, log time ns, CDR bytes) of a bag in time order."""
+    wanted = None if topics is None else set(topics)
+    with open_reader(path) as reader:
+        connections = [c for c in reader.connections if wanted is None or c.topic in wanted]
+        for connection, stamp, data in reader.messages(connections=connections):
+            yield connection.topic, connection.msgtype, stamp, bytes(data)
