@@ -6,9 +6,4 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
-if adds --help | grep -q ' demo '; then
-  exec adds demo "$@"
-fi
-echo "adds demo is not built yet; it will render the synthetic world, train, evaluate, export"
-echo "ONNX and run the depth node over a night sequence. Available now:"
-adds --help
+exec adds demo "$@"
