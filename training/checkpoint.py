@@ -38,7 +38,8 @@ def load_checkpoint(path: PathLike, map_location: Any = 'cpu') -> Dict[str, Any]
         raise ValueError(f'checkpoint {path} does not exist')
     state = torch.load(path, map_location=map_location, weights_only=True)
     if not isinstance(state, dict) or state.get('format') != FORMAT:
-        raise ValueError(f'{path} is not an {FORMAT} checkpoint')
+        found = state.get('format') if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f'{path} is not an {FORMAT} checkpoint (format {found!r})')
     return state
 
 

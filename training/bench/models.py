@@ -11,7 +11,6 @@ at once.
 from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
-from adds_ros.atomic import atomic_path
 from adds_ros.metadata import ModelMetadata
 
 Size = Tuple[int, int]
@@ -21,14 +20,14 @@ def random_checkpoint(path: Path, size: Size, num_layers: int = 18, seed: int = 
     """Write a project checkpoint of a randomly initialised ADDS model with RobotCar geometry."""
     import torch
 
+    from adds_training.checkpoint import save_checkpoint
     from adds_training.export import robotcar_defaults
     from adds_training.networks import ADDSModel, checkpoint_dict, ModelConfig
 
     torch.manual_seed(seed)
     model = ADDSModel(ModelConfig(num_layers=num_layers))
     meta = dict(robotcar_defaults(), height=size[0], width=size[1], note='random weights')
-    with atomic_path(path) as tmp:
-        torch.save(checkpoint_dict(model, meta), tmp)
+    save_checkpoint(path, checkpoint_dict(model, meta))
     return path
 
 

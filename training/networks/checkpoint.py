@@ -13,12 +13,11 @@ import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple, Union
 
-import torch
+from adds_training.checkpoint import FORMAT, load_checkpoint
 
 from .adds import ADDSModel, check_domain, DepthNet, ModelConfig
 from .reference_import import import_reference_checkpoint
 
-FORMAT = 'adds_ros/1'
 PathLike = Union[str, os.PathLike]
 
 
@@ -63,10 +62,7 @@ def load_model(path: PathLike) -> Tuple[ADDSModel, Dict[str, Any]]:
         return model.eval(), info
     if not path.is_file():
         raise FileNotFoundError(f'no checkpoint file or folder at {path}')
-    checkpoint = torch.load(path, map_location='cpu', weights_only=True)
-    if not isinstance(checkpoint, dict) or checkpoint.get('format') != FORMAT:
-        found = checkpoint.get('format') if isinstance(checkpoint, dict) else type(checkpoint)
-        raise ValueError(f'{path} is not an {FORMAT} checkpoint (format {found!r})')
+    checkpoint = load_checkpoint(path)
     model = ADDSModel(_model_config(checkpoint['config']))
     model.load_state_dict(checkpoint['model'])
     meta = checkpoint.get('meta', {})
