@@ -285,9 +285,13 @@ class DepthNodeCore:
             self._pending = frame
             self._cond.notify()
 
-    def _anyone_listening(self) -> bool:
-        return any(self.transport.subscriber_count(topic) > 0
+    def _output_subscribers(self) -> int:
+        """Readers matched on the depth outputs (a reader on two topics counts twice)."""
+        return sum(self.transport.subscriber_count(topic)
                    for topic in self.output_topics() if topic != DIAGNOSTICS_TOPIC)
+
+    def _anyone_listening(self) -> bool:
+        return self._output_subscribers() > 0
 
     # ---- inference thread -----------------------------------------------------------------
     def _work(self) -> None:
@@ -369,7 +373,8 @@ class DepthNodeCore:
         snap = self.stats.snapshot()
         day = self.estimators.get('day')
         values = {'state': self.state, 'received': snap['received'],
-                  'published': snap['published'], 'rate_hz': f"{snap['rate_hz']:.2f}",
+                  'published': snap['published'], 'subscribers': self._output_subscribers(),
+                  'rate_hz': f"{snap['rate_hz']:.2f}",
                   'latency_p50_ms': f"{snap['latency_p50_ms']:.1f}",
                   'latency_p90_ms': f"{snap['latency_p90_ms']:.1f}",
                   'latency_p99_ms': f"{snap['latency_p99_ms']:.1f}",

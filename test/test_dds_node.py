@@ -116,6 +116,10 @@ def subscribe_outputs(graph: Graph, *topics: str) -> None:
         graph.listen(topic, m.CameraInfo if topic.endswith('camera_info') else m.Image)
     wait_for(lambda: all(graph.transport.publisher_count(t) for t in topics),
              what='the node to match our subscriptions')
+    # discovery runs both ways separately: the node must also see our readers, or it would
+    # drop the next frame as `no_subscribers`
+    wait_for(lambda: graph.count('subscribers') >= len(topics),
+             what='the node to count our subscriptions')
 
 
 def send_camera_info(graph: Graph, width: int = W, height: int = H) -> None:
