@@ -3,6 +3,7 @@
 """The trainer on a tiny dataset: learning, checkpoints, exact resume, non-finite steps."""
 
 import math
+import warnings
 
 import pytest
 import torch
@@ -11,7 +12,9 @@ from adds_training.checkpoint import load_checkpoint
 from adds_training.trainer import NonFiniteLossError, SeededDataset, Trainer
 from test_trainer_support import make_tiny_dataset, one_thread, tiny_config  # noqa: F401
 
-pytestmark = pytest.mark.usefixtures('one_thread')
+# Tiny runs use the reference depth range on purpose; its from-scratch warning is tested below.
+pytestmark = [pytest.mark.usefixtures('one_thread'),
+              pytest.mark.filterwarnings('ignore:training from random initialisation')]
 
 
 @pytest.fixture(scope='module')
@@ -144,3 +147,11 @@ def test_cli_resumes_from_last_checkpoint(data, tmp_path, capsys):
     assert trainer.run(parser.parse_args(common + ['max_steps=2'])) == 0
     assert 'resuming from' in capsys.readouterr().out
     assert load_checkpoint(tmp_path / 'last.pt')['step'] == 2
+
+
+def test_from_scratch_with_the_reference_depth_range_is_warned_about(data, tmp_path):
+    with pytest.warns(UserWarning, match='min_depth=0.01'):
+        Trainer(tiny_config(data, tmp_path, mode='monodepth2', min_depth=0.1))
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        Trainer(tiny_config(data, tmp_path, mode='monodepth2', min_depth=0.01))

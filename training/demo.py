@@ -46,17 +46,20 @@ PANEL_WIDTH = 384                           # panels of the picture are enlarged
 
 @dataclass
 class DemoConfig:
-    """What the demo does. Sized for a 2-core CPU: ~2 s per training step (docs/demo.md)."""
+    """What the demo does. Sized for a 2-core CPU: ~1 s per training step (docs/demo.md)."""
 
     out: Path = Path('outputs/demo')
     seed: int = 0
-    height: int = 96
-    width: int = 192
+    height: int = 64
+    width: int = 128
     frames: int = 40            # per street (sequence)
     train_sequences: int = 3
-    steps: int = 300
+    steps: int = 400
     batch_size: int = 4
-    lr: float = 2e-4
+    lr: float = 1e-4
+    # From random weights depth needs this range to start at the scale of the pose network's
+    # motion (docs/training.md, "Training from scratch").
+    min_depth: float = 0.01
     workers: int = 2            # rendering processes
     device: str = 'auto'        # training / evaluation device
 
@@ -175,7 +178,8 @@ def train_config(cfg: DemoConfig, paths: DemoPaths):
     return TrainConfig(
         mode='adds', data_root=str(paths.data), out_dir=str(paths.train), height=cfg.height,
         width=cfg.width, batch_size=cfg.batch_size, num_workers=0, epochs=10 ** 6,
-        max_steps=cfg.steps, lr=cfg.lr, lr_decay_epochs=[], seed=cfg.seed, device=cfg.device,
+        max_steps=cfg.steps, lr=cfg.lr, min_depth=cfg.min_depth, lr_decay_epochs=[],
+        seed=cfg.seed, device=cfg.device,
         val_splits=['val_day', 'val_night'], val_protocol='full40', val_every_epochs=5,
         log_every=5, image_every=100, checkpoint_every=50)
 
@@ -447,7 +451,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             ('frames', 'frames per street'),
                             ('train_sequences', 'training streets'),
                             ('steps', 'training steps'), ('batch_size', 'training batch size'),
-                            ('lr', 'learning rate'), ('workers', 'rendering processes'),
+                            ('lr', 'learning rate'),
+                            ('min_depth', 'smallest depth the network can predict'),
+                            ('workers', 'rendering processes'),
                             ('device', "training device: auto, cpu, cuda, ...")):
         value = getattr(defaults, name)
         parser.add_argument('--' + name.replace('_', '-'), type=type(value), default=None,

@@ -18,6 +18,7 @@ import math
 import os
 import random
 import time
+import warnings
 from pathlib import Path
 from typing import Dict, Iterator, Mapping, Optional
 
@@ -36,6 +37,14 @@ from adds_training.config import load_config, TrainConfig
 RESUMABLE_CHANGES = {'epochs', 'max_steps', 'log_every', 'image_every', 'checkpoint_every',
                      'num_workers', 'device', 'out_dir', 'data_root', 'val_every_epochs',
                      'val_every_steps', 'cpu_threads'}
+
+# Why from-scratch runs need a smaller min_depth: docs/training.md, "Training from scratch".
+FROM_SCRATCH_WARNING = (
+    'training from random initialisation (model.pretrained_path is not set) with min_depth '
+    '{} : the pose network starts with about 0.003 units of motion per frame, which makes '
+    'every depth of the reference range look far, and such runs slide into a static, '
+    'saturated solution. Set min_depth=0.01 (as config/train_synthetic.yaml does) or give '
+    'ImageNet weights.')
 
 
 def pick_device(name: str = 'auto', local_rank: int = 0) -> torch.device:
@@ -171,11 +180,15 @@ class Trainer:
         self.config, self.rank, self.world_size = config, rank, world_size
         if config.cpu_threads:
             torch.set_num_threads(config.cpu_threads)
+        # A saturated sigmoid yields denormal floats, which run many times slower on CPUs.
+        torch.set_flush_denormal(True)
         self.device = pick_device(config.device, local_rank)
         self.distributed = world_size > 1
         self.out_dir = Path(config.out_dir)
         self.info = DatasetInfo.load(Path(config.data_root))
         self.model_config = ModelConfig(**config.model)
+        if rank == 0 and not self.model_config.pretrained_path and config.min_depth >= 0.1:
+            warnings.warn(FROM_SCRATCH_WARNING.format(config.min_depth), stacklevel=2)
         seed_everything(config.seed)  # identical initialisation on every rank
         self.model = ADDSModel(self.model_config).to(self.device)
         self.channels_last = config.channels_last
