@@ -53,7 +53,7 @@ class DemoConfig:
     height: int = 64
     width: int = 128
     frames: int = 40            # per street (sequence)
-    train_sequences: int = 3
+    train_sequences: int = 6
     steps: int = 400
     batch_size: int = 4
     lr: float = 1e-4
