@@ -93,30 +93,34 @@ class RclpyTransport:
         self.node = node
         self.types = ros_types()
         self.publishers: Dict[str, Any] = {}
-        self.subscriptions: List[Any] = []
+        self.subscriptions: Dict[str, Any] = {}
 
     def open(self, core: DepthNodeCore) -> None:
         for topic, msg_type in core.output_topics().items():
             self.publishers[topic] = self.node.create_publisher(
                 self.types[msg_type.__name__], topic, ros_qos(*core.qos_for(topic)))
         for topic, (msg_type, callback) in core.input_topics().items():
-            self.subscriptions.append(self.node.create_subscription(
+            self.subscriptions[topic] = self.node.create_subscription(
                 self.types[msg_type.__name__], topic,
                 lambda msg, cls=msg_type, cb=callback: cb(from_ros(msg, cls)),
-                ros_qos(*core.qos_for(topic))))
+                ros_qos(*core.qos_for(topic)))
 
     def close(self) -> None:
-        for sub in self.subscriptions:
+        for sub in self.subscriptions.values():
             self.node.destroy_subscription(sub)
         for pub in self.publishers.values():
             self.node.destroy_publisher(pub)
-        self.publishers, self.subscriptions = {}, []
+        self.publishers, self.subscriptions = {}, {}
 
     def publish(self, topic: str, msg: Any) -> None:
         self.publishers[topic].publish(to_ros(msg, self.types))
 
     def subscriber_count(self, topic: str) -> int:
         return self.publishers[topic].get_subscription_count() if topic in self.publishers else 0
+
+    def publisher_count(self, topic: str) -> int:
+        sub = self.subscriptions.get(topic)
+        return self.node.count_publishers(sub.topic_name) if sub is not None else 0
 
 
 class CoreHost:

@@ -44,6 +44,8 @@ class Transport(Protocol):
 
     def subscriber_count(self, topic: str) -> int: ...
 
+    def publisher_count(self, topic: str) -> int: ...
+
 
 def default_estimator_factory(model: str, params: NodeParams) -> Any:
     """Build the project's DepthEstimator (imported here: it pulls in the backends)."""
@@ -290,6 +292,10 @@ class DepthNodeCore:
         return sum(self.transport.subscriber_count(topic)
                    for topic in self.output_topics() if topic != DIAGNOSTICS_TOPIC)
 
+    def _input_publishers(self) -> int:
+        """Writers matched on the inputs: 0 means no camera is connected (or QoS mismatch)."""
+        return sum(self.transport.publisher_count(topic) for topic in self.input_topics())
+
     def _anyone_listening(self) -> bool:
         return self._output_subscribers() > 0
 
@@ -374,6 +380,7 @@ class DepthNodeCore:
         day = self.estimators.get('day')
         values = {'state': self.state, 'received': snap['received'],
                   'published': snap['published'], 'subscribers': self._output_subscribers(),
+                  'input_publishers': self._input_publishers(),
                   'rate_hz': f"{snap['rate_hz']:.2f}",
                   'latency_p50_ms': f"{snap['latency_p50_ms']:.1f}",
                   'latency_p90_ms': f"{snap['latency_p90_ms']:.1f}",

@@ -109,6 +109,9 @@ def advertise_camera(graph: Graph, compressed: bool = False, camera_info: bool =
         graph.transport.advertise(topic, msg_type, 'reliable', 1)
     wait_for(lambda: all(graph.transport.subscriber_count(t) for t in topics),
              what='the node to subscribe')
+    # and the other direction: a reader drops samples from a writer it has not matched yet
+    wait_for(lambda: graph.count('input_publishers') >= len(topics),
+             what='the node to match our publishers')
 
 
 def subscribe_outputs(graph: Graph, *topics: str) -> None:

@@ -33,6 +33,9 @@ class Recorder:
     def subscriber_count(self, topic: str) -> int:
         return self.listeners
 
+    def publisher_count(self, topic: str) -> int:
+        return 1
+
     def on(self, topic: str) -> List:
         with self.lock:
             return [msg for t, msg in self.sent if t == topic]

@@ -88,6 +88,9 @@ class RecordingTransport:
     def subscriber_count(self, topic: str) -> int:
         return 1
 
+    def publisher_count(self, topic: str) -> int:
+        return 1  # the bag is the camera
+
     def take(self) -> List[Tuple[str, Any]]:
         out, self.outbox = self.outbox, []
         return out
