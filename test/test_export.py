@@ -3,13 +3,13 @@
 """`adds export`: project checkpoints and the authors' layout -> ONNX equal to PyTorch."""
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 import onnx
 import onnxruntime
 import pytest
+from reference_fixtures import load_layout, random_state_dicts
 import torch
 
 from adds_ros import __version__
@@ -19,7 +19,6 @@ from adds_training import export
 from adds_training.geometry import disp_to_depth
 from adds_training.networks import ADDSModel, checkpoint_dict, load_depth_net
 
-LAYOUT = Path('/work/shared/data/reference_checkpoint_layout.json')
 HEIGHT, WIDTH = 64, 128
 META = {'height': HEIGHT, 'width': WIDTH, 'crop': [0.25, 0.75, 0.0, 1.0], 'min_depth': 0.1,
         'max_depth': 80.0, 'metric_scale': 3.0,
@@ -109,20 +108,9 @@ def test_torch_backend_matches_the_onnx_estimator(project):
 
 def reference_folder(folder: Path, seed: int = 0) -> Path:
     """The authors' encoder.pth + depth.pth with the layout's shapes and random values."""
-    layout = json.loads(LAYOUT.read_text())
-    generator = torch.Generator().manual_seed(seed)
+    state_dicts = random_state_dicts(load_layout(), seed, HEIGHT, WIDTH)
     for name in ('encoder.pth', 'depth.pth'):
-        state = {}
-        for key, shape in layout[name].items():
-            if key.endswith('num_batches_tracked'):
-                state[key] = torch.tensor(0)
-            elif key.endswith('running_var'):
-                state[key] = torch.rand(shape, generator=generator) + 0.5
-            else:
-                state[key] = torch.randn(shape, generator=generator) * 0.05
-        if name == 'encoder.pth':
-            state.update(height=HEIGHT, width=WIDTH, use_stereo=False)
-        torch.save(state, folder / name)
+        torch.save(state_dicts[name], folder / name)
     return folder
 
 

@@ -2,19 +2,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """Import of the authors' checkpoint layout, Monodepth2 folders and project checkpoints."""
 
-import json
 from pathlib import Path
 
 import pytest
+from reference_fixtures import load_layout, random_state_dicts
 import torch
 
 from adds_ros.atomic import atomic_path
 from adds_training.networks import (ADDSModel, checkpoint_dict, DepthNet,
                                     import_reference_checkpoint, load_depth_net, ModelConfig)
-
-LAYOUT_NAME = 'reference_checkpoint_layout.json'
-LAYOUT_CANDIDATES = [Path(__file__).resolve().parent / 'data' / LAYOUT_NAME,
-                     Path(__file__).resolve().parents[2] / 'shared' / 'data' / LAYOUT_NAME]
 
 
 @pytest.fixture(autouse=True)
@@ -27,10 +23,7 @@ def one_thread():
 
 @pytest.fixture(scope='module')
 def layout() -> dict:
-    found = [p for p in LAYOUT_CANDIDATES if p.is_file()]
-    if not found:
-        pytest.skip(f'{LAYOUT_NAME} not found in {[str(p) for p in LAYOUT_CANDIDATES]}')
-    return json.loads(found[0].read_text())
+    return load_layout()
 
 
 @pytest.fixture(scope='module')
@@ -46,26 +39,6 @@ def reference_folder(reference, tmp_path_factory) -> Path:
     for name, state in reference.items():
         torch.save(state, folder / name)
     return folder
-
-
-def random_state_dicts(layout: dict) -> dict:
-    """Tensors of the layout's shapes; BN variances positive so eval outputs stay finite."""
-    generator = torch.Generator().manual_seed(0)
-    state_dicts = {}
-    for file, shapes in layout.items():
-        if '#' in file:
-            continue
-        state = {}
-        for key, shape in shapes.items():
-            if key.endswith('num_batches_tracked'):
-                state[key] = torch.tensor(100)
-            elif key.endswith('running_var'):
-                state[key] = torch.rand(shape, generator=generator) + 0.5
-            else:
-                state[key] = torch.randn(shape, generator=generator) * 0.05
-        state_dicts[file] = state
-    state_dicts['encoder.pth'].update(height=256, width=512, use_stereo=False)
-    return state_dicts
 
 
 def hand_mapped_depth_net(state_dicts: dict) -> DepthNet:
