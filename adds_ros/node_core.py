@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional, Protocol, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Protocol, Tuple
 
 import numpy as np
 
@@ -287,17 +287,21 @@ class DepthNodeCore:
             self._pending = frame
             self._cond.notify()
 
+    def _output_subscriber_counts(self) -> Iterator[int]:
+        return (self.transport.subscriber_count(topic)
+                for topic in self.output_topics() if topic != DIAGNOSTICS_TOPIC)
+
     def _output_subscribers(self) -> int:
         """Readers matched on the depth outputs (a reader on two topics counts twice)."""
-        return sum(self.transport.subscriber_count(topic)
-                   for topic in self.output_topics() if topic != DIAGNOSTICS_TOPIC)
+        return sum(self._output_subscriber_counts())
 
     def _input_publishers(self) -> int:
         """Writers matched on the inputs: 0 means no camera is connected (or QoS mismatch)."""
         return sum(self.transport.publisher_count(topic) for topic in self.input_topics())
 
     def _anyone_listening(self) -> bool:
-        return self._output_subscribers() > 0
+        """Per frame: stops at the first topic with a reader."""
+        return any(n > 0 for n in self._output_subscriber_counts())
 
     # ---- inference thread -----------------------------------------------------------------
     def _work(self) -> None:
