@@ -14,6 +14,7 @@ import sys
 from typing import Optional, Sequence
 
 from adds_ros import __version__
+from adds_ros.errors import EXIT_USER_ERROR, UserError
 
 # name -> (module, one-line help). Order is the order a user walks the pipeline.
 COMMANDS = {
@@ -71,7 +72,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog=f'adds {name}', description=commands[name][1])
     module.add_arguments(parser)
     args = parser.parse_args(rest)
-    return int(module.run(args) or 0)
+    try:
+        return int(module.run(args) or 0)
+    except UserError as err:
+        print(f'adds {name}: {err}', file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f'adds {name}: interrupted', file=sys.stderr)
+        return 130
 
 
 if __name__ == '__main__':
