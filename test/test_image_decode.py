@@ -1,12 +1,16 @@
 # Copyright 2026 adds_ros developers
 # SPDX-License-Identifier: Apache-2.0
+import os
+import struct
+import zlib
+
 import cv2
 import numpy as np
 import pytest
 
-from adds_ros import messages as m
-from adds_ros.image_decode import (InputError, check_camera_info, decode_compressed,
-                                   decode_image)
+from adds_ros import image_decode, messages as m
+from adds_ros.image_decode import (InputError, MAX_PIXELS, check_camera_info, decode_compressed,
+                                   decode_image, jpeg_size, png_size)
 
 RGB = np.random.default_rng(1).integers(0, 256, (16, 24, 3), dtype=np.uint8)
 
@@ -89,18 +93,251 @@ def test_compressed_jpeg_and_png_decode_and_corrupt_data_is_named():
                              data=cv2.imencode('.jpg', smooth[..., ::-1])[1].tobytes())
     assert np.abs(decode_compressed(jpeg).astype(int) - smooth).max() <= 3
     assert reason(decode_compressed, m.CompressedImage(format='jpeg', data=b'garbage!')) \
-        == 'corrupt'
+        == 'format'
     assert reason(decode_compressed, m.CompressedImage(format='jpeg', data=jpeg.data[:40])) \
         == 'corrupt'
-    assert reason(decode_compressed, m.CompressedImage(format='tiff', data=b'II*')) == 'encoding'
+    assert reason(decode_compressed, m.CompressedImage(format='tiff', data=b'II*')) == 'format'
     assert reason(decode_compressed, m.CompressedImage(format='png')) == 'truncated'
 
 
+BGR = cv2.GaussianBlur(np.ascontiguousarray(RGB[..., ::-1]), (5, 5), 2)
+JPEG = cv2.imencode('.jpg', BGR)[1].tobytes()
+PNG = cv2.imencode('.png', BGR)[1].tobytes()
+
+
+@pytest.fixture
+def no_decoder(monkeypatch):
+    """Make reaching cv2.imdecode a test failure: the check must come before any decoding."""
+    def imdecode(*args):
+        raise AssertionError('the decoder was reached')
+    monkeypatch.setattr(image_decode.cv2, 'imdecode', imdecode)
+
+
+def png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack('>I', len(body)) + kind + body + struct.pack('>I', zlib.crc32(kind + body))
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A small, well-formed PNG whose header claims width x height (a decompression bomb)."""
+    header = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)
+    return (image_decode.PNG_MAGIC + png_chunk(b'IHDR', header)
+            + png_chunk(b'IDAT', zlib.compress(bytes(3 * width + 1))) + png_chunk(b'IEND', b''))
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """The small JPEG with its frame header's size rewritten."""
+    sof = JPEG.index(b'\xff\xc0')
+    return JPEG[:sof + 5] + struct.pack('>HH', height, width) + JPEG[sof + 9:]
+
+
+@pytest.mark.parametrize('fmt', ['jpeg', 'JPEG', 'jpg', 'bgr8; jpeg compressed bgr8',
+                                 'rgb8; jpeg compressed bgr8', 'mono8; jpeg compressed mono8'])
+def test_jpeg_format_strings_of_image_transport_are_accepted(fmt):
+    assert decode_compressed(m.CompressedImage(format=fmt, data=JPEG)).shape == (16, 24, 3)
+
+
+@pytest.mark.parametrize('fmt', ['png', 'rgb8; png compressed', 'bgr8; png compressed bgr8'])
+def test_png_format_strings_are_accepted_and_lossless(fmt):
+    np.testing.assert_array_equal(decode_compressed(m.CompressedImage(format=fmt, data=PNG)),
+                                  BGR[..., ::-1])
+
+
+@pytest.mark.parametrize('fmt', ['tiff', 'bmp', 'webp', '', 'jpeg2000', 'jpeg png',
+                                 '32FC1; compressedDepth png', '16UC1; png compressed',
+                                 'png; jpeg compressed'])
+def test_other_format_strings_are_refused(fmt, no_decoder):
+    assert reason(decode_compressed, m.CompressedImage(format=fmt, data=JPEG)) == 'format'
+
+
+@pytest.mark.parametrize('ext,name', [('.bmp', 'BMP'), ('.tiff', 'TIFF'), ('.ppm', 'PNM'),
+                                      ('.png', 'PNG')])
+def test_data_of_another_codec_labelled_jpeg_never_reaches_a_decoder(ext, name, no_decoder):
+    data = cv2.imencode(ext, BGR)[1].tobytes()
+    with pytest.raises(InputError, match=f'format names jpeg but the data is {name}') as err:
+        decode_compressed(m.CompressedImage(format='jpeg', data=data))
+    assert err.value.reason == 'format'
+    assert reason(decode_compressed, m.CompressedImage(format='png', data=JPEG)) == 'format'
+
+
+def test_header_size_is_read_without_decoding():
+    assert jpeg_size(JPEG) == (16, 24)
+    assert png_size(PNG) == (16, 24)
+    assert png_size(png_claiming(20000, 20000)) == (20000, 20000)
+    assert jpeg_size(jpeg_claiming(8192, 8192)) == (8192, 8192)
+
+
+@pytest.mark.parametrize('make,fmt', [(png_claiming, 'png'), (jpeg_claiming, 'jpeg')])
+@pytest.mark.parametrize('side', [8192, 20000])
+def test_oversized_compressed_frames_are_refused_before_decoding(make, fmt, side, no_decoder):
+    msg = m.CompressedImage(format=fmt, data=make(side, side))
+    assert len(msg.data) < 100_000
+    with pytest.raises(InputError, match='exceeds') as err:
+        decode_compressed(msg)
+    assert err.value.reason == 'size'
+
+
+def test_max_pixels_is_configurable_for_both_message_types():
+    assert 8192 * 8192 > MAX_PIXELS >= 3840 * 2160
+    small = m.CompressedImage(format='png', data=PNG)
+    assert reason(decode_compressed, small, 16 * 24 - 1) == 'size'
+    assert decode_compressed(small, 16 * 24).shape == (16, 24, 3)
+    raw = m.image_from_array(RGB, 'rgb8')
+    assert reason(decode_image, raw, 16 * 24 - 1) == 'size'
+    assert reason(decode_image, m.Image(height=8192, width=8192, encoding='mono8',
+                                        step=8192)) == 'size'
+
+
+def test_every_truncation_is_refused_silently(capfd):
+    for data, fmt in ((JPEG, 'jpeg'), (PNG, 'png')):
+        for end in range(1, len(data)):
+            assert reason(decode_compressed, m.CompressedImage(format=fmt, data=data[:end])) \
+                in ('corrupt', 'format'), end
+    assert capfd.readouterr().err == ''
+
+
+def test_a_jpeg_libjpeg_only_warns_about_is_dropped_and_stderr_stays_clean(capfd):
+    eoi = JPEG.rindex(b'\xff\xd9')
+    tolerated = JPEG[:eoi] + bytes(range(1, 61)) + JPEG[eoi:]  # leftover bytes in the scan
+    assert jpeg_size(tolerated) == (16, 24)  # structurally sound: only the decoder can tell
+    with pytest.raises(InputError, match='extraneous bytes') as err:
+        decode_compressed(m.CompressedImage(format='jpeg', data=tolerated))
+    assert err.value.reason == 'corrupt'
+    assert capfd.readouterr().err == ''
+
+
+def test_bit_flips_are_dropped_or_decode_to_the_header_size_without_stderr(capfd):
+    rng = np.random.default_rng(3)
+    reasons = set()
+    for data, fmt in ((JPEG, 'jpeg'), (PNG, 'png')):
+        for _ in range(150):
+            flipped = bytearray(data)
+            flipped[rng.integers(len(data))] ^= 1 << int(rng.integers(8))
+            try:
+                out = decode_compressed(m.CompressedImage(format=fmt, data=bytes(flipped)))
+            except InputError as err:
+                reasons.add(err.reason)
+                continue
+            assert fmt == 'jpeg' and out.shape == (16, 24, 3) and out.dtype == np.uint8
+    assert reasons <= {'corrupt', 'format', 'size'} and 'corrupt' in reasons
+    assert capfd.readouterr().err == ''
+
+
+def test_other_threads_stderr_written_during_a_decode_is_passed_on(monkeypatch, capfd):
+    def imdecode(buffer, flags):
+        os.write(2, b'[INFO] [1.0] [camera]: another thread\nCorrupt JPEG data: bad Huffman '
+                    b'code\n')
+        return BGR.copy()
+    monkeypatch.setattr(image_decode.cv2, 'imdecode', imdecode)
+    with pytest.raises(InputError, match='bad Huffman code'):
+        decode_compressed(m.CompressedImage(format='jpeg', data=JPEG))
+    assert capfd.readouterr().err == '[INFO] [1.0] [camera]: another thread\n'
+
+
+def test_structural_damage_is_named():
+    cases = {JPEG[:2] + b'\xff\xd9': 'no frame header',
+             JPEG + b'trailing junk': 'after its end-of-image',
+             JPEG[:-2]: 'truncated',
+             JPEG.replace(b'\xff\xc0', b'\xff\xc3', 1): 'lossless, hierarchical',
+             PNG[:8] + PNG[33:]: 'IHDR',
+             PNG + b'junk': 'after its IEND',
+             png_claiming(4, 4).replace(b'IDAT', b'IDAX'): 'CRC'}
+    for data, message in cases.items():
+        fmt = 'png' if data.startswith(image_decode.PNG_MAGIC) else 'jpeg'
+        with pytest.raises(InputError, match=message):
+            decode_compressed(m.CompressedImage(format=fmt, data=data))
+
+
+@pytest.mark.parametrize('frame_id', ['cam\ufffdera', 'cam\nera', 'x' * 300, b'cam\xff'])
+def test_frame_ids_that_are_not_printable_utf8_are_dropped(frame_id):
+    msg = m.image_from_array(RGB, 'rgb8', m.Header(frame_id=frame_id))
+    with pytest.raises(InputError) as err:
+        decode_image(msg)
+    assert err.value.reason == 'frame_id' and len(str(err.value)) < 200
+    compressed = m.CompressedImage(header=m.Header(frame_id=frame_id), format='png', data=PNG)
+    assert reason(decode_compressed, compressed) == 'frame_id'
+
+
+def test_strings_in_messages_are_bounded_and_escaped():
+    huge_encoding = m.Image(height=1, width=1, encoding='\x1b[2J' + 'e' * 10 ** 6)
+    huge_format = m.CompressedImage(format='\x00' + 'f' * 10 ** 6)
+    for call, msg, length in ((decode_image, huge_encoding, 1000004),
+                              (decode_compressed, huge_format, 1000001)):
+        with pytest.raises(InputError) as err:
+            call(msg)
+        text = str(err.value)
+        assert len(text) < 400 and '\x1b' not in text and '\x00' not in text
+        assert f'({length} characters)' in text
+
+
+def test_non_utf8_strings_through_rclpy_are_dropped_and_later_messages_pass():
+    rclpy_serialization = pytest.importorskip('rclpy.serialization')
+    from sensor_msgs.msg import CompressedImage as RosCompressed
+
+    from adds_ros.ros_messages import from_ros
+    ros = RosCompressed(format='png', data=PNG)
+    ros.header.frame_id = 'AAAA'
+    raw = rclpy_serialization.serialize_message(ros)
+    results = []
+    for wire in (raw, raw.replace(b'AAAA', b'A\xffA\xfe'), raw):
+        # rclpy decodes strings on take with replacement characters: no exception reaches the
+        # callback, and the frame is dropped by the check, not republished with U+FFFD.
+        msg = from_ros(rclpy_serialization.deserialize_message(wire, RosCompressed),
+                       m.CompressedImage)
+        try:
+            results.append(decode_compressed(msg).shape)
+        except InputError as err:
+            results.append(err.reason)
+    assert results == [(16, 24, 3), 'frame_id', (16, 24, 3)]
+
+
 def test_camera_info_must_match_the_image_and_be_calibrated():
-    info = m.CameraInfo(width=24, height=16, k=[20, 0, 12, 0, 20, 8, 0, 0, 1])
+    info = calibrated()
     check_camera_info(info, 16, 24)
     check_camera_info(None, 16, 24)
     with pytest.raises(InputError, match='camera_info is 24x16 but the image is 48x32'):
         check_camera_info(info, 32, 48)
-    info.k = [0.0] * 9
-    assert reason(check_camera_info, info, 16, 24) == 'camera_info'
+    info.width = info.height = 0  # size not stated: accepted by convention
+    check_camera_info(info, 32, 48)
+
+
+def calibrated(**changes) -> m.CameraInfo:
+    info = m.camera_info_from_k(np.array([[20.0, 0, 12], [0, 20, 8], [0, 0, 1]]), 24, 16,
+                                m.Header())
+    for name, value in changes.items():
+        setattr(info, name, value)
+    return info
+
+
+@pytest.mark.parametrize('model,d', [('plumb_bob', [0.1, -0.2, 0, 0, 0.01]),
+                                     ('rational_polynomial', [0.0] * 8),
+                                     ('equidistant', [0.1, 0, 0, 0]), ('', [])])
+def test_distortion_models_with_their_coefficient_counts_pass(model, d):
+    check_camera_info(calibrated(distortion_model=model, d=d), 16, 24)
+
+
+K_OK = [20.0, 0, 12, 0, 20, 8, 0, 0, 1]
+P_OK = [20.0, 0, 12, 0, 0, 20, 8, 0, 0, 0, 1, 0]
+
+
+@pytest.mark.parametrize('changes,message', [
+    (dict(k=[0.0] * 9), 'K is not a calibrated'),
+    (dict(k=K_OK[:8] + [2.0]), 'K is not a calibrated'),
+    (dict(k=[20.0, 0, 12, 0, -20, 8, 0, 0, 1]), 'K is not a calibrated'),
+    (dict(k=K_OK[:4] + [np.nan] + K_OK[5:]), 'K contains NaN'),
+    (dict(k=K_OK[:8]), 'K has 8 values'),
+    (dict(p=P_OK[:3] + [np.nan] + P_OK[4:]), 'P contains NaN'),
+    (dict(p=P_OK[:5] + [np.inf] + P_OK[6:]), 'P contains NaN'),
+    (dict(p=[0.0] * 12), 'P is not a calibrated'),
+    (dict(p=P_OK[:11] + [1.0]), 'P\\[2,3\\]'),
+    (dict(d=[0.1, np.nan, 0, 0, 0]), 'D contains NaN'),
+    (dict(d=[0.0] * 4), "'plumb_bob' needs 5"),
+    (dict(distortion_model='fisheye62'), 'unknown distortion_model'),
+    (dict(r=[0.0] * 9), 'R is not a rotation'),
+    (dict(r=[1.0, 0, 0, 0, 1, 0, 0, 0, np.nan]), 'R contains NaN'),
+    (dict(k=['a'] * 9), 'K is not numeric'),
+    (dict(binning_x=2), 'binning'),
+    (dict(roi=m.RegionOfInterest(0, 0, 8, 12)), 'region of interest')])
+def test_camera_info_with_any_bad_field_is_refused_naming_it(changes, message):
+    with pytest.raises(InputError, match=message) as err:
+        check_camera_info(calibrated(**changes), 16, 24)
+    assert err.value.reason == 'camera_info'
