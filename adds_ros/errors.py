@@ -12,3 +12,11 @@ EXIT_USER_ERROR = 2
 
 class UserError(Exception):
     """A problem with the user's input: printed as one line, no traceback."""
+
+
+class UserValueError(UserError, ValueError):
+    """A bad value or file the user gave, where library callers (the node) catch ValueError."""
+
+
+class UserFileNotFoundError(UserError, FileNotFoundError):
+    """A file or folder the user named is not there (callers may catch FileNotFoundError)."""

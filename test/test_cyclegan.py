@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from adds_ros.cli import main
+from adds_ros.errors import UserError
 from adds_training.cyclegan.data import augment, epoch_plan, equalize_luminance, list_images
 from adds_training.cyclegan.metrics import (histogram_distance, image_statistics, mean_abs_error,
                                             sample_strip)
@@ -201,6 +202,38 @@ def test_cli_train_translate_measure(domains, capsys):
     assert result['distance_to_night']['day']['mean'] == 0
     assert main(['cyclegan', 'train', '--day', str(domains / 'day'), '--out', str(out)]) == 2
     assert 'night folder or a night split' in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(['cyclegan', 'translate', '--checkpoint', str(out / 'day2night.pt'),
-              '--in', str(domains / 'day')])
+    assert main(['cyclegan', 'translate', '--checkpoint', str(out / 'day2night.pt'),
+                 '--in', str(domains / 'day')]) == 2
+    assert capsys.readouterr().err == ('adds cyclegan: translate needs either --in and --out, '
+                                       'or --root and --split\n')
+
+
+class WritesMarker:
+    """Unpickling this runs `Path.touch(marker)`: the attack a weights-only load must refuse."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return Path.touch, (self.marker,)
+
+
+def test_translate_and_resume_refuse_a_pickle_that_runs_code(domains, capsys):
+    marker = domains / 'pwned'
+    evil = domains / 'evil.pt'
+    torch.save({'format': 'adds_ros/cyclegan-generator/1', 'payload': WritesMarker(marker)}, evil)
+    assert main(['cyclegan', 'translate', '--checkpoint', str(evil), '--in',
+                 str(domains / 'day'), '--out', str(domains / 'fake')]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f'adds cyclegan: {evil}: not a CycleGAN checkpoint: it holds Python '
+                          'objects other than tensors') and err.count('\n') == 1
+    assert 'Traceback' not in err and not marker.exists()
+    run = domains / 'run' / CHECKPOINT
+    run.parent.mkdir(parents=True)
+    torch.save({'format': 'adds_ros/cyclegan/1', 'payload': WritesMarker(marker)}, run)
+    with pytest.raises(UserError, match='not a CycleGAN checkpoint'):
+        CycleGANTrainer(tiny_config(domains, 'run')).resume()
+    assert not marker.exists()
+    # The loader itself would run it: the test's pickle is a real attack.
+    torch.load(evil, weights_only=False)
+    assert marker.exists()

@@ -113,5 +113,5 @@ def test_cli_estimates_and_stores_the_metric_scale(data, tmp_path, capsys):
 def test_cli_refuses_to_fit_the_scale_on_a_test_split(data, tmp_path):
     args = _args(checkpoint=_checkpoint(tmp_path / 'm.pt'), data=data,
                  estimate_scale='test_night')
-    with pytest.raises(SystemExit, match='validation split'):
+    with pytest.raises(ValueError, match='validation split'):
         evaluate.run(args)

@@ -132,9 +132,9 @@ def test_reference_layout_exports_the_night_stem(tmp_path):
 
 
 def test_export_refuses_bad_arguments(tmp_path):
-    with pytest.raises(SystemExit, match='metric-scale'):
+    with pytest.raises(ValueError, match='metric-scale'):
         run_export('--checkpoint', tmp_path, '--out', tmp_path / 'x.onnx', '--metric-scale', '0')
-    with pytest.raises(SystemExit, match='no checkpoint'):
+    with pytest.raises(FileNotFoundError, match='no checkpoint'):
         run_export('--checkpoint', tmp_path / 'nope.pt', '--out', tmp_path / 'x.onnx')
     with pytest.raises(ValueError, match='multiple of 32'):
         export.build_metadata({}, {'height': 100, 'width': 128}, 'shared', log=lambda _: None)

@@ -6,8 +6,13 @@ Format (docs/design.md): `{'format': 'adds_ros/1', 'config', 'model', 'meta'}` p
 resuming, the optimiser, scheduler and grad-scaler states, the step/epoch counters and every
 random generator's state. A checkpoint is written to a hidden temporary file and renamed, so a
 run killed while saving leaves the previous checkpoint intact.
+
+Every `.pt` a user names is read by `load_torch_file`: `weights_only=True` (a pickle that would
+build other objects, and so could run code, is refused) and one error that names the file and
+what is wrong with it.
 """
 
+import pickle
 import random
 from pathlib import Path
 from typing import Any, Dict, Union
@@ -16,6 +21,7 @@ import numpy as np
 import torch
 
 from adds_ros.atomic import atomic_path
+from adds_ros.errors import UserValueError
 
 FORMAT = 'adds_ros/1'
 PathLike = Union[str, Path]
@@ -31,15 +37,45 @@ def save_checkpoint(path: PathLike, state: Dict[str, Any]) -> None:
         torch.save(state, tmp)
 
 
-def load_checkpoint(path: PathLike, map_location: Any = 'cpu') -> Dict[str, Any]:
-    """Read a project checkpoint; anything else raises ValueError naming the file."""
+def _load_failure(err: Exception) -> str:
+    """Say in a few words why torch.load refused a file (its own messages run to pages)."""
+    if isinstance(err, pickle.UnpicklingError):
+        return 'it holds Python objects other than tensors and plain values (refused: ' \
+               'unpickling them could run code)'
+    if isinstance(err, EOFError):
+        return 'the file ends early (truncated)'
+    if isinstance(err, RuntimeError) and 'zip archive' in str(err):
+        return 'not a PyTorch file, or truncated/corrupt (its zip archive is unreadable)'
+    return f'not a PyTorch file ({type(err).__name__}: {str(err).splitlines()[0][:200]})'
+
+
+def load_torch_file(path: PathLike, kind: str, map_location: Any = 'cpu') -> Any:
+    """`torch.load(weights_only=True)` of a user's file; UserValueError names file and problem.
+
+    `kind` names what the file should be, with its article ('an adds_ros checkpoint').
+    """
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f'checkpoint {path} does not exist')
-    state = torch.load(path, map_location=map_location, weights_only=True)
+        raise UserValueError(f'{path}: no such file (expected {kind})')
+    if path.stat().st_size == 0:
+        raise UserValueError(f'{path}: not {kind}: the file is empty')
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - whatever the unpickler meets, the file is bad
+        raise UserValueError(f'{path}: not {kind}: {_load_failure(err)}') from None
+
+
+def load_checkpoint(path: PathLike, map_location: Any = 'cpu') -> Dict[str, Any]:
+    """Read a project checkpoint; anything else raises UserValueError naming the file."""
+    state = load_torch_file(path, 'an adds_ros checkpoint', map_location)
     if not isinstance(state, dict) or state.get('format') != FORMAT:
-        found = state.get('format') if isinstance(state, dict) else type(state).__name__
-        raise ValueError(f'{path} is not an {FORMAT} checkpoint (format {found!r})')
+        found = f'format {state.get("format")!r}' if isinstance(state, dict) else \
+            f'a bare {type(state).__name__}'
+        raise UserValueError(f'{path}: not an adds_ros checkpoint: it holds {found}, expected '
+                             f'a dict with format {FORMAT!r}')
+    missing = [k for k in ('config', 'model', 'meta') if not isinstance(state.get(k), dict)]
+    if missing:
+        raise UserValueError(f'{path}: not a complete adds_ros checkpoint: no {missing}')
     return state
 
 

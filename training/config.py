@@ -9,14 +9,47 @@ on the network code and ablations need no code change (`loss.similarity=0`).
 """
 
 import json
+import math
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import yaml
 
+from adds_ros.errors import UserValueError
+
 MODES = ('adds', 'monodepth2')
 SECTIONS = ('model', 'loss')
+
+
+class ConfigError(UserValueError):
+    """A training config that cannot describe a run: `adds train` prints it as one line."""
+
+
+def _type_ok(value: Any, annotation: Any) -> bool:
+    """Whether a YAML value fits a TrainConfig annotation (int counts as float, bool as no int)."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Union:  # Optional[x]
+        return any(_type_ok(value, arg) for arg in args)
+    if origin in (list, List):
+        return isinstance(value, list) and all(_type_ok(v, args[0]) for v in value)
+    if annotation is type(None):
+        return value is None
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, typing.get_origin(annotation) or annotation)
+
+
+def _section_keys(section: str) -> List[str]:
+    """List the keys a `model` / `loss` section may hold (the fields of the class it becomes)."""
+    if section == 'model':
+        from adds_training.networks.adds import ModelConfig as target
+    else:
+        from adds_training.losses import LossWeights as target
+    return [f.name for f in fields(target)]
 
 
 @dataclass
@@ -69,34 +102,72 @@ class TrainConfig:
                 try:
                     setattr(self, f.name, float(value))
                 except ValueError:
-                    raise ValueError(f'{f.name} must be a number, got {value!r}') from None
+                    raise ConfigError(f'{f.name} must be a number, got {value!r}') from None
+        self.validate()
+
+    def validate(self) -> None:
+        """Refuse types and values no run can use, naming the key (ConfigError)."""
+        hints = typing.get_type_hints(type(self))
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not _type_ok(value, hints[f.name]):
+                raise ConfigError(f'{f.name} must be {_describe(hints[f.name])}, got {value!r}')
         if self.mode not in MODES:
-            raise ValueError(f'mode must be one of {MODES}, got {self.mode!r}')
+            raise ConfigError(f'mode must be one of {MODES}, got {self.mode!r}')
         if self.mode == 'adds' and self.use_fake_night:
-            raise ValueError('use_fake_night is for the monodepth2 baseline; ADDS always '
-                             'uses the fake-night twins')
-        if self.height % 32 or self.width % 32:
-            raise ValueError(f'height and width must be multiples of 32, got '
-                             f'{self.height}x{self.width}')
-        if 0 not in self.frame_ids:
-            raise ValueError(f'frame_ids must contain 0 (the target frame), got {self.frame_ids}')
+            raise ConfigError('use_fake_night is for the monodepth2 baseline; ADDS always '
+                              'uses the fake-night twins')
+        if self.height % 32 or self.width % 32 or min(self.height, self.width) < 32:
+            raise ConfigError(f'height and width must be positive multiples of 32, got '
+                              f'{self.height}x{self.width}')
+        if 0 not in self.frame_ids or len(set(self.frame_ids)) != len(self.frame_ids):
+            raise ConfigError(f'frame_ids must contain 0 (the target frame) and no repeats, got '
+                              f'{self.frame_ids}')
         for name in ('batch_size', 'epochs', 'log_every', 'image_every', 'checkpoint_every',
-                     'max_nonfinite', 'val_every_epochs'):
-            if getattr(self, name) < 1:
-                raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
-        if not 0 < self.min_depth < self.max_depth:
-            raise ValueError(f'need 0 < min_depth < max_depth, got {self.min_depth}, '
-                             f'{self.max_depth}')
+                     'max_nonfinite', 'val_every_epochs', 'max_steps', 'val_every_steps',
+                     'cpu_threads'):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ConfigError(f'{name} must be >= 1, got {getattr(self, name)}')
+        for name in ('num_workers', 'seed'):
+            if getattr(self, name) < 0:
+                raise ConfigError(f'{name} must be >= 0, got {getattr(self, name)}')
+        if not 0 < self.lr < math.inf:
+            raise ConfigError(f'lr must be a positive finite number, got {self.lr}')
+        if not 0 < self.lr_gamma <= 1:
+            raise ConfigError(f'lr_gamma must be in (0, 1], got {self.lr_gamma}')
+        if any(epoch < 0 for epoch in self.lr_decay_epochs):
+            raise ConfigError(f'lr_decay_epochs must be >= 0, got {self.lr_decay_epochs}')
+        if self.grad_clip is not None and not 0 < self.grad_clip < math.inf:
+            raise ConfigError(f'grad_clip must be positive (or null), got {self.grad_clip}')
+        if not 0 < self.min_depth < self.max_depth < math.inf:
+            raise ConfigError(f'need 0 < min_depth < max_depth, got {self.min_depth}, '
+                              f'{self.max_depth}')
+        for section in SECTIONS:
+            known = _section_keys(section)
+            unknown = sorted(set(getattr(self, section)) - set(known))
+            if unknown:
+                raise ConfigError(f'unknown {section} keys {unknown} (known: {known})')
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _describe(annotation: Any) -> str:
+    """Name a type annotation the way a YAML writer thinks of it ('an integer or null')."""
+    names = {int: 'an integer', float: 'a number', bool: 'true or false', str: 'a string',
+             type(None): 'null', dict: 'a mapping', Dict: 'a mapping'}
+    if typing.get_origin(annotation) is typing.Union:
+        return ' or '.join(_describe(arg) for arg in typing.get_args(annotation))
+    if typing.get_origin(annotation) in (list, List):
+        return f'a list of {_describe(typing.get_args(annotation)[0])[2:]}s'
+    return names.get(annotation, names.get(typing.get_origin(annotation), str(annotation)))
 
 
 def parse_override(word: str) -> tuple:
     """Split `a.b=value` into (['a', 'b'], value); the value is parsed as YAML ([1, 2], true)."""
     key, sep, text = word.partition('=')
     if not sep or not key:
-        raise ValueError(f'override must look like key=value, got {word!r}')
+        raise ConfigError(f'override must look like key=value, got {word!r}')
     value = yaml.safe_load(text) if text else ''
     if isinstance(value, str):  # YAML 1.1 leaves 1e-4 a string
         try:
@@ -113,9 +184,9 @@ def apply_overrides(data: dict, overrides: Sequence[str]) -> dict:
     for word in overrides:
         path, value = parse_override(word)
         if path[0] not in known:
-            raise ValueError(f'unknown config key {path[0]!r} in {word!r}')
+            raise ConfigError(f'unknown config key {path[0]!r} in {word!r}')
         if len(path) > 1 and path[0] not in SECTIONS:
-            raise ValueError(f'{word!r}: {path[0]!r} is not a section ({", ".join(SECTIONS)})')
+            raise ConfigError(f'{word!r}: {path[0]!r} is not a section ({", ".join(SECTIONS)})')
         target = data
         for part in path[:-1]:
             target = target.setdefault(part, {})
@@ -127,13 +198,18 @@ def load_config(path: Optional[str] = None, overrides: Sequence[str] = ()) -> Tr
     """Read a YAML config (or start from the defaults) and apply overrides."""
     data: dict = {}
     if path:
-        text = Path(path).read_text()
-        data = yaml.safe_load(text) or {}
+        if not Path(path).is_file():
+            raise ConfigError(f'{path}: no such config file')
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise ConfigError(f'{path}: not a YAML file: {str(err).splitlines()[0]}') from None
         if not isinstance(data, dict):
-            raise ValueError(f'{path}: a training config must be a YAML mapping')
+            raise ConfigError(f'{path}: a training config must be a YAML mapping')
     data = apply_overrides(data, overrides)
     known = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ValueError(f'unknown config keys {unknown} (known: {sorted(known)})')
+        raise ConfigError(f'{path or "config"}: unknown config keys {unknown} (known: '
+                          f'{sorted(known)})')
     return TrainConfig(**data)

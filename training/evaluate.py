@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from adds_ros.atomic import write_text_atomic
+from adds_ros.errors import UserFileNotFoundError, UserValueError
 from adds_training.metrics import (
     get_protocol, markdown_table, mean_metrics, median_ratio, METRIC_NAMES,
     prediction_to_gt_frame, Protocol, evaluate_image)
@@ -148,8 +149,10 @@ def run(args: argparse.Namespace) -> int:
 
     protocols = [get_protocol(name) for name in args.protocols]
     if args.estimate_scale and args.estimate_scale.startswith('test'):
-        raise SystemExit(f'refusing to estimate the metric scale on a test split '
-                         f'({args.estimate_scale}); use a validation split')
+        raise UserValueError(f'refusing to estimate the metric scale on a test split '
+                             f'({args.estimate_scale}); use a validation split')
+    if not Path(args.data).is_dir():
+        raise UserFileNotFoundError(f'--data {args.data}: no such folder')
     device = pick_device(args.device)
     net, info = load_depth_net(args.checkpoint, domain=args.domain)
     net.to(device)

@@ -21,6 +21,7 @@ from typing import Any, Dict, Optional
 
 from adds_ros import __version__
 from adds_ros.atomic import atomic_path
+from adds_ros.errors import UserFileNotFoundError, UserValueError
 from adds_ros.metadata import ModelMetadata
 
 OPSET = 18
@@ -54,9 +55,9 @@ def build_metadata(meta: Dict[str, Any], info: Dict[str, Any], stem: str,
     height = height or meta.get('height') or info.get('height')
     width = width or meta.get('width') or info.get('width')
     if not height or not width:
-        raise ValueError('the checkpoint does not say its input size: pass --height/--width')
+        raise UserValueError('the checkpoint does not say its input size: pass --height/--width')
     if height % 32 or width % 32:
-        raise ValueError(f'input size must be a multiple of 32, got {height}x{width}')
+        raise UserValueError(f'input size must be a multiple of 32, got {height}x{width}')
     return ModelMetadata(
         input_height=height, input_width=width, crop=values['crop'],
         min_depth=values['min_depth'], max_depth=values['max_depth'], metric_scale=scale,
@@ -147,9 +148,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.metric_scale is not None and not args.metric_scale > 0:
-        raise SystemExit(f'--metric-scale must be positive, got {args.metric_scale}')
+        raise UserValueError(f'--metric-scale must be positive, got {args.metric_scale}')
     if not args.checkpoint.exists():
-        raise SystemExit(f'no checkpoint at {args.checkpoint}')
+        raise UserFileNotFoundError(f'--checkpoint {args.checkpoint}: no checkpoint there')
     metadata = export_checkpoint(args.checkpoint, args.out, args.domain, args.height, args.width,
                                  args.dynamic_batch, args.metric_scale, args.half)
     size = args.out.stat().st_size / 2 ** 20

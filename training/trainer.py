@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from adds_training.checkpoint import (capture_rng_state, load_checkpoint, restore_rng_state,
                                       save_checkpoint)
-from adds_training.config import load_config, TrainConfig
+from adds_training.config import ConfigError, load_config, TrainConfig
 
 # Config keys that may change between a run and its resumption (they do not alter results).
 RESUMABLE_CHANGES = {'epochs', 'max_steps', 'log_every', 'image_every', 'checkpoint_every',
@@ -175,8 +175,10 @@ class Trainer:
         from adds_training.data.layout import DatasetInfo
         from adds_training.networks import ADDSModel, ModelConfig
 
-        if not config.data_root or not Path(config.data_root).is_dir():
-            raise ValueError(f'data_root {config.data_root!r} is not a folder')
+        if not config.data_root:
+            raise ConfigError('data_root is not set: pass data_root=DIR (a processed dataset)')
+        if not Path(config.data_root).is_dir():
+            raise ConfigError(f'data_root {config.data_root}: no such folder')
         self.config, self.rank, self.world_size = config, rank, world_size
         if config.cpu_threads:
             torch.set_num_threads(config.cpu_threads)
@@ -270,8 +272,8 @@ class Trainer:
         current['model'] = dataclasses.asdict(self.model_config)
         changed = sorted(k for k in current if saved.get(k) != current[k])
         if changed:
-            raise ValueError(f'{path} was written with a different config ({changed}); use a '
-                             'new out_dir or restore those values')
+            raise ConfigError(f'{path} was written with a different config ({changed}); use a '
+                              'new out_dir or restore those values')
         self.model.load_state_dict(state['model'])
         self.optimizer.load_state_dict(state['optimizer'])
         self.scheduler.load_state_dict(state['scheduler'])

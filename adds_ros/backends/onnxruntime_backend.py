@@ -12,6 +12,7 @@ from typing import Dict, List, Optional, Sequence, Union
 import numpy as np
 
 from adds_ros.backends import Backend, parse_device
+from adds_ros.errors import UserValueError
 from adds_ros.metadata import ModelMetadata
 
 CPU = 'CPUExecutionProvider'
@@ -42,6 +43,43 @@ def select_providers(device: str, available: Sequence[str],
     return providers
 
 
+# ---------------------------------------------------------------- graph vs. metadata check
+# A file whose metadata fits but whose graph does not would load, then fail every frame; the
+# runtime feeds one N x 3 x H x W float tensor at the metadata's size and reads N x 1 x H x W
+# float outputs by the names the metadata lists.
+GRAPH_FLOATS = ('tensor(float)', 'tensor(float16)')
+
+
+def _dims_fit(shape: Sequence, expected: Sequence) -> bool:
+    """Whether ONNX dims fit: symbolic (str) or unknown (None) dims fit any value."""
+    return len(shape) == len(expected) and all(
+        not isinstance(dim, int) or want is None or dim == want
+        for dim, want in zip(shape, expected))
+
+
+def check_graph(model: Path, inputs: Sequence, outputs: Sequence,
+                metadata: ModelMetadata) -> None:
+    """Refuse a graph whose inputs/outputs (ORT NodeArgs) do not match `metadata`."""
+    size = (metadata.input_height, metadata.input_width)
+    problems = []
+    if len(inputs) != 1:
+        problems.append(f'{len(inputs)} inputs {[i.name for i in inputs]}, expected one image')
+    elif inputs[0].type not in GRAPH_FLOATS or not _dims_fit(inputs[0].shape, (None, 3, *size)):
+        problems.append(f'input {inputs[0].name!r} is {inputs[0].type} {inputs[0].shape}, '
+                        f'expected float [N, 3, {size[0]}, {size[1]}]')
+    found = {o.name: o for o in outputs}
+    for name in metadata.outputs:
+        if name not in found:
+            problems.append(f'no output {name!r} (the graph has {sorted(found)})')
+        elif (found[name].type not in GRAPH_FLOATS
+              or not _dims_fit(found[name].shape, (None, 1, *size))):
+            problems.append(f'output {name!r} is {found[name].type} {found[name].shape}, '
+                            f'expected float [N, 1, {size[0]}, {size[1]}]')
+    if problems:
+        raise UserValueError(f'{model}: the graph does not match its metadata: '
+                             f'{"; ".join(problems)}')
+
+
 class OnnxRuntimeBackend(Backend):
     name = 'onnxruntime'
 
@@ -66,6 +104,7 @@ class OnnxRuntimeBackend(Backend):
                 self.session.get_modelmeta().custom_metadata_map)
         except ValueError as err:
             raise ValueError(f'{model}: {err}') from None
+        check_graph(model, self.session.get_inputs(), self.session.get_outputs(), self.metadata)
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
 

@@ -10,9 +10,10 @@ reports how close the fake night is to real night.
 
 import argparse
 import json
-import sys
 from dataclasses import fields, MISSING
 from pathlib import Path
+
+from adds_ros.errors import UserError
 
 HELP = {
     'out': 'run folder (checkpoints, TensorBoard, day2night.pt); an existing run resumes',
@@ -90,8 +91,7 @@ def run_translate(args: argparse.Namespace) -> int:
     elif args.in_dir and args.out_dir and not (args.split or args.root):
         report = translate_folder(args.checkpoint, args.in_dir, args.out_dir, **options)
     else:
-        raise SystemExit('adds cyclegan translate: give either --in and --out, '
-                         'or --root and --split')
+        raise UserError('translate needs either --in and --out, or --root and --split')
     print(f'translated {report.translated}, skipped {report.skipped} (already there)')
     return 0
 
@@ -105,7 +105,7 @@ def run_measure(args: argparse.Namespace) -> int:
     fake_paths = [args.fake / p.name for p in day_paths]
     missing = [str(p) for p in fake_paths if not p.exists()]
     if missing:
-        raise SystemExit(f'{len(missing)} fake-night images missing, e.g. {missing[0]}')
+        raise UserError(f'{len(missing)} fake-night images missing, e.g. {missing[0]}')
     day, fake = read_images(day_paths), read_images(fake_paths)
     night_paths = [args.night / p.name for p in day_paths] if args.paired else list_images(
         args.night)
@@ -129,8 +129,4 @@ def run_measure(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     action = {'train': run_train, 'translate': run_translate, 'measure': run_measure}
-    try:
-        return action[args.action](args)
-    except ValueError as err:  # bad input: say what is wrong without a traceback
-        print(f'adds cyclegan {args.action}: error: {err}', file=sys.stderr)
-        return 2
+    return action[args.action](args)

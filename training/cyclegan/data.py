@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import torch
 
+from adds_ros.errors import UserValueError
 from adds_training.data import layout
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
@@ -27,7 +28,7 @@ def list_images(folder: Path) -> List[Path]:
     """Image files of `folder` in name order; hidden files (atomic temporaries) are skipped."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise ValueError(f'image folder not found: {folder}')
+        raise UserValueError(f'image folder not found: {folder}')
     return sorted(p for p in folder.iterdir()
                   if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith('.'))
 
@@ -36,7 +37,7 @@ def split_entries(root: Path, split: str) -> List[layout.SplitEntry]:
     """Entries of a split given by name (`root/splits/<name>.txt`) or as a `.txt` path."""
     path = Path(split) if split.endswith('.txt') else layout.split_path(root, split)
     if not path.is_file():
-        raise ValueError(f'split file not found: {path}')
+        raise UserValueError(f'split file not found: {path}')
     return layout.read_split(path)
 
 
@@ -104,7 +105,7 @@ class UnpairedImages(torch.utils.data.Dataset):
     def __post_init__(self):
         for name, paths in (('day', self.day), ('night', self.night)):
             if not paths:
-                raise ValueError(f'no {name} images given')
+                raise UserValueError(f'no {name} images given')
 
     def __len__(self) -> int:
         return max(len(self.day), len(self.night))
@@ -125,13 +126,13 @@ def resolve_images(folder: Optional[Path], root: Optional[Path], split: Optional
                    name: str) -> List[Path]:
     """Images of one domain from a folder or from a split of the processed layout."""
     if (folder is None) == (split is None):
-        raise ValueError(f'give either a {name} folder or a {name} split (with a data root)')
+        raise UserValueError(f'give either a {name} folder or a {name} split (with a data root)')
     if folder is not None:
         images = list_images(folder)
     else:
         if root is None:
-            raise ValueError(f'the {name} split {split!r} needs a data root')
+            raise UserValueError(f'the {name} split {split!r} needs a data root')
         images = split_images(root, split)
     if not images:
-        raise ValueError(f'no {name} images found in {folder or split}')
+        raise UserValueError(f'no {name} images found in {folder or split}')
     return images

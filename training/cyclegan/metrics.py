@@ -14,6 +14,7 @@ from typing import Dict, List, Sequence
 import cv2
 import numpy as np
 
+from adds_ros.errors import UserValueError
 from adds_training.data import layout
 
 CHANNELS = ('R', 'G', 'B', 'Y')
@@ -23,7 +24,7 @@ LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601, as OpenCV's RGB->Y
 def channels(rgb: np.ndarray) -> np.ndarray:
     """RGB uint8 HxWx3 -> float HxWx4 (R, G, B, luminance Y)."""
     if rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f'expected an HxWx3 RGB image, got shape {rgb.shape}')
+        raise UserValueError(f'expected an HxWx3 RGB image, got shape {rgb.shape}')
     rgb = rgb.astype(np.float64)
     return np.concatenate([rgb, rgb @ LUMA[:, None]], axis=2)
 
@@ -31,7 +32,7 @@ def channels(rgb: np.ndarray) -> np.ndarray:
 def channel_histograms(images: Sequence[np.ndarray], bins: int = 64) -> np.ndarray:
     """Normalised histograms (4 x bins) of R, G, B and Y over all pixels of all images."""
     if not len(images):
-        raise ValueError('no images to measure')
+        raise UserValueError('no images to measure')
     hist = np.zeros((len(CHANNELS), bins))
     for rgb in images:
         values = channels(rgb).reshape(-1, len(CHANNELS))
@@ -58,7 +59,7 @@ def histogram_distance(a: Sequence[np.ndarray], b: Sequence[np.ndarray],
 def image_statistics(images: Sequence[np.ndarray]) -> Dict[str, Dict[str, float]]:
     """Mean and standard deviation (grey levels) of R, G, B and Y over a set of images."""
     if not len(images):
-        raise ValueError('no images to measure')
+        raise UserValueError('no images to measure')
     values = np.concatenate([channels(rgb).reshape(-1, len(CHANNELS)) for rgb in images])
     return {name: {'mean': float(values[:, c].mean()), 'std': float(values[:, c].std())}
             for c, name in enumerate(CHANNELS)}
@@ -71,11 +72,11 @@ def read_images(paths: Sequence[Path]) -> List[np.ndarray]:
 def mean_abs_error(a: Sequence[np.ndarray], b: Sequence[np.ndarray]) -> float:
     """Mean absolute RGB difference (grey levels) of paired images of equal size."""
     if len(a) != len(b) or not len(a):
-        raise ValueError(f'need equally many paired images, got {len(a)} and {len(b)}')
+        raise UserValueError(f'need equally many paired images, got {len(a)} and {len(b)}')
     errors = []
     for x, y in zip(a, b):
         if x.shape != y.shape:
-            raise ValueError(f'paired images differ in shape: {x.shape} vs {y.shape}')
+            raise UserValueError(f'paired images differ in shape: {x.shape} vs {y.shape}')
         errors.append(np.abs(x.astype(np.float64) - y.astype(np.float64)).mean())
     return float(np.mean(errors))
 
@@ -103,7 +104,7 @@ def sample_strip(day: Sequence[np.ndarray], fake_night: Sequence[np.ndarray],
     """One RGB image, a row per sample: day | fake night | real night (at the day's size)."""
     rows = min(rows, len(day), len(fake_night), len(night))
     if rows < 1:
-        raise ValueError('need at least one day, fake-night and night image')
+        raise UserValueError('need at least one day, fake-night and night image')
     height, width = day[0].shape[:2]
 
     def fit(rgb: np.ndarray) -> np.ndarray:

@@ -21,6 +21,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from adds_ros.atomic import atomic_path, write_text_atomic
+from adds_ros.errors import UserValueError
+from adds_training.checkpoint import load_torch_file
 from adds_training.cyclegan.data import epoch_plan, resolve_images, UnpairedImages
 from adds_training.cyclegan.networks import init_weights, PatchDiscriminator, ResnetGenerator
 
@@ -29,6 +31,7 @@ CHECKPOINT_FORMAT = 'adds_ros/cyclegan/1'
 GENERATOR_FORMAT = 'adds_ros/cyclegan-generator/1'
 CHECKPOINT = 'checkpoints/latest.pt'
 GENERATOR = 'day2night.pt'
+KIND = 'a CycleGAN checkpoint'   # what the files are called in errors
 # Settings a resumed run may change without breaking exactness.
 RESUMABLE_CHANGES = {'out', 'day', 'night', 'root', 'day_split', 'night_split', 'device', 'amp',
                      'num_workers', 'save_every', 'log_every', 'sample_every', 'max_steps'}
@@ -70,13 +73,14 @@ class CycleGANConfig:
 
     def __post_init__(self):
         if self.height % 4 or self.width % 4 or self.height < 16 or self.width < 16:
-            raise ValueError(f'height and width must be multiples of 4 and >= 16, '
-                             f'got {self.height}x{self.width}')
+            raise UserValueError(f'height and width must be multiples of 4 and >= 16, '
+                                 f'got {self.height}x{self.width}')
         if self.epochs + self.epochs_decay < 1 or min(self.epochs, self.epochs_decay) < 0:
-            raise ValueError('need epochs >= 0, epochs_decay >= 0 and at least one epoch')
-        for name in ('batch_size', 'save_every', 'log_every', 'sample_every'):
+            raise UserValueError('need epochs >= 0, epochs_decay >= 0 and at least one epoch')
+        for name in ('batch_size', 'save_every', 'log_every', 'sample_every', 'ngf', 'ndf',
+                     'n_blocks'):
             if getattr(self, name) < 1:
-                raise ValueError(f'{name} must be >= 1')
+                raise UserValueError(f'{name} must be >= 1, got {getattr(self, name)}')
 
 
 class ImageHistory:
@@ -250,16 +254,18 @@ class CycleGANTrainer:
                 'history': {k: h.state_dict() for k, h in self.history.items()}, 'rng': rng}
 
     def load_state_dict(self, state: dict) -> None:
-        if state.get('format') != CHECKPOINT_FORMAT:
-            raise ValueError(f'not a CycleGAN training checkpoint (format {state.get("format")})')
+        fmt = state.get('format') if isinstance(state, dict) else type(state).__name__
+        if fmt != CHECKPOINT_FORMAT:
+            raise UserValueError(f'not a CycleGAN training checkpoint (format {fmt!r})')
         changed = [f.name for f in fields(self.cfg) if f.name not in RESUMABLE_CHANGES
                    and state['config'].get(f.name) != getattr(self.cfg, f.name)]
         if changed:
-            raise ValueError(f'cannot resume: settings changed since the checkpoint: {changed}')
+            raise UserValueError(f'cannot resume: settings changed since the checkpoint: '
+                                 f'{changed}')
         counts = {'day': len(self.dataset.day), 'night': len(self.dataset.night)}
         if state['data'] != counts:
-            raise ValueError(f'cannot resume: image counts changed from {state["data"]} '
-                             f'to {counts}')
+            raise UserValueError(f'cannot resume: image counts changed from {state["data"]} '
+                                 f'to {counts}')
         self.nets.load_state_dict(state['nets'])
         for name in ('opt_G', 'opt_D', 'sched_G', 'sched_D', 'scaler'):
             getattr(self, name).load_state_dict(state[name])
@@ -280,7 +286,7 @@ class CycleGANTrainer:
         path = self.out / CHECKPOINT
         if not path.exists():
             return False
-        self.load_state_dict(torch.load(path, map_location=self.device, weights_only=False))
+        self.load_state_dict(load_torch_file(path, KIND, map_location=self.device))
         LOG.info('resumed %s at step %d', path, self.step)
         return True
 

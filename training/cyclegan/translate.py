@@ -16,9 +16,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from adds_ros.errors import UserValueError
+from adds_training.checkpoint import load_torch_file
 from adds_training.cyclegan.data import list_images, split_entries, to_tensor, to_uint8
 from adds_training.cyclegan.networks import ResnetGenerator
-from adds_training.cyclegan.train import CHECKPOINT_FORMAT, GENERATOR_FORMAT, pick_device
+from adds_training.cyclegan.train import CHECKPOINT_FORMAT, GENERATOR_FORMAT, KIND, pick_device
 from adds_training.data import layout
 
 
@@ -30,10 +32,7 @@ class TranslationReport:
 
 def load_generator(checkpoint: Path, device: str = 'auto') -> Tuple[ResnetGenerator, dict]:
     """Day->night generator and its training config from a generator file or a checkpoint."""
-    checkpoint = Path(checkpoint)
-    if not checkpoint.is_file():
-        raise ValueError(f'checkpoint not found: {checkpoint}')
-    state = torch.load(checkpoint, map_location='cpu', weights_only=False)
+    state = load_torch_file(checkpoint, KIND)
     fmt = state.get('format') if isinstance(state, dict) else None
     if fmt == GENERATOR_FORMAT:
         weights = state['generator']
@@ -41,10 +40,15 @@ def load_generator(checkpoint: Path, device: str = 'auto') -> Tuple[ResnetGenera
         prefix = 'G_day2night.'
         weights = {k[len(prefix):]: v for k, v in state['nets'].items() if k.startswith(prefix)}
     else:
-        raise ValueError(f'{checkpoint} is not a CycleGAN checkpoint (format {fmt!r})')
+        raise UserValueError(f'{checkpoint}: not {KIND} (format {fmt!r}, expected '
+                             f'{GENERATOR_FORMAT!r} or {CHECKPOINT_FORMAT!r})')
     cfg = state['config']
     generator = ResnetGenerator(cfg['ngf'], cfg['n_blocks'])
-    generator.load_state_dict(weights)
+    try:
+        generator.load_state_dict(weights)
+    except RuntimeError as err:
+        raise UserValueError(f'{checkpoint}: the generator weights do not fit its config: '
+                             f'{str(err).splitlines()[-1].strip()[:200]}') from None
     return generator.to(pick_device(device)).eval(), cfg
 
 
@@ -65,7 +69,7 @@ def translate_pairs(checkpoint: Path, pairs: Sequence[Tuple[Path, Path]], batch_
                     device: str = 'auto', overwrite: bool = False) -> TranslationReport:
     """Translate each (input, output) pair whose output does not exist yet (or all)."""
     if batch_size < 1:
-        raise ValueError('batch_size must be >= 1')
+        raise UserValueError('batch_size must be >= 1')
     unique = dict(pairs)  # a split may list a frame twice
     todo = [(src, dst) for src, dst in unique.items() if overwrite or not Path(dst).exists()]
     report = TranslationReport(translated=0, skipped=len(unique) - len(todo))
@@ -89,7 +93,7 @@ def translate_folder(checkpoint: Path, in_dir: Path, out_dir: Path,
     """Translate every image of `in_dir` into `out_dir` under the same file name."""
     pairs = [(src, Path(out_dir) / src.name) for src in list_images(in_dir)]
     if not pairs:
-        raise ValueError(f'no images in {in_dir}')
+        raise UserValueError(f'no images in {in_dir}')
     return translate_pairs(checkpoint, pairs, **kwargs)
 
 
@@ -98,5 +102,5 @@ def translate_split(checkpoint: Path, root: Path, split: str, **kwargs) -> Trans
     pairs = [(layout.frame_path(root, folder, index), layout.fake_night_path(root, folder, index))
              for folder, index in split_entries(root, split)]
     if not pairs:
-        raise ValueError(f'split {split} of {root} lists no frames')
+        raise UserValueError(f'split {split} of {root} lists no frames')
     return translate_pairs(checkpoint, pairs, **kwargs)

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from adds_ros.errors import UserFileNotFoundError, UserValueError
 from adds_training.data import layout
 
 PathLike = Union[str, Path]
@@ -28,10 +29,10 @@ def resolve_split(root: PathLike, split: PathLike) -> List[layout.SplitEntry]:
     if not path.is_file():
         path = layout.split_path(root, str(split))
     if not path.is_file():
-        raise FileNotFoundError(f'split {split!r} not found (looked for {path})')
+        raise UserFileNotFoundError(f'split {split!r} not found (looked for {path})')
     entries = layout.read_split(path)
     if not entries:
-        raise ValueError(f'split file {path} is empty')
+        raise UserValueError(f'split file {path} is empty')
     return entries
 
 

@@ -15,6 +15,7 @@ for it, so a user who downloaded that release can train at once.
 """
 
 import json
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Collection, Iterable, List, Optional, Sequence, Tuple
@@ -23,8 +24,11 @@ import cv2
 import numpy as np
 
 from adds_ros.atomic import atomic_path, write_text_atomic
+from adds_ros.errors import UserValueError
 
 GT_SCALE = 256.0
+PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+PNG_END = b'IEND\xaeB`\x82'   # the IEND chunk's type and CRC close every complete PNG
 FAKE_NIGHT_SUFFIX = '_fake_night'
 GT_SUFFIX = '_gt'
 DATASET_INFO = 'dataset.json'
@@ -128,7 +132,7 @@ def read_split(path: Path) -> List[SplitEntry]:
         try:
             entry = parse_split_line(line)
         except ValueError as err:
-            raise ValueError(f'{path}:{number}: {err}') from None
+            raise UserValueError(f'{path}:{number}: {err}') from None
         if entry is not None:
             entries.append(entry)
     return entries
@@ -142,7 +146,7 @@ def read_rgb(path: Path) -> np.ndarray:
     """Read an image as RGB uint8 HxWx3; raise ValueError if missing or undecodable."""
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
-        raise ValueError(f'cannot read image {path}')
+        raise UserValueError(f'cannot read image {path}')
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
@@ -155,13 +159,47 @@ def write_rgb(path: Path, rgb: np.ndarray) -> None:
             raise OSError(f'cannot write image {path}')
 
 
+def _png_problem(data: bytes) -> Optional[str]:
+    """Say what makes `data` no complete PNG (None: signature, chunks and CRCs are right).
+
+    Checked before decoding: libpng stops a truncated file with a C-level error on stderr, and
+    a decoder may hand back the rows it got, which would score as missing ground truth.
+    """
+    if not data:
+        return 'the file is empty'
+    if not data.startswith(PNG_SIGNATURE):
+        return 'not a PNG file (wrong signature)'
+    if not data.endswith(PNG_END):
+        return 'truncated PNG (no IEND chunk at the end)'
+    offset = len(PNG_SIGNATURE)
+    while offset < len(data):  # chunks: length, type, data, CRC-32 of type + data
+        if offset + 12 > len(data):
+            return f'corrupt PNG (chunk header cut at byte {offset})'
+        length = int.from_bytes(data[offset:offset + 4], 'big')
+        end = offset + 8 + length
+        if end + 4 > len(data):
+            return f'corrupt PNG (chunk at byte {offset} runs past the end)'
+        if zlib.crc32(data[offset + 4:end]) != int.from_bytes(data[end:end + 4], 'big'):
+            kind = data[offset + 4:offset + 8].decode('latin-1')
+            return f'corrupt PNG (CRC mismatch in the {kind!r} chunk at byte {offset})'
+        offset = end + 4
+    return None
+
+
 def read_gt_png(path: Path) -> np.ndarray:
-    """Read 16-bit PNG ground truth as float32 metres (0 = invalid)."""
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    """Read 16-bit PNG ground truth as float32 metres (0 = invalid); UserValueError if bad."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise UserValueError(f'ground truth {path}: cannot read it ({err.strerror})') from None
+    problem = _png_problem(data)
+    raw = None if problem else cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if raw is None:
-        raise ValueError(f'cannot read ground truth {path}')
+        raise UserValueError(f'ground truth {path}: {problem or "corrupt PNG data"}')
     if raw.dtype != np.uint16 or raw.ndim != 2:
-        raise ValueError(f'ground truth {path} is not a single-channel 16-bit PNG')
+        raise UserValueError(f'ground truth {path}: not a single-channel 16-bit PNG '
+                             f'({raw.dtype}, {raw.shape[2] if raw.ndim == 3 else 1} channels)')
     return raw.astype(np.float32) / GT_SCALE
 
 

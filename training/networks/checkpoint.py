@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, Iterable, Mapping, Optional, Tuple, Union
 
+from adds_ros.errors import UserFileNotFoundError, UserValueError
 from adds_training.checkpoint import FORMAT, load_checkpoint
 
 from .adds import ADDSModel, check_domain, DepthNet, ModelConfig
@@ -43,28 +44,41 @@ def file_hash(paths: Iterable[Path]) -> str:
     return 'sha256:' + digest.hexdigest()
 
 
-def _model_config(config: Mapping[str, Any]) -> ModelConfig:
+def _model_config(config: Mapping[str, Any], path: Path) -> ModelConfig:
     fields = {f.name for f in dataclasses.fields(ModelConfig)}
     values = {k: v for k, v in dict(config.get('model', {})).items() if k in fields}
     values['pretrained_path'] = None   # the checkpoint holds every weight
-    return ModelConfig(**values)
+    try:
+        return ModelConfig(**values)
+    except (TypeError, ValueError) as err:
+        raise UserValueError(f'{path}: the checkpoint\'s model config is invalid: {err}') \
+            from None
 
 
 def load_model(path: PathLike) -> Tuple[ADDSModel, Dict[str, Any]]:
     """Load an `ADDSModel` from a project checkpoint file or a reference folder."""
     path = Path(path)
     if path.is_dir():
-        model, report = import_reference_checkpoint(path)
         files = [path / f for f in ('encoder.pth', 'depth.pth')]
+        missing = [f.name for f in files if not f.is_file()]
+        if missing:
+            raise UserValueError(f'{path}: a checkpoint folder needs encoder.pth and depth.pth '
+                                 f'(Monodepth2 layout); {" and ".join(missing)} missing')
+        model, report = import_reference_checkpoint(path)
         info = {'format': 'monodepth2-folder', 'source': file_hash(files),
                 'height': report.metadata.get('height'), 'width': report.metadata.get('width'),
                 'report': report.to_dict()}
         return model.eval(), info
     if not path.is_file():
-        raise FileNotFoundError(f'no checkpoint file or folder at {path}')
+        raise UserFileNotFoundError(f'{path}: no such checkpoint file or folder')
     checkpoint = load_checkpoint(path)
-    model = ADDSModel(_model_config(checkpoint['config']))
-    model.load_state_dict(checkpoint['model'])
+    model = ADDSModel(_model_config(checkpoint['config'], path))
+    try:
+        model.load_state_dict(checkpoint['model'])
+    except RuntimeError as err:  # keys or shapes that do not fit the stored model config
+        lines = str(err).splitlines()  # 'Error(s) in loading ...', then one line per problem
+        raise UserValueError(f'{path}: the weights do not fit the checkpoint\'s model config: '
+                             f'{lines[-1].strip()[:200]}') from None
     meta = checkpoint.get('meta', {})
     info = {'format': FORMAT, 'source': file_hash([path]), 'height': meta.get('height'),
             'width': meta.get('width'), 'meta': meta, 'report': None}

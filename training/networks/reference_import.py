@@ -80,7 +80,9 @@ def read_reference_files(folder: Union[str, os.PathLike]) -> Dict[str, Dict[str,
     folder = Path(folder)
     if not (folder / 'encoder.pth').is_file():
         raise FileNotFoundError(f'{folder} has no encoder.pth (not a Monodepth2-style folder)')
-    return {name: torch.load(folder / name, map_location='cpu', weights_only=True)
+    from adds_training.checkpoint import load_torch_file
+
+    return {name: load_torch_file(folder / name, 'a Monodepth2 weight file')
             for name in REFERENCE_FILES if (folder / name).is_file()}
 
 
