@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, Optional, Sequence, Tuple, Union
 
 from adds_ros.domain import DOMAIN_MODES, DomainConfig
+from adds_ros.image_decode import MAX_PIXELS, MAX_SIDE
 from adds_ros.scale import MODES as SCALE_MODES, ScaleConfig
 
 BACKENDS = ('auto', 'onnxruntime', 'tensorrt', 'torch')
@@ -46,6 +47,25 @@ class NodeParams:
                                  (0.0, 10.0))
     scale_smoothing: float = param(0.8, 'weight of the previous ground-plane scale',
                                    (0.0, 0.99))
+    camera_pitch_deg: float = param(0.0, 'camera pitch below horizontal (deg): the road '
+                                    'ground_plane expects', (-45.0, 45.0))
+    camera_roll_deg: float = param(0.0, 'camera roll, right side down (deg): the road '
+                                   'ground_plane expects', (-45.0, 45.0))
+    scale_max_tilt_deg: float = param(5.0, 'refuse ground planes further than this from the '
+                                      'expected road (deg)', (0.1, 45.0))
+    scale_min_inlier_fraction: float = param(0.5, 'share of the road region that must lie on '
+                                             'the ground plane', (0.0, 1.0))
+    scale_min_row_coverage: float = param(0.5, 'share of the road region rows the ground '
+                                          'plane must cover', (0.0, 1.0))
+    scale_max_jump: float = param(0.15, 'refuse ground-plane scales this far (relative) from '
+                                  'the running one', (0.001, 10.0))
+    scale_confirm_frames: int = param(3, 'agreeing ground-plane fits before a new scale is '
+                                      'used', (1, 100))
+    scale_max_age: float = param(2.0, 'seconds a ground-plane scale is held without a new '
+                                 'fit (then frames drop as no_scale)', (0.0, 3600.0))
+    max_pixels: int = param(MAX_PIXELS, 'largest accepted frame, width x height (checked in '
+                                        'the compressed header before decoding)',
+                            (1, MAX_SIDE * MAX_SIDE))
     compressed: bool = param(False, 'subscribe to image/compressed instead of image')
     use_camera_info: bool = param(True, 'subscribe to camera_info and check it against frames')
     publish_colorized: bool = param(True, 'publish depth/colorized (bgr8) for viewing')
@@ -99,7 +119,13 @@ class NodeParams:
 
     def scale_config(self) -> ScaleConfig:
         return ScaleConfig(mode=self.scale_mode, factor=self.scale_factor,
-                           camera_height=self.camera_height, smoothing=self.scale_smoothing)
+                           camera_height=self.camera_height, smoothing=self.scale_smoothing,
+                           pitch_deg=self.camera_pitch_deg, roll_deg=self.camera_roll_deg,
+                           max_tilt_deg=self.scale_max_tilt_deg,
+                           min_inlier_fraction=self.scale_min_inlier_fraction,
+                           min_row_coverage=self.scale_min_row_coverage,
+                           max_jump=self.scale_max_jump, confirm_frames=self.scale_confirm_frames,
+                           max_age=self.scale_max_age)
 
 
 def _is_int(value: Any) -> bool:
