@@ -411,7 +411,9 @@ def check_camera_info(info: Optional[CameraInfo], height: int, width: int) -> No
                                             f'{m.ravel().tolist()}')
     if p[2, 3] != 0:
         raise InputError('camera_info', f'camera_info P[2,3] must be 0, got {p[2, 3]}')
-    if not np.allclose(r @ r.T, np.eye(3), atol=1e-3) or np.linalg.det(r) <= 0:
+    with np.errstate(all='ignore'):  # absurd entries overflow to inf: not a rotation either
+        rotation = np.allclose(r @ r.T, np.eye(3), atol=1e-3) and np.linalg.det(r) > 0
+    if not rotation:
         raise InputError('camera_info', f'camera_info R is not a rotation: {r.ravel().tolist()}')
     model = info.distortion_model
     expected = DISTORTION_MODELS.get(model, 0 if model in ('', 'none') else None)

@@ -184,16 +184,16 @@ class PlaneFit:
 
 def ground_plane_fit(depth: np.ndarray, k: np.ndarray, config: ScaleConfig) -> PlaneFit:
     """Fit the road plane of one frame; raise Refused naming the first check it fails."""
-    road = road_points(depth, k, config)
-    if len(road.points) < 20:
-        raise Refused('no_road')
-    down = expected_down(config)
-    with np.errstate(all='ignore'):  # absurd depths give inf/NaN here, refused below
+    with np.errstate(all='ignore'):  # absurd depths overflow to inf/NaN: refused below
+        road = road_points(depth, k, config)
+        if len(road.points) < 20:
+            raise Refused('no_road')
+        down = expected_down(config)
         inliers = ransac_road(road.points, down, config.max_tilt_deg)
         if inliers.sum() < 10:
             raise Refused('tilt')
         normal, height = fit_plane(road.points[inliers])
-    tilt = tilt_deg(normal, down)
+        tilt = tilt_deg(normal, down)
     if not (np.isfinite(height) and height > 0 and tilt <= config.max_tilt_deg):
         raise Refused('tilt')
     fraction = float(inliers.sum()) / road.sampled

@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-SECTIONS = ('inference', 'pipeline', 'transport', 'training')
+SECTIONS = ('inference', 'pipeline', 'transport', 'training', 'fuzz')
 
 
 def size(text: str):

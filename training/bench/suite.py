@@ -96,6 +96,9 @@ def run_sections(config: BenchConfig, results: Dict[str, Any], checkpoint: Path,
                                                config.camera_hz, config.long_run, config.work,
                                                tick)
         bar.close()
+    if 'fuzz' not in config.skip:
+        from adds_training.bench.fuzz import bench_fuzz
+        results['fuzz'] = bench_fuzz(50 if config.quick else 1000)
     if 'training' not in config.skip:
         from adds_training.bench.train_step import bench_training
         import torch
