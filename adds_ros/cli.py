@@ -77,8 +77,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except UserError as err:
         print(f'adds {name}: {err}', file=sys.stderr)
         return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print(f'adds {name}: interrupted', file=sys.stderr)
+    except KeyboardInterrupt as err:  # its message, if any, says what was cleaned up
+        print(f'adds {name}: interrupted' + (f': {err}' if str(err) else ''), file=sys.stderr)
         return 130
 
 

@@ -336,5 +336,135 @@ def test_cli(fixture, tmp_path, capsys):
                                          INFO_TOPIC: rosbag_io.CAMERA_INFO,
                                          '/tf_static': rosbag_io.TF_MESSAGE}
     assert main(['bag', str(fx.sequence), '--out', str(bag), '--models-dir',
-                 str(fx.models)]) == 1
-    assert 'exists' in capsys.readouterr().err
+                 str(fx.models)]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith(f'\nadds bag: {bag} exists; remove it or pass --overwrite\n')
+
+
+def _files_of_each_message(bag: Path) -> dict:
+    """(topic, log time) -> the file of the bag it was written to."""
+    where = {}
+    for file in sorted(bag.glob('*.mcap')):
+        with open(file, 'rb') as handle:
+            for _, channel, message in make_reader(handle).iter_messages():
+                where[(channel.topic, message.log_time)] = file.name
+    return where
+
+
+def test_size_split_never_separates_an_image_from_its_camera_info(fixture, tmp_path):
+    fx = fixture
+    bag = tmp_path / 'drive'
+    frame_mb = fx.size[0] * fx.size[1] / 2 ** 20
+    convert(BagConfig(fx.sequence, bag, fx.models, split_size_mb=1.5 * frame_mb))
+    where = _files_of_each_message(bag)
+    stamps = [int(fx.stamps[k]) * 1000 for k in good_indices(fx)]
+    assert len({where[(IMAGE_TOPIC, t)] for t in stamps}) > 2  # it did split, per frame
+    for stamp in stamps:
+        assert where[(INFO_TOPIC, stamp)] == where[(IMAGE_TOPIC, stamp)], stamp
+    for file in bag.glob('*.mcap'):  # a file exceeds the size only by a frame that alone does
+        assert file.stat().st_size < 2.2 * frame_mb * 2 ** 20
+
+
+@pytest.mark.parametrize('umask', [0o022, 0o027])
+def test_bag_folder_mode_follows_the_umask_like_its_files(fixture, tmp_path, umask):
+    fx = fixture
+    script = ('import sys\nfrom adds_training.bags.raw_to_bag import BagConfig, convert\n'
+              'convert(BagConfig(*sys.argv[1:], end=0.2))\n')
+    subprocess.run([sys.executable, '-c', script, str(fx.sequence), str(tmp_path / 'drive'),
+                    str(fx.models)], check=True, stderr=subprocess.DEVNULL,
+                   preexec_fn=lambda: os.umask(umask))  # the process's umask from its start
+    assert (tmp_path / 'drive').stat().st_mode & 0o777 == 0o777 & ~umask
+    for file in (tmp_path / 'drive').iterdir():
+        assert file.stat().st_mode & 0o777 == 0o666 & ~umask, file
+
+
+def _damage(bag: Path, how: str) -> Path:
+    file = next(p for p in bag.iterdir() if p.suffix in ('.mcap', '.db3'))
+    data = file.read_bytes()
+    if how == 'cut':
+        file.write_bytes(data[:len(data) // 2])
+    elif how == 'garbage':
+        file.write_bytes(b'this is not a bag file ' * 50)
+    else:
+        file.write_bytes(b'')
+    return file
+
+
+@pytest.mark.parametrize('storage, how, problem', [
+    ('mcap', 'cut', 'MCAP cut short (no end magic'),
+    ('mcap', 'garbage', 'not an MCAP file'),
+    ('mcap', 'empty', 'empty'),
+    ('sqlite3', 'cut', 'database disk image is malformed'),
+    ('sqlite3', 'garbage', 'not an SQLite database'),
+    ('sqlite3', 'empty', 'empty'),
+])
+def test_damaged_bag_is_named_with_its_file_and_problem(fixture, tmp_path, storage, how,
+                                                        problem):
+    from adds_ros.errors import UserError
+
+    fx = fixture
+    bag = tmp_path / 'drive'
+    convert(BagConfig(fx.sequence, bag, fx.models, storage=storage))
+    file = _damage(bag, how)
+    for read in (rosbag_io.bag_topics, lambda b: list(rosbag_io.read_messages(b))):
+        with pytest.raises(UserError) as err:
+            read(bag)
+        message = str(err.value)
+        assert message.startswith(f'{bag}: cannot read ') and file.name in message
+        assert problem in message and '\n' not in message
+
+
+def test_sqlite_bag_damaged_inside_is_named(fixture, tmp_path):
+    from adds_ros.errors import UserError
+
+    fx = fixture
+    bag = tmp_path / 'drive'
+    convert(BagConfig(fx.sequence, bag, fx.models, storage='sqlite3'))
+    file = bag / 'drive_0.db3'
+    data = bytearray(file.read_bytes())
+    page = int.from_bytes(data[16:18], 'big')  # SQLite header: the page size
+    middle = len(data) // page // 2 * page
+    data[middle:middle + 4 * page] = b'\xff' * (4 * page)  # header and first pages intact
+    file.write_bytes(bytes(data))
+    with pytest.raises(UserError, match=f'^{bag}: cannot read drive_0.db3: .*malformed'):
+        list(rosbag_io.read_messages(bag))
+
+
+SLOW_BAG = (
+    'import sys, time\n'
+    'from adds_training.bags import raw_to_bag as r\n'
+    'real = r.frame_message\n'
+    'def slow(*a):\n'
+    '    time.sleep(0.3)\n'
+    '    return real(*a)\n'
+    'r.frame_message = slow\n'
+    'from adds_ros.cli import main\n'
+    'sys.exit(main(sys.argv[1:]))\n')
+
+
+@pytest.mark.parametrize('sig, reason', [(signal.SIGINT, 'Ctrl-C'), (signal.SIGTERM, 'SIGTERM')])
+def test_interrupted_bag_is_removed_and_the_removal_said(fixture, tmp_path, sig, reason):
+    """Ctrl-C, and SIGTERM (timeout, docker stop, systemd), leave no hidden .partial folder."""
+    fx = fixture
+    bag = tmp_path / 'drive'
+    child = subprocess.Popen([sys.executable, '-c', SLOW_BAG, 'bag', str(fx.sequence), '--out',
+                              str(bag), '--models-dir', str(fx.models)],
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not list(tmp_path.glob('.drive.*.partial/drive_0/*.mcap')):
+            assert time.monotonic() < deadline and child.poll() is None
+            time.sleep(0.02)
+        partial, = tmp_path.glob('.drive.*.partial')
+        time.sleep(0.4)
+        child.send_signal(sig)
+        _, err = child.communicate(timeout=20)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 130
+    assert list(tmp_path.iterdir()) == []
+    last = err.splitlines()[-1]
+    assert last.startswith(f'adds bag: interrupted: {reason}: removed the unfinished bag '
+                           f'{partial} (') and last.endswith(f'messages); {bag} not written')
+    assert 'Traceback' not in err

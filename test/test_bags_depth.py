@@ -190,3 +190,21 @@ def test_unknown_protocol_is_named_before_any_work(scene, tmp_path):
     with pytest.raises(ValueError, match="unknown protocol 'kitti'"):
         run(bag, tmp_path / 'out', model, gt_root=tmp_path, gt_folder='day', protocol='kitti')
     assert not (tmp_path / 'out').exists()
+
+
+def test_raw_bayer_bag_warns_that_the_network_wants_rectified_colour(scene, tmp_path, caplog):
+    from adds_training.bags.bag_depth import warn_if_bayer
+
+    fx, rectified, _, _ = scene
+    raw_bag = tmp_path / 'raw'
+    convert(BagConfig(fx.sequence, raw_bag, fx.models, image_mode='raw'))
+    compressed = tmp_path / 'compressed'
+    convert(BagConfig(fx.sequence, compressed, fx.models, image_mode='compressed'))
+    with caplog.at_level('WARNING', logger='adds_ros.bag_depth'):
+        assert warn_if_bayer(rectified, NS + '/image_raw') is None
+        assert warn_if_bayer(compressed, NS + '/image_raw/compressed') is None
+        assert not caplog.records
+        assert warn_if_bayer(raw_bag, NS + '/image_raw') == 'bayer_gbrg8'
+    warning, = caplog.records
+    assert 'raw Bayer images (bayer_gbrg8)' in warning.getMessage()
+    assert 'rectified colour' in warning.getMessage()

@@ -30,6 +30,7 @@ import numpy as np
 from rosbags.interfaces import QosReliability
 from tqdm import tqdm
 
+from adds_ros.errors import UserError
 from adds_ros.messages import CameraInfo, CompressedImage, Image, array_from_float_image
 from adds_ros.node_core import DIAGNOSTICS_TOPIC, DepthNodeCore, default_estimator_factory
 from adds_ros.params import NodeParams
@@ -208,6 +209,33 @@ class OfflineNode:
             time.sleep(0.0005)
 
 
+def warn_if_bayer(bag: Path, image_topic: str) -> Optional[str]:
+    """Warn (once, from the first image) when a bag holds raw Bayer mosaics; return the encoding.
+
+    The node demosaics them, but the network was trained on rectified colour images: raw,
+    distorted mosaics give visibly worse depth, which a user should hear about up front.
+    """
+    messages = rosbag_io.read_messages(bag, [image_topic])
+    try:
+        first = next(messages, None)
+    finally:
+        messages.close()
+    if first is None:
+        return None
+    _, msgtype, _, data = first
+    try:
+        msg = rosbag_io.deserialize(data, msgtype)
+    except Exception:  # noqa: BLE001 - a corrupt first record is counted when it is processed
+        return None
+    encoding = msg.encoding if msgtype == rosbag_io.IMAGE else msg.format.split(';')[0].strip()
+    if not encoding.lower().startswith('bayer_'):
+        return None
+    LOGGER.warning(f'{image_topic} holds raw Bayer images ({encoding}): the network expects '
+                   'rectified colour images (demosaiced and undistorted, as `adds bag '
+                   '--image-mode rectified` writes); depth from raw frames is worse')
+    return encoding
+
+
 def bag_depth(cfg: BagDepthConfig,
               estimator_factory=default_estimator_factory) -> BagDepthSummary:
     """Write the depth bag; return counts, latency and (with GT) the mean metrics."""
@@ -215,6 +243,7 @@ def bag_depth(cfg: BagDepthConfig,
     topics = rosbag_io.bag_topics(cfg.bag)
     image_topic = choose_image_topic(topics, cfg.topic)
     info_topic = rosbag_io.camera_info_topic(image_topic)
+    warn_if_bayer(cfg.bag, image_topic)
     params = dataclasses.replace(
         cfg.params, compressed=topics[image_topic] == rosbag_io.COMPRESSED_IMAGE,
         use_camera_info=cfg.params.use_camera_info and info_topic in topics)
@@ -343,8 +372,10 @@ def run(args: argparse.Namespace) -> int:
         cfg = build_config(args)
         summary = bag_depth(cfg)
     except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as err:
-        print(f'adds bag-depth: {err}', file=sys.stderr)
-        return 1
+        raise UserError(str(err)) from None  # paths, values, the model or device given
     print(f'wrote {cfg.out}')
     print(report(summary, cfg.protocol))
-    return 0 if summary.written else 1
+    if not summary.written:
+        raise UserError(f'no depth frame written to {cfg.out} ({summary.frames} frames in, '
+                        f'skipped: {dict(summary.skipped) or "none"})')
+    return 0

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from adds_ros.errors import UserError
 from adds_ros.messages import CompressedImage, Header, Image, image_from_array
 from adds_training.bags import rosbag_io
 from adds_training.bags.sdk_camera import camera_info_from_model, optical_frame_pose
@@ -221,9 +222,11 @@ def run(args: argparse.Namespace) -> int:
                     jpeg_quality=args.jpeg_quality, overwrite=args.overwrite)
     try:
         counts = convert(cfg)
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
-        print(f'adds bag: {err}', file=sys.stderr)
-        return 1
-    print(f'wrote {cfg.out}: {counts["written"]} frames, {counts["missing"]} missing, '
-          f'{counts["corrupt"]} corrupt (skipped)')
-    return 0 if counts['written'] else 1
+    except (ValueError, FileNotFoundError, FileExistsError) as err:  # the paths and values given
+        raise UserError(str(err)) from None
+    summary = (f'{counts["written"]} frames, {counts["missing"]} missing, {counts["corrupt"]} '
+               'corrupt (skipped)')
+    if not counts['written']:
+        raise UserError(f'wrote {cfg.out} without a single frame: {summary}')
+    print(f'wrote {cfg.out}: {summary}')
+    return 0

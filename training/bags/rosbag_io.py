@@ -9,18 +9,26 @@ Three choices make a bag written here play like a recorded one:
   keep last), because `ros2 bag play` republishes with the recorded profiles;
 - output is atomic: a bag is assembled in a hidden folder beside its destination and renamed
   into place only once its metadata is complete, so a killed job never leaves a bag that looks
-  whole.
+  whole; Ctrl-C and SIGTERM remove that folder and say so (only SIGKILL leaves it behind);
+- a size split starts a new file only where the log time changes, so the messages of one
+  frame (image and camera_info share their stamp) always land in the same file.
+
+Bags that cannot be read (an MCAP cut short, a malformed sqlite3 file, no metadata.yaml) raise
+UserValueError naming the bag, the file and the problem.
 
 Messages cross into rosbags from the project's plain dataclasses (`adds_ros.messages`) by a
 field-by-field copy driven by the ROS type definitions, so the bag tools and the node share one
 message model and one decoder.
 """
 
+import contextlib
 import dataclasses
 import functools
 import os
+import secrets
 import shutil
-import tempfile
+import signal
+import threading
 import typing
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
@@ -34,6 +42,7 @@ from rosbags.typesys import Stores, get_typestore
 from rosbags.typesys.base import Nodetype
 
 from adds_ros.atomic import write_text_atomic
+from adds_ros.errors import UserValueError
 from adds_ros.messages import Time
 
 PathLike = Union[str, os.PathLike]
@@ -42,6 +51,9 @@ BAG_VERSION = 8
 STORAGES = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
 STORAGE_SUFFIX = {'mcap': '.mcap', 'sqlite3': '.db3'}
 METADATA = 'metadata.yaml'
+# First bytes of a complete file of each storage: MCAP also ends with its magic.
+MCAP_MAGIC = b'\x89MCAP0\r\n'
+SQLITE_MAGIC = b'SQLite format 3\x00'
 
 IMAGE = 'sensor_msgs/msg/Image'
 COMPRESSED_IMAGE = 'sensor_msgs/msg/CompressedImage'
@@ -199,12 +211,30 @@ def static_transform_message(parent: str, child: str, transform: np.ndarray, sta
 
 # ---------------------------------------------------------------- writing
 
+def _hidden_dir(parent: Path, name: str, suffix: str) -> Path:
+    """Create `.<name>.<random><suffix>` in `parent` with the umask's mode (mkdtemp's is 0700)."""
+    while True:
+        path = parent / f'.{name}.{secrets.token_hex(4)}{suffix}'
+        try:
+            path.mkdir(0o777)
+            return path
+        except FileExistsError:
+            continue
+
+
+def _interrupt(signum: int, frame) -> None:
+    """SIGTERM handler while a bag is written: unwind like Ctrl-C, so the bag is cleaned up."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 class BagWriter:
     """A rosbag2 writer that splits into files by size and appears only when complete.
 
     Files are named `<bag>_<i>.mcap` (or `.db3`) inside the bag folder, as `ros2 bag record`
     names split files, and one metadata.yaml lists them all. Use as a context manager: leaving
-    it by an exception removes everything written.
+    it by an exception removes everything written; while it is open (in the main thread)
+    SIGTERM raises KeyboardInterrupt, and an interrupt is re-raised with a message that says
+    what was removed.
     """
 
     def __init__(self, path: PathLike, storage: str = 'mcap', split_size_mb: float = 0.0,
@@ -224,24 +254,49 @@ class BagWriter:
         self._writer: Optional[Writer] = None
         self._connections: Dict[str, object] = {}
         self._chunk_bytes = 0
+        self._group: List[Tuple[str, int, bytes]] = []   # messages of one log time, unwritten
+        self._messages = 0
+        self._sigterm = None
 
     def __enter__(self) -> 'BagWriter':
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = Path(tempfile.mkdtemp(prefix=f'.{self.path.name}.', suffix='.partial',
-                                          dir=self.path.parent))
-        self._open_file()
+        if threading.current_thread() is threading.main_thread():
+            self._sigterm = signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            self._tmp = _hidden_dir(self.path.parent, self.path.name, '.partial')
+            self._open_file()
+        except BaseException:
+            self._restore_sigterm()
+            self.abort()
+            raise
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
-        if exc_type is not None:
-            self.abort()
-            return False
+        partial = self._tmp
         try:
-            self.close()
-        except BaseException:
+            if exc_type is None:
+                try:
+                    self.close()
+                    return False
+                except BaseException as err:  # noqa: B036 - clean up, then re-raise below
+                    exc_type, exc = type(err), err
+                    if not isinstance(err, KeyboardInterrupt):
+                        self.abort()
+                        raise
             self.abort()
-            raise
-        return False
+            if issubclass(exc_type, KeyboardInterrupt):
+                kept = 'kept as it was' if self.path.exists() else 'not written'
+                raise KeyboardInterrupt(f'{str(exc) or "Ctrl-C"}: removed the unfinished bag '
+                                        f'{partial} ({self._messages} messages); {self.path} '
+                                        f'{kept}') from None
+            return False
+        finally:
+            self._restore_sigterm()
+
+    def _restore_sigterm(self) -> None:
+        if self._sigterm is not None:
+            signal.signal(signal.SIGTERM, self._sigterm)
+            self._sigterm = None
 
     def add_topic(self, topic: str, msgtype: str, qos: Qos = SENSOR_QOS) -> None:
         """Declare a topic with the QoS profile its publisher would offer."""
@@ -253,26 +308,42 @@ class BagWriter:
         self._add_connection(topic)
 
     def write(self, topic: str, stamp: int, msg) -> None:
-        """Write one message (rosbags message, project dataclass or CDR bytes) at `stamp` ns."""
+        """Write one message (rosbags message, project dataclass or CDR bytes) at `stamp` ns.
+
+        Messages of one log time (a frame: image, camera_info, ...) are held until the time
+        changes and then written together, into a new file if they would not fit the current
+        one: a split never separates an image from its camera_info.
+        """
         if self._writer is None:
             raise RuntimeError('BagWriter is not open (use it as a context manager)')
         if topic not in self.topics:
             raise KeyError(f'topic {topic} was not declared with add_topic')
         data = msg if isinstance(msg, bytes) else serialize(msg, self.topics[topic][0])
+        if self._group and int(stamp) != self._group[0][1]:
+            self._flush_group()
+        self._group.append((topic, int(stamp), data))
+
+    def _flush_group(self) -> None:
+        """Write the held messages of one log time, all into the same file."""
+        size = sum(len(data) for _, _, data in self._group)
         if self.split_bytes and self._chunk_bytes and \
-                self._chunk_bytes + len(data) > self.split_bytes:
+                self._chunk_bytes + size > self.split_bytes:
             self._close_file()
             self._open_file()
-        self._writer.write(self._connections[topic], int(stamp), data)
-        self._chunk_bytes += len(data)
+        for topic, stamp, data in self._group:
+            self._writer.write(self._connections[topic], stamp, data)
+        self._chunk_bytes += size
+        self._messages += len(self._group)
+        self._group = []
 
     def close(self) -> None:
         """Finish the last file, write metadata.yaml, then move the bag into place."""
+        if self._group:
+            self._flush_group()
         self._close_file()
         write_text_atomic(self._tmp / METADATA, yaml.safe_dump(self._metadata(), sort_keys=False))
         if self.path.exists():
-            old = Path(tempfile.mkdtemp(prefix=f'.{self.path.name}.', suffix='.old',
-                                        dir=self.path.parent))
+            old = _hidden_dir(self.path.parent, self.path.name, '.old')
             os.replace(self.path, old / self.path.name)
             os.replace(self._tmp, self.path)
             shutil.rmtree(old)
@@ -282,6 +353,7 @@ class BagWriter:
 
     def abort(self) -> None:
         """Drop everything written so far."""
+        self._group = []
         if self._writer is not None:
             self._writer.abort()
             self._writer = None
@@ -351,7 +423,7 @@ class BagWriter:
 # ---------------------------------------------------------------- reading
 
 def bag_topics(path: PathLike) -> Dict[str, str]:
-    """Topic -> message type of a bag; ValueError naming the path if it is not a rosbag2 bag."""
+    """Topic -> message type of a bag; UserValueError naming the path if it cannot be read."""
     with open_reader(path) as reader:
         return {c.topic: c.msgtype for c in reader.connections}
 
@@ -363,13 +435,64 @@ def message_count(path: PathLike, topics: Iterable[str]) -> int:
         return sum(c.msgcount for c in reader.connections if c.topic in wanted)
 
 
-def open_reader(path: PathLike) -> Reader:
-    """Return a rosbags Reader for the bag folder `path`; ValueError when it is not one."""
+def _file_problem(file: Path) -> Optional[str]:
+    """Say what is wrong with one storage file of a bag, from its first and last bytes."""
+    if not file.is_file():
+        return 'missing'
+    size = file.stat().st_size
+    with open(file, 'rb') as f:
+        head = f.read(16)
+        f.seek(max(0, size - len(MCAP_MAGIC)))
+        tail = f.read()
+    if size == 0:
+        return 'empty'
+    if file.suffix == STORAGE_SUFFIX['mcap']:
+        if not head.startswith(MCAP_MAGIC):
+            return 'not an MCAP file (wrong magic at the start)'
+        if tail != MCAP_MAGIC:
+            return 'MCAP cut short (no end magic: the recording or copy did not finish)'
+    elif file.suffix == STORAGE_SUFFIX['sqlite3'] and not head.startswith(SQLITE_MAGIC):
+        return 'not an SQLite database'
+    return None
+
+
+def _unreadable(path: Path, err: Exception) -> UserValueError:
+    """Build the error for a bag rosbags could not read: which file, and what is wrong."""
+    reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+    try:
+        info = yaml.safe_load((path / METADATA).read_text())['rosbag2_bagfile_information']
+        files = [path / name for name in info['relative_file_paths']]
+    except Exception:  # noqa: BLE001 - a broken metadata.yaml is itself the problem
+        return UserValueError(f'{path}: cannot read the bag: {METADATA} is malformed ({reason})')
+    for file in files:
+        problem = _file_problem(file)
+        if problem:
+            return UserValueError(f'{path}: cannot read {file.name}: {problem}')
+    named = [file.name for file in files if str(file) in reason] or [f.name for f in files]
+    return UserValueError(f'{path}: cannot read {", ".join(named)}: '
+                          f'{reason.replace(str(path) + os.sep, "")}')
+
+
+@contextlib.contextmanager
+def open_reader(path: PathLike) -> Iterator[Reader]:
+    """Open the bag folder `path` with rosbags; UserValueError (naming the file) when unreadable.
+
+    A bag can also be damaged in the middle: iterate its messages with `read_messages`, which
+    names the bag on such errors too.
+    """
     path = Path(path)
     if not (path / METADATA).is_file():
-        raise ValueError(f'{path} is not a rosbag2 bag (no {METADATA}); an interrupted '
-                         'conversion leaves only a hidden .partial folder')
-    return Reader(path)
+        raise UserValueError(f'{path} is not a rosbag2 bag (no {METADATA}); an interrupted '
+                             'conversion leaves only a hidden .partial folder')
+    try:
+        reader = Reader(path)
+        reader.open()
+    except Exception as err:  # noqa: BLE001 - any failure to parse the user's files
+        raise _unreadable(path, err) from None
+    try:
+        yield reader
+    finally:
+        reader.close()
 
 
 def read_messages(path: PathLike,
@@ -378,5 +501,12 @@ def read_messages(path: PathLike,
     wanted = None if topics is None else set(topics)
     with open_reader(path) as reader:
         connections = [c for c in reader.connections if wanted is None or c.topic in wanted]
-        for connection, stamp, data in reader.messages(connections=connections):
+        messages = reader.messages(connections=connections)
+        while True:
+            try:
+                connection, stamp, data = next(messages)
+            except StopIteration:
+                return
+            except Exception as err:  # noqa: BLE001 - rosbags parsing a damaged file
+                raise _unreadable(Path(path), err) from None
             yield connection.topic, connection.msgtype, stamp, bytes(data)
