@@ -5,18 +5,28 @@
 import argparse
 import dataclasses
 import json
+import os
+import threading
 
 import pytest
 
+from adds_ros.backends import engine_cache
 from adds_ros.backends.engine_cache import (
-    check_engine, EngineError, load_engine_file, load_or_build, make_key, Platform,
-    record_path_for, sha256_files)
+    BuildSettings, calibration_cache_path, check_engine, EngineError, find_calibration_caches,
+    load_engine_file, load_or_build, make_key, Platform, record_path_for, sha256_files)
+from adds_ros.errors import UserError
 from adds_ros.metadata import ModelMetadata
 from adds_training import engine_cli
 
-PLATFORM = Platform('10.3.0', 'Orin', '8.7')
+PLATFORM = Platform('10.3.0', 'Orin', '8.7', 16, 62841)       # AGX Orin 64 GB
 SHAPE = (1, 3, 64, 128)
+SETTINGS = BuildSettings('fp32', SHAPE)
 METADATA = ModelMetadata(input_height=64, input_width=128)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
 
 
 class FakeTensorRT:
@@ -40,38 +50,39 @@ def onnx_file(tmp_path):
     return path
 
 
-def load(onnx_path, trt, platform=PLATFORM, precision='fp32', **kwargs):
-    return load_or_build(onnx_path, precision, SHAPE, platform, METADATA, trt.build,
+def load(onnx_path, trt, platform=PLATFORM, settings=SETTINGS, **kwargs):
+    return load_or_build(onnx_path, settings, platform, METADATA, trt.build,
                          trt.deserialize, log=lambda _: None, **kwargs)
 
 
 def test_key_changes_when_any_input_changes(tmp_path, onnx_file):
     other_onnx = tmp_path / 'other.onnx'
     other_onnx.write_bytes(b'onnx-v2')
-    base = make_key(onnx_file, 'int8', SHAPE, PLATFORM, 'calib-a')
-    variants = [
-        make_key(other_onnx, 'int8', SHAPE, PLATFORM, 'calib-a'),
-        make_key(onnx_file, 'fp16', SHAPE, PLATFORM),
-        make_key(onnx_file, 'int8', (1, 3, 128, 256), PLATFORM, 'calib-a'),
-        make_key(onnx_file, 'int8', SHAPE, dataclasses.replace(PLATFORM, tensorrt_version='10.8'),
-                 'calib-a'),
-        make_key(onnx_file, 'int8', SHAPE, dataclasses.replace(PLATFORM, gpu_name='RTX 4090'),
-                 'calib-a'),
-        make_key(onnx_file, 'int8', SHAPE, dataclasses.replace(PLATFORM,
-                                                               compute_capability='8.9'),
-                 'calib-a'),
-        make_key(onnx_file, 'int8', SHAPE, PLATFORM, 'calib-b'),
-    ]
+    int8 = BuildSettings('int8', SHAPE)
+    base = make_key(onnx_file, int8, PLATFORM, 'calib-a')
+    one, four = SHAPE, (4,) + SHAPE[1:]
+    settings = [BuildSettings('fp16', SHAPE), BuildSettings('int8', (1, 3, 128, 256)),
+                BuildSettings('int8', SHAPE, profile=(one, one, four)),
+                BuildSettings('int8', SHAPE, workspace_mib=512),
+                BuildSettings('int8', SHAPE, strongly_typed=True)]
+    platforms = [dataclasses.replace(PLATFORM, **change) for change in (
+        {'tensorrt_version': '10.8'}, {'gpu_name': 'RTX 4090'}, {'compute_capability': '8.9'},
+        {'sm_count': 8}, {'total_memory_mib': 15389})]   # Orin NX 16 GB: same name and SM
+    variants = ([make_key(other_onnx, int8, PLATFORM, 'calib-a'),
+                 make_key(onnx_file, int8, PLATFORM, 'calib-b')]
+                + [make_key(onnx_file, s, PLATFORM, 'calib-a') for s in settings]
+                + [make_key(onnx_file, int8, p, 'calib-a') for p in platforms])
     digests = {base.digest()} | {v.digest() for v in variants}
     assert len(digests) == len(variants) + 1
-    assert make_key(onnx_file, 'int8', SHAPE, PLATFORM, 'calib-a') == base
+    assert make_key(onnx_file, int8, PLATFORM, 'calib-a') == base
+    assert make_key(onnx_file, SETTINGS, PLATFORM, 'calib-a').calibration_sha256 == ''
 
 
 def test_key_rejects_bad_precision_and_uncalibrated_int8(onnx_file):
     with pytest.raises(ValueError, match='precision'):
-        make_key(onnx_file, 'fp64', SHAPE, PLATFORM)
+        BuildSettings('fp64', SHAPE)
     with pytest.raises(ValueError, match='calibration'):
-        make_key(onnx_file, 'int8', SHAPE, PLATFORM)
+        make_key(onnx_file, BuildSettings('int8', SHAPE), PLATFORM)
 
 
 def test_calibration_hash_covers_names_and_contents(tmp_path):
@@ -143,7 +154,7 @@ def test_engine_tensorrt_refuses_is_rebuilt_and_a_bad_fresh_build_is_an_error(on
         calls.append(data)
         return None if len(calls) == 1 else {'plan': data}
 
-    rebuilt = load_or_build(onnx_file, 'fp32', SHAPE, PLATFORM, METADATA, trt.build,
+    rebuilt = load_or_build(onnx_file, SETTINGS, PLATFORM, METADATA, trt.build,
                             refuse_once, log=lambda _: None)
     assert rebuilt.built and 'deserialise' in rebuilt.reason and rebuilt.path == path
 
@@ -153,11 +164,12 @@ def test_failed_build_leaves_no_engine(onnx_file):
         raise RuntimeError('out of memory')
 
     with pytest.raises(RuntimeError, match='out of memory'):
-        load_or_build(onnx_file, 'fp32', SHAPE, PLATFORM, METADATA, crash, lambda d: d,
+        load_or_build(onnx_file, SETTINGS, PLATFORM, METADATA, crash, lambda d: d,
                       log=lambda _: None)
-    assert not list(onnx_file.parent.glob('*.engine*'))
+    assert not list(onnx_file.parent.glob('*.engine')) + \
+        list(onnx_file.parent.glob('*.engine.json'))
     with pytest.raises(EngineError, match='no engine'):
-        load_or_build(onnx_file, 'fp32', SHAPE, PLATFORM, METADATA, lambda: b'', lambda d: d,
+        load_or_build(onnx_file, SETTINGS, PLATFORM, METADATA, lambda: b'', lambda d: d,
                       log=lambda _: None)
 
 
@@ -188,6 +200,77 @@ def test_engine_cli_lists_cache_and_explains_missing_tensorrt(onnx_file, capsys)
     args = parser.parse_args(['--onnx', str(onnx_file)])
     assert engine_cli.run(args, usable=lambda: False) == 2
     assert 'TensorRT' in capsys.readouterr().out
-    with pytest.raises(SystemExit, match='--calib'):
-        engine_cli.run(parser.parse_args(['--onnx', str(onnx_file), '--precision', 'int8']),
+    with pytest.raises(UserError, match='no ONNX model'):
+        engine_cli.run(parser.parse_args(['--onnx', str(onnx_file.with_name('x.onnx'))]),
                        usable=lambda: False)
+
+
+def test_a_second_builder_waits_for_the_first_and_reuses_its_engine(onnx_file):
+    started, release = threading.Event(), threading.Event()
+    builds = []
+
+    def slow_build():
+        builds.append(threading.current_thread().name)
+        started.set()
+        assert release.wait(10)
+        return b'PLAN:' + onnx_file.read_bytes()
+
+    def deserialize(data):
+        return {'plan': data}
+
+    results = {}
+
+    def run(name, build):
+        results[name] = load_or_build(onnx_file, SETTINGS, PLATFORM, METADATA, build,
+                                      deserialize, log=lambda _: None)
+
+    first = threading.Thread(target=run, args=('first', slow_build), name='first')
+    first.start()
+    assert started.wait(10)
+    second = threading.Thread(target=run, args=('second', slow_build), name='second')
+    second.start()
+    second.join(0.3)
+    assert second.is_alive()                    # blocked on the lock, not building
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert builds == ['first']
+    assert results['first'].built and not results['second'].built
+    assert results['second'].path == results['first'].path
+
+
+def test_read_only_model_folder_falls_back_to_the_user_cache(tmp_path, onnx_file, monkeypatch):
+    trt = FakeTensorRT(onnx_file)
+    beside = load(onnx_file, trt).path               # built while the folder was writable
+    models = onnx_file.parent
+    real_access = os.access
+    monkeypatch.setattr(engine_cache.os, 'access', lambda path, mode: (
+        False if mode & os.W_OK and os.path.realpath(path) == str(models.resolve())
+        else real_access(path, mode)))               # as a read-only mount does, even for root
+    logs = []
+    assert load_or_build(onnx_file, SETTINGS, PLATFORM, METADATA, trt.build, trt.deserialize,
+                         log=logs.append).path == beside and not logs   # still used first
+    other = BuildSettings('fp16', SHAPE)
+    built = load_or_build(onnx_file, other, PLATFORM, METADATA, trt.build, trt.deserialize,
+                          log=logs.append)
+    fallback = tmp_path / 'xdg' / 'adds_ros' / 'engines'
+    assert built.built and built.path.parent == fallback
+    assert any('read-only' in line and str(fallback) in line for line in logs)
+    again = load_or_build(onnx_file, other, PLATFORM, METADATA, trt.build, trt.deserialize,
+                          log=logs.append)
+    assert not again.built and again.path == built.path
+    rows = engine_cli.cached_engines(onnx_file, PLATFORM)
+    assert sorted(r['folder'] for r in rows) == sorted([str(models.resolve()), str(fallback)])
+
+
+def test_calibration_cache_is_named_after_onnx_images_and_platform(tmp_path, onnx_file):
+    onnx_sha, images_sha = 'a' * 64, 'b' * 64
+    path = calibration_cache_path(tmp_path, onnx_file, onnx_sha, images_sha, PLATFORM)
+    assert onnx_sha[:16] in path.name and images_sha in path.name and PLATFORM.slug() in path.name
+    assert find_calibration_caches([tmp_path], onnx_file, onnx_sha, PLATFORM) == []
+    path.write_bytes(b'scales')
+    assert find_calibration_caches([tmp_path], onnx_file, onnx_sha, PLATFORM) == [
+        (path, images_sha)]
+    assert find_calibration_caches([tmp_path], onnx_file, 'c' * 64, PLATFORM) == []
+    other_gpu = dataclasses.replace(PLATFORM, sm_count=8)
+    assert find_calibration_caches([tmp_path], onnx_file, onnx_sha, other_gpu) == []

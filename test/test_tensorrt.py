@@ -1,21 +1,372 @@
 # Copyright 2026 adds_ros developers
 # SPDX-License-Identifier: Apache-2.0
-"""TensorRT backend on a real GPU: build, cache reuse, parity with ONNX Runtime, threading.
+"""TensorRT backend: through the fake TensorRT 10.3 / 11 and CUDA driver (CI), and on real GPUs.
 
-Skipped (with the reason shown) where TensorRT and pycuda cannot be imported; see conftest.py.
+The fake (test/fake_tensorrt.py) enforces context discipline and computes real outputs with
+ONNX Runtime, so precision selection, strongly typed builds, profiles, bindings by name, two
+engines on one thread and close order are checked here without a GPU. The tests marked
+`tensorrt` at the end need real TensorRT, a CUDA layer and a GPU (skipped with the reason).
 """
 
+import argparse
 import threading
 
 import numpy as np
 import pytest
 
+import fake_tensorrt
+from adds_ros.backends.cuda_layer import CudaError, CudaPythonLayer, PrimaryContext
+from adds_ros.backends.engine_cache import EngineError, find_calibration_caches, sha256_file
+from adds_ros.errors import UserError
 from adds_ros.estimator import DepthEstimator
 from adds_ros.metadata import ModelMetadata
 
-pytestmark = pytest.mark.tensorrt
+HEIGHT, WIDTH = 32, 64
+ORIN = ('Orin', (8, 7), 16, 64 << 30)
+PASCAL = ('GeForce GTX 1080', (6, 1), 20, 8 << 30)
 
-HEIGHT, WIDTH = 64, 128
+
+def tiny_depth_onnx(path, seed=0, half=False, dynamic=False, depth=False):
+    """A small depth-like graph with the project's metadata: conv + sigmoid (+ depth)."""
+    import onnx
+    from onnx import helper, numpy_helper, TensorProto
+
+    kind, dtype = (TensorProto.FLOAT16, np.float16) if half else (TensorProto.FLOAT, np.float32)
+    weights = np.random.default_rng(seed).normal(0, 0.5, (1, 3, 3, 3)).astype(dtype)
+    batch = 'batch' if dynamic else 1
+    nodes = [helper.make_node('Conv', ['image', 'w'], ['logits'], pads=[1, 1, 1, 1]),
+             helper.make_node('Sigmoid', ['logits'], ['disparity'])]
+    outputs = [helper.make_tensor_value_info('disparity', kind, [batch, 1, HEIGHT, WIDTH])]
+    initialisers = [numpy_helper.from_array(weights, 'w')]
+    if depth:
+        nodes.append(helper.make_node('Reciprocal', ['disparity'], ['depth']))
+        outputs.append(helper.make_tensor_value_info('depth', kind, [batch, 1, HEIGHT, WIDTH]))
+    graph = helper.make_graph(
+        nodes, 'tiny', [helper.make_tensor_value_info('image', kind, [batch, 3, HEIGHT, WIDTH])],
+        outputs, initialisers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 18)])
+    model.ir_version = 9
+    metadata = ModelMetadata(input_height=HEIGHT, input_width=WIDTH,
+                             outputs=['disparity'] + (['depth'] if depth else []),
+                             metric_scale=2.0 if depth else None,
+                             precision='fp16' if half else 'fp32')
+    for key, value in metadata.to_onnx_props().items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(path))
+    return path
+
+
+def camera_image(seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (48, 80, 3), dtype=np.uint8)
+
+
+def reference(onnx_path, rgb):
+    """ONNX Runtime's disparity for `rgb`, fed in the graph's own input type (fp16 graphs too)."""
+    import onnxruntime
+
+    from adds_ros.preprocess import to_network_input
+
+    meta = ModelMetadata.from_onnx(onnx_path)
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=['CPUExecutionProvider'])
+    image = session.get_inputs()[0]
+    tensor = to_network_input(rgb, meta.crop, meta.input_height, meta.input_width)
+    dtype = np.float16 if image.type == 'tensor(float16)' else np.float32
+    return session.run(['disparity'], {image.name: tensor.astype(dtype)})[0][0, 0].astype(
+        np.float32)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
+
+
+def fake(monkeypatch, version='10.3.0', device=ORIN):
+    return fake_tensorrt.install(monkeypatch, version, [device])
+
+
+def assert_clean(trt):
+    """Everything the backends took is given back: no context, memory or violation left."""
+    driver = trt.driver
+    assert driver.stack() == [] and all(n == 0 for n in driver.refcount.values())
+    assert driver.live_allocations() == 0 and not driver.streams
+    assert driver.violations == []
+
+
+@pytest.fixture
+def onnx_model(tmp_path):
+    return tiny_depth_onnx(tmp_path / 'depth.onnx')
+
+
+@pytest.mark.parametrize('version', ['10.3.0', '11.1.0'])
+def test_fp32_engine_matches_onnxruntime_is_cached_and_loads_directly(
+        monkeypatch, onnx_model, version):
+    trt = fake(monkeypatch, version)
+    rgb = camera_image()
+    with DepthEstimator(onnx_model, backend='tensorrt', precision='fp32') as estimator:
+        assert estimator.backend.cached.built and estimator.backend.cached.key.precision == 'fp32'
+        np.testing.assert_array_equal(estimator.predict(rgb).disparity, reference(onnx_model, rgb))
+        engine_path = estimator.backend.cached.path
+    assert trt.builds[-1]['strongly_typed'] == (version.startswith('11'))
+    assert 'TF32' not in trt.builds[-1]['flags']
+    with DepthEstimator(onnx_model, backend='tensorrt', precision='fp32') as again:
+        assert not again.backend.cached.built and again.backend.cached.path == engine_path
+    with DepthEstimator(engine_path) as direct:
+        assert direct.backend_name == 'tensorrt'
+        np.testing.assert_array_equal(direct.predict(rgb).disparity, reference(onnx_model, rgb))
+    assert len(trt.builds) == 1 and len(trt.loggers) == 1
+    assert_clean(trt)
+
+
+@pytest.mark.parametrize('version, device, half, expected', [
+    ('10.3.0', ORIN, False, ('fp16', False, {'FP16'})),      # fast FP16: builder flag
+    ('10.3.0', PASCAL, False, ('fp32', False, set())),       # SM 6.1: slow FP16
+    ('11.1.0', ORIN, False, ('fp32', True, set())),          # no FP16 flag on 11
+    ('10.3.0', ORIN, True, ('fp16', True, set())),           # --half graph: strongly typed
+    ('11.1.0', ORIN, True, ('fp16', True, set())),
+])
+def test_auto_precision(monkeypatch, tmp_path, version, device, half, expected):
+    trt = fake(monkeypatch, version, device)
+    model = tiny_depth_onnx(tmp_path / 'depth.onnx', half=half)
+    rgb = camera_image(1)
+    with DepthEstimator(model, backend='tensorrt') as estimator:
+        key = estimator.backend.cached.key
+        disparity = estimator.predict(rgb).disparity
+    precision, typed, flags = expected
+    assert (key.precision, key.strongly_typed) == (precision, typed)
+    assert trt.builds[-1]['strongly_typed'] == typed
+    assert trt.builds[-1]['flags'] & {'FP16', 'INT8', 'BF16'} == flags
+    error = np.abs(disparity - reference(model, rgb)).max()
+    assert error < 2e-3 and (error > 0) == (precision == 'fp16' and not half)
+    assert_clean(trt)
+
+
+def test_fp16_on_tensorrt_11_needs_an_fp16_graph(monkeypatch, onnx_model):
+    trt = fake(monkeypatch, '11.1.0')
+    with pytest.raises(EngineError, match='no FP16 builder flag.*adds export --half'):
+        DepthEstimator(onnx_model, backend='tensorrt', precision='fp16')
+    with pytest.raises(EngineError, match='no INT8'):
+        DepthEstimator(onnx_model, backend='tensorrt', precision='int8')
+    assert trt.builds == []
+    assert_clean(trt)
+
+
+def test_fp16_graph_refuses_other_precisions_and_runs_fp16_io(monkeypatch, tmp_path):
+    trt = fake(monkeypatch, '10.3.0')
+    model = tiny_depth_onnx(tmp_path / 'half.onnx', half=True)
+    with pytest.raises(EngineError, match='only fp16'):
+        DepthEstimator(model, backend='tensorrt', precision='fp32')
+    with DepthEstimator(model, backend='tensorrt', precision='fp16') as estimator:
+        host = estimator.backend.host
+        assert host['image'].dtype == np.float16 and host['disparity'].dtype == np.float16
+        disparity = estimator.predict(camera_image()).disparity
+    assert disparity.dtype == np.float32
+    np.testing.assert_allclose(disparity, reference(model, camera_image()), atol=1e-3)
+    assert_clean(trt)
+
+
+def test_engine_built_by_adds_engine_is_the_one_the_estimator_uses(monkeypatch, onnx_model):
+    from adds_training import engine_cli
+
+    trt = fake(monkeypatch, '10.3.0')
+    parser = argparse.ArgumentParser()
+    engine_cli.add_arguments(parser)
+    args = parser.parse_args(['--onnx', str(onnx_model), '--precision', 'fp16'])
+    assert engine_cli.run(args, usable=lambda: True) == 0
+    assert len(trt.builds) == 1
+    for precision in ('fp16', 'auto'):        # auto is fp16 on an Orin with TensorRT 10
+        with DepthEstimator(onnx_model, backend='tensorrt', precision=precision) as estimator:
+            assert not estimator.backend.cached.built
+            assert estimator.backend.cached.key.precision == 'fp16'
+    with DepthEstimator(onnx_model, backend='tensorrt', precision='fp32') as estimator:
+        assert estimator.backend.cached.built
+    assert len(trt.builds) == 2
+    assert_clean(trt)
+
+
+def test_dynamic_batch_gets_a_profile_and_binds_batches_inside_it(monkeypatch, tmp_path):
+    from adds_ros.backends.tensorrt_backend import TensorRTBackend
+
+    trt = fake(monkeypatch, '10.3.0')
+    model = tiny_depth_onnx(tmp_path / 'dyn.onnx', dynamic=True)
+    backend = TensorRTBackend(model, precision='fp32', max_batch=4, log=lambda _: None)
+    try:
+        one, four = (1, 3, HEIGHT, WIDTH), (4, 3, HEIGHT, WIDTH)
+        assert backend.cached.key.profile == (one, one, four)
+        assert trt.builds[-1]['profiles'] == [{'image': [one, one, four]}]
+        batch = np.random.default_rng(0).random((3, 3, HEIGHT, WIDTH), dtype=np.float32)
+        out = backend.infer(batch)['disparity']
+        assert out.shape == (3, 1, HEIGHT, WIDTH)
+        single = backend.infer(batch[1:2])['disparity']
+        np.testing.assert_array_equal(out[1:2], single)
+        with pytest.raises(ValueError, match='outside the engine'):
+            backend.infer(np.zeros((5, 3, HEIGHT, WIDTH), np.float32))
+    finally:
+        backend.close()
+    assert_clean(trt)
+
+
+def test_only_the_outputs_read_are_copied_back(monkeypatch, tmp_path):
+    trt = fake(monkeypatch, '10.3.0')
+    model = tiny_depth_onnx(tmp_path / 'metric.onnx', depth=True)
+    with DepthEstimator(model, backend='tensorrt', precision='fp32') as estimator:
+        backend = estimator.backend
+        assert backend.outputs == ['disparity', 'depth']
+        estimator.predict(camera_image())
+        assert trt.driver.host_copies == [backend.device_buffers['disparity']]
+        with pytest.raises(ValueError, match="no output \\['nope'\\]"):
+            backend.use_outputs(['nope'])
+        backend.use_outputs(['disparity', 'depth'])
+        both = backend.infer(np.zeros((1, 3, HEIGHT, WIDTH), np.float32))
+        np.testing.assert_allclose(both['depth'], 1 / both['disparity'], rtol=1e-6)
+    assert_clean(trt)
+
+
+@pytest.mark.parametrize('version', ['10.3.0', '11.1.0'])
+@pytest.mark.parametrize('close_first', ['day', 'night'])
+def test_two_engines_on_one_thread_infer_and_close_in_either_order(
+        monkeypatch, tmp_path, version, close_first):
+    trt = fake(monkeypatch, version)
+    day = tiny_depth_onnx(tmp_path / 'day.onnx', seed=1)
+    night = tiny_depth_onnx(tmp_path / 'night.onnx', seed=2)
+    rgb = camera_image(3)
+    estimators = {'day': DepthEstimator(day, backend='tensorrt', precision='fp32'),
+                  'night': DepthEstimator(night, backend='tensorrt', precision='fp32')}
+    for _ in range(2):
+        for name, path in (('day', day), ('night', night)):
+            np.testing.assert_array_equal(estimators[name].predict(rgb).disparity,
+                                          reference(path, rgb))
+    assert trt.driver.stack() == []               # nothing left current between calls
+    other = 'night' if close_first == 'day' else 'day'
+    estimators[close_first].close()
+    np.testing.assert_array_equal(estimators[other].predict(rgb).disparity,
+                                  reference(tmp_path / f'{other}.onnx', rgb))
+    estimators[other].close()
+    estimators[other].close()                      # closing twice is harmless
+    assert_clean(trt)
+
+
+def test_fake_driver_enforces_context_discipline(monkeypatch):
+    trt = fake_tensorrt.install(monkeypatch, '10.3.0', [ORIN, PASCAL])
+    driver, layer = trt.driver, CudaPythonLayer()
+    primary, other = PrimaryContext(layer, 0), PrimaryContext(layer, 1)
+    with primary.active():
+        pointer = layer.mem_alloc(64)
+    with pytest.raises(CudaError, match='CUDA_ERROR_INVALID_CONTEXT'):
+        layer.mem_free(pointer)                    # no current context
+    with pytest.raises(CudaError, match='CUDA_ERROR_INVALID_CONTEXT'):
+        layer.pop()                                # nothing to pop
+    with pytest.raises(CudaError, match='stack corrupted'):
+        with primary.active():
+            layer.push(other.context)              # pushed by someone else, left on top
+    assert [c.device for c in driver.stack()] == [0, 1]   # the foreign one was not popped
+    layer.pop()
+    layer.pop()
+    destroyed = primary.context
+    primary.release()
+    assert driver.refcount[0] == 0
+    with pytest.raises(CudaError, match='CONTEXT_IS_DESTROYED'):
+        layer.push(destroyed)
+    again = PrimaryContext(layer, 0)               # a new primary context, new handle
+    assert layer.handle(again.context) != layer.handle(destroyed)
+    with again.active():
+        with pytest.raises(CudaError, match='CONTEXT_IS_DESTROYED'):
+            layer.mem_free(pointer)                # freed after its context was released
+    again.release()
+    other.release()
+    assert driver.violations == ['1 allocations never freed before the context was destroyed']
+    assert driver.stack() == [] and driver.live_allocations() == 0
+
+
+def test_execution_needs_the_engines_context_current(monkeypatch, onnx_model):
+    trt = fake(monkeypatch, '10.3.0')
+    with DepthEstimator(onnx_model, backend='tensorrt', precision='fp32') as estimator:
+        backend = estimator.backend
+        handle = backend.cuda.stream_handle(backend.stream)
+        with pytest.raises(fake_tensorrt.FakeCudaError, match='no current CUDA context'):
+            backend.context.execute_async_v3(handle)
+    assert_clean(trt)
+
+
+def test_int8_needs_calibration_images_or_a_calibration_cache(monkeypatch, tmp_path, onnx_model):
+    import cv2
+
+    trt = fake(monkeypatch, '10.3.0')
+    missing = tmp_path / 'no_such_folder'
+    with pytest.raises(UserError, match='int8 needs calibration images'):
+        DepthEstimator(onnx_model, backend='tensorrt', precision='int8')
+    with pytest.raises(UserError, match='--calib: no images'):
+        DepthEstimator(onnx_model, backend='tensorrt', precision='int8', calib=missing)
+    images = tmp_path / 'calib'
+    images.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(images / f'{i}.png'), camera_image(i))
+    rgb = camera_image(7)
+    with DepthEstimator(onnx_model, backend='tensorrt', precision='int8', calib=images) as first:
+        assert first.backend.cached.built and trt.builds[-1]['flags'] >= {'INT8'}
+        error = np.abs(first.predict(rgb).disparity - reference(onnx_model, rgb)).max()
+    assert 0 < error < 0.05
+    onnx_sha = sha256_file(onnx_model)
+    caches = find_calibration_caches([onnx_model.parent], onnx_model, onnx_sha,
+                                     _platform(first))
+    assert len(caches) == 1 and onnx_sha[:16] in caches[0][0].name
+    with DepthEstimator(onnx_model, backend='tensorrt', precision='int8') as cached:
+        assert not cached.backend.cached.built       # same scales, same engine, no images
+    assert_clean(trt)
+
+
+def _platform(estimator):
+    from adds_ros.backends.engine_cache import Platform
+
+    key = estimator.backend.cached.key
+    return Platform(key.tensorrt_version, key.gpu_name, key.compute_capability, key.sm_count,
+                    key.total_memory_mib)
+
+
+def test_inference_from_another_thread_is_refused(monkeypatch, onnx_model):
+    trt = fake(monkeypatch, '10.3.0')
+    errors = []
+    with DepthEstimator(onnx_model, backend='tensorrt', precision='fp32') as estimator:
+        def other():
+            try:
+                estimator.predict(camera_image())
+            except RuntimeError as err:
+                errors.append(str(err))
+
+        worker = threading.Thread(target=other)
+        worker.start()
+        worker.join()
+    assert errors and 'thread' in errors[0]
+    assert_clean(trt)
+
+
+def test_precision_is_refused_by_backends_that_cannot_honour_it(onnx_model):
+    with pytest.raises(ValueError, match='needs the tensorrt backend'):
+        DepthEstimator(onnx_model, backend='onnxruntime', device='cpu', precision='fp16')
+    with DepthEstimator(onnx_model, backend='onnxruntime', device='cpu', precision='fp32'):
+        pass
+
+
+def test_bench_reports_the_fp16_engine_error_instead_of_aborting(monkeypatch, onnx_model):
+    from adds_training.bench.inference import bench_inference
+
+    fake(monkeypatch, '11.1.0')
+    rows = bench_inference(onnx_model, onnx_model, (HEIGHT, WIDTH), 'cuda', 1, None,
+                           iterations=2, warmup=1)
+    by_name = {row['backend']: row for row in rows}
+    assert 'p50_ms' in by_name['tensorrt fp32']
+    assert 'no FP16 builder flag' in by_name['tensorrt fp16']['skipped']
+
+
+def test_parity_passes_precision_and_calibration(tmp_path, onnx_model):
+    from adds_training.parity import estimator_options
+
+    calib = tmp_path / 'calib'
+    assert estimator_options(onnx_model, 'int8', onnx_model, calib) == {
+        'precision': 'int8', 'calib': calib}
+    assert estimator_options(onnx_model, 'fp16', onnx_model, calib) == {'precision': 'fp16'}
+
+
+# ------------------------------------------------------------------ real TensorRT and GPU
 
 
 @pytest.fixture(scope='module')
@@ -27,60 +378,60 @@ def depth_onnx(tmp_path_factory):
     from adds_training.networks import DepthNet
 
     torch.manual_seed(0)
-    metadata = build_metadata({}, {'height': HEIGHT, 'width': WIDTH, 'source': 'test'},
+    metadata = build_metadata({}, {'height': 64, 'width': 128, 'source': 'test'},
                               'shared', metric_scale=2.0, log=lambda _: None)
     path = tmp_path_factory.mktemp('trt') / 'depth.onnx'
     export_onnx(depth_graph(DepthNet().eval(), metadata), metadata, path)
     return path
 
 
-def camera_image(seed=0):
+def real_camera_image(seed=0):
     return np.random.default_rng(seed).integers(0, 256, (96, 160, 3), dtype=np.uint8)
 
 
-def test_fp32_engine_matches_onnxruntime_and_is_cached(depth_onnx):
-    rgb = camera_image()
-    reference = DepthEstimator(depth_onnx, backend='onnxruntime', device='cpu').predict(rgb)
+@pytest.mark.tensorrt
+def test_real_fp32_engine_matches_onnxruntime_and_is_cached(depth_onnx):
+    rgb = real_camera_image()
+    expected = reference(depth_onnx, rgb)
     with DepthEstimator(depth_onnx, backend='tensorrt', precision='fp32') as estimator:
-        assert estimator.backend.cached.built
-        prediction = estimator.predict(rgb)
-        assert isinstance(estimator.metadata, ModelMetadata)
-    np.testing.assert_allclose(prediction.disparity, reference.disparity, atol=1e-4)
+        engine_path = estimator.backend.cached.path
+        np.testing.assert_allclose(estimator.predict(rgb).disparity, expected, atol=1e-4)
     with DepthEstimator(depth_onnx, backend='tensorrt', precision='fp32') as again:
         assert not again.backend.cached.built
-        engine_path = again.backend.cached.path
-        np.testing.assert_allclose(again.predict(rgb).disparity, reference.disparity, atol=1e-4)
     with DepthEstimator(engine_path) as direct:
-        assert direct.backend_name == 'tensorrt'
-        np.testing.assert_allclose(direct.predict(rgb).disparity, reference.disparity, atol=1e-4)
+        np.testing.assert_allclose(direct.predict(rgb).disparity, expected, atol=1e-4)
 
 
-def test_fp16_engine_stays_close(depth_onnx):
-    rgb = camera_image(1)
-    reference = DepthEstimator(depth_onnx, backend='onnxruntime', device='cpu').predict(rgb)
-    with DepthEstimator(depth_onnx, backend='tensorrt', precision='fp16') as estimator:
+@pytest.mark.tensorrt
+def test_real_fp16_engine_stays_close(depth_onnx):
+    rgb = real_camera_image(1)
+    try:
+        estimator = DepthEstimator(depth_onnx, backend='tensorrt', precision='fp16')
+    except EngineError as why:       # TensorRT 11: no FP16 builder flag for an FP32 graph
+        pytest.skip(f'fp16 unsupported here: {why}')
+    with estimator:
         prediction = estimator.predict(rgb)
-    np.testing.assert_allclose(prediction.disparity, reference.disparity, atol=2e-2)
+    np.testing.assert_allclose(prediction.disparity, reference(depth_onnx, rgb), atol=2e-2)
 
 
-def test_corrupt_engine_is_rebuilt_on_the_gpu(depth_onnx):
-    with DepthEstimator(depth_onnx, backend='tensorrt') as estimator:
+@pytest.mark.tensorrt
+def test_real_two_engines_on_one_thread_close_in_either_order(depth_onnx):
+    rgb = real_camera_image(2)
+    expected = reference(depth_onnx, rgb)
+    for order in ((0, 1), (1, 0)):
+        pair = [DepthEstimator(depth_onnx, backend='tensorrt', precision='fp32')
+                for _ in range(2)]
+        for estimator in pair:
+            np.testing.assert_allclose(estimator.predict(rgb).disparity, expected, atol=1e-4)
+        pair[order[0]].close()
+        np.testing.assert_allclose(pair[order[1]].predict(rgb).disparity, expected, atol=1e-4)
+        pair[order[1]].close()
+
+
+@pytest.mark.tensorrt
+def test_real_corrupt_engine_is_rebuilt_on_the_gpu(depth_onnx):
+    with DepthEstimator(depth_onnx, backend='tensorrt', precision='fp32') as estimator:
         path = estimator.backend.cached.path
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    with DepthEstimator(depth_onnx, backend='tensorrt') as estimator:
+    with DepthEstimator(depth_onnx, backend='tensorrt', precision='fp32') as estimator:
         assert estimator.backend.cached.built and 'corrupt' in estimator.backend.cached.reason
-
-
-def test_inference_from_another_thread_is_refused(depth_onnx):
-    errors = []
-    with DepthEstimator(depth_onnx, backend='tensorrt') as estimator:
-        def other():
-            try:
-                estimator.predict(camera_image())
-            except RuntimeError as err:
-                errors.append(str(err))
-
-        worker = threading.Thread(target=other)
-        worker.start()
-        worker.join()
-    assert errors and 'thread' in errors[0]

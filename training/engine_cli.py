@@ -2,10 +2,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """`adds engine`: build (or reuse) the cached TensorRT engine of an ONNX model.
 
-The engine lands beside the ONNX file under a name that carries its cache key (see
-`adds_ros.backends.engine_cache`); the node finds and validates it by itself when given the
-.onnx file, so building ahead of time only saves the minutes of the first start. `--list` shows
-the engines already cached beside a model and whether each is valid on this machine.
+The engine lands beside the ONNX file (or, when that folder is read-only, in the per-user
+engine cache) under a name that carries its cache key (see `adds_ros.backends.engine_cache`);
+the node finds and validates it by itself when given the .onnx file and the same precision
+('auto' resolves the same way here and in the node), so building ahead of time only saves the
+minutes of the first start. `--list` shows the engines already cached for a model and whether
+each is valid on this machine.
 """
 
 import argparse
@@ -14,27 +16,33 @@ from pathlib import Path
 from typing import Callable, List, Optional
 
 from adds_ros.backends import tensorrt_usable
-from adds_ros.backends.engine_cache import check_engine, Platform, PRECISIONS, read_record
+from adds_ros.backends.engine_cache import (
+    check_engine, Platform, PRECISIONS, read_record, search_folders)
+from adds_ros.errors import UserError
 
 
 def cached_engines(onnx_path: Path, platform: Optional[Platform] = None) -> List[dict]:
-    """Describe each engine cached beside `onnx_path`: file, key, and why it is unusable (if)."""
+    """Describe each engine cached for `onnx_path`: file, key, and why it is unusable (if)."""
     onnx_path = Path(onnx_path)
     rows = []
-    for engine in sorted(onnx_path.parent.glob(f'{onnx_path.stem}.*.engine')):
-        record, why = read_record(engine)
-        if record is not None:
-            _, why = check_engine(engine, platform=platform)
-        rows.append({'engine': engine.name, 'key': (record or {}).get('key'),
-                     'usable': not why, 'why': why})
+    for folder in search_folders(onnx_path):
+        for engine in sorted(folder.glob(f'{onnx_path.stem}.*.engine')):
+            record, why = read_record(engine)
+            if record is not None:
+                _, why = check_engine(engine, platform=platform)
+            rows.append({'engine': engine.name, 'folder': str(folder),
+                         'key': (record or {}).get('key'), 'usable': not why, 'why': why})
     return rows
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--onnx', required=True, type=Path, help='model exported by adds export')
-    parser.add_argument('--precision', choices=PRECISIONS, default='fp32',
-                        help='engine precision (check fp16/int8 with `adds parity` first)')
-    parser.add_argument('--calib', type=Path, help='folder of camera images for INT8 calibration')
+    parser.add_argument('--precision', choices=('auto',) + PRECISIONS, default='auto',
+                        help='engine precision; auto: fp16 where TensorRT and the GPU do it '
+                             'fast, else fp32 (check fp16/int8 with `adds parity` first)')
+    parser.add_argument('--calib', type=Path,
+                        help='folder of camera images for INT8 calibration (optional when a '
+                             'calibration cache for this model and GPU exists)')
     parser.add_argument('--device', default='cuda:0', help='GPU to build for (cuda[:N])')
     parser.add_argument('--max-batch', type=int, default=1,
                         help='largest batch for a --dynamic-batch ONNX export')
@@ -47,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, usable: Callable[[], bool] = tensorrt_usable) -> int:
     if not args.onnx.is_file():
-        raise SystemExit(f'no ONNX model at {args.onnx}')
+        raise UserError(f'no ONNX model at {args.onnx}')
     if args.list:
         platform = None
         if usable():
@@ -55,11 +63,10 @@ def run(args: argparse.Namespace, usable: Callable[[], bool] = tensorrt_usable) 
             platform = current_platform(int(args.device.partition(':')[2] or 0))
         print(json.dumps(cached_engines(args.onnx, platform), indent=1))
         return 0
-    if args.precision == 'int8' and args.calib is None:
-        raise SystemExit('--precision int8 needs --calib DIR (camera images to calibrate on)')
     if not usable():
-        print('TensorRT and pycuda are not importable here, or no GPU is present: engines are '
-              'built on the machine that runs them (see docs/deploy.md)')
+        print('TensorRT and a CUDA layer (cuda-python or pycuda) are not importable here, or no '
+              'GPU is present: engines are built on the machine that runs them '
+              '(see docs/deploy.md)')
         return 2
     from adds_ros.backends.tensorrt_backend import TensorRTBackend
 

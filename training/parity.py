@@ -15,7 +15,7 @@ import argparse
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 from tqdm import tqdm
@@ -58,12 +58,15 @@ def aggregate(results: List[Parity]) -> Parity:
                   min(r.delta_agreement for r in results))
 
 
-def estimator_options(path: Path, backend: str, precision: str,
-                      other: Path) -> Dict[str, object]:
-    """Backend options for one side: TensorRT precision; a checkpoint borrows the ONNX geometry."""
-    options: Dict[str, object] = {}
-    if path.suffix.lower() == '.onnx' and backend == 'tensorrt':
-        options['precision'] = precision
+def estimator_options(path: Path, precision: str, other: Path,
+                      calib: Optional[Path] = None) -> Dict[str, object]:
+    """Return the estimator options of one side: precision, INT8 calibration, geometry.
+
+    A checkpoint borrows the ONNX file's geometry; INT8 takes its calibration images.
+    """
+    options: Dict[str, object] = {'precision': precision}
+    if precision == 'int8' and calib is not None:
+        options['calib'] = calib
     if path.suffix.lower() in ('.pt', '.pth') and other.suffix.lower() == '.onnx':
         options['metadata'] = other
     return options
@@ -76,8 +79,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--backend', default='auto', help='backend of --model')
     parser.add_argument('--reference-backend', default='onnxruntime',
                         help='backend of --reference (default onnxruntime)')
-    parser.add_argument('--precision', default='fp16', choices=('fp32', 'fp16', 'int8'),
-                        help='engine precision when --model runs on TensorRT')
+    parser.add_argument('--precision', default='auto', choices=('auto', 'fp32', 'fp16', 'int8'),
+                        help='precision of --model (TensorRT; auto resolves as in the node); '
+                             'the reference runs fp32')
+    parser.add_argument('--calib', type=Path,
+                        help='camera images to calibrate --precision int8 on (optional when a '
+                             'calibration cache for the model and GPU exists)')
     parser.add_argument('--device', default='auto', help='device for both models')
     parser.add_argument('--max-images', type=int, default=0, help='use at most N images')
     parser.add_argument('--tolerance', type=float, default=0.01,
@@ -92,10 +99,9 @@ def run(args: argparse.Namespace) -> int:
 
     files = image_files(args.images)[:args.max_images or None]
     model = DepthEstimator(args.model, args.backend, args.device, **estimator_options(
-        args.model, args.backend, args.precision, args.reference))
+        args.model, args.precision, args.reference, args.calib))
     reference = DepthEstimator(args.reference, args.reference_backend, args.device,
-                               **estimator_options(args.reference, args.reference_backend,
-                                                   'fp32', args.model))
+                               **estimator_options(args.reference, 'fp32', args.model))
     try:
         results = []
         for path in tqdm(files, desc='parity', unit='image'):

@@ -4,24 +4,29 @@
 
 | model file     | backends                    | 'auto' picks                                  |
 |----------------|-----------------------------|-----------------------------------------------|
-| .onnx          | onnxruntime, tensorrt       | tensorrt when TensorRT + pycuda import and a  |
-|                |                             | GPU is present (engine cached beside the ONNX)|
-|                |                             | else onnxruntime                              |
+| .onnx          | onnxruntime, tensorrt       | tensorrt when TensorRT and a CUDA layer       |
+|                |                             | (cuda-python or pycuda) import and a GPU is   |
+|                |                             | present (engine cached beside the ONNX), else |
+|                |                             | onnxruntime                                   |
 | .engine, .plan | tensorrt                    | tensorrt                                      |
 | .pt, .pth      | torch                       | torch                                         |
 
 Backend modules import their heavy libraries (onnxruntime, tensorrt, torch) only when built, so
-importing this package costs nothing.
+importing this package costs nothing. `precision` ('auto', 'fp32', 'fp16', 'int8') goes to the
+backends whose constructor takes it (TensorRT: see tensorrt_backend); the others run the graph as
+exported and accept only 'auto' or 'fp32'.
 """
 
 import abc
 import importlib
 import importlib.util
+import inspect
 from pathlib import Path
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from adds_ros.errors import UserValueError
 from adds_ros.metadata import ModelMetadata
 
 # name -> (module, class)
@@ -54,19 +59,21 @@ class Backend(abc.ABC):
         """One line for logs and diagnostics (backend, device, precision)."""
         return self.name
 
+    def use_outputs(self, names: Sequence[str]) -> None:
+        """Say which outputs the caller reads; a backend may skip fetching the others."""
+
     def close(self) -> None:
         """Release device memory and contexts; the default has nothing to release."""
 
 
 def tensorrt_usable() -> bool:
-    """Tell whether TensorRT and pycuda import and a CUDA device is present."""
-    if any(importlib.util.find_spec(m) is None for m in ('tensorrt', 'pycuda')):
+    """Tell whether TensorRT and a CUDA layer (cuda-python or pycuda) import, with a GPU."""
+    if importlib.util.find_spec('tensorrt') is None:
         return False
     try:
-        import pycuda.driver as cuda
+        from adds_ros.backends.cuda_layer import load_cuda_layer
 
-        cuda.init()
-        return cuda.Device.count() > 0
+        return load_cuda_layer().device_count() > 0
     except Exception:  # noqa: BLE001 - any driver failure means "no usable GPU"
         return False
 
@@ -94,7 +101,7 @@ def choose_backend(model: Union[str, Path], backend: str = 'auto',
 
 
 def create_backend(model: Union[str, Path], backend: str = 'auto', device: str = 'auto',
-                   **options) -> Backend:
+                   precision: str = 'auto', **options) -> Backend:
     """Load `model` with the chosen backend; `options` go to that backend's constructor."""
     model = Path(model)
     if not model.exists():
@@ -102,6 +109,11 @@ def create_backend(model: Union[str, Path], backend: str = 'auto', device: str =
     name = choose_backend(model, backend)
     module_name, class_name = BACKENDS[name]
     cls = getattr(importlib.import_module(module_name), class_name)
+    if 'precision' in inspect.signature(cls).parameters:
+        options['precision'] = precision
+    elif precision not in ('auto', 'fp32'):
+        raise UserValueError(f'the {name} backend runs the graph as exported; precision '
+                             f'{precision!r} needs the tensorrt backend')
     return cls(model, device=device, **options)
 
 

@@ -2,78 +2,150 @@
 # SPDX-License-Identifier: Apache-2.0
 """The whole life of a TensorRT engine in one place: cache key, build, validate, rebuild.
 
-A TensorRT engine (plan) is only valid for the exact TensorRT release and GPU model it was built
-on, and for the exact network, precision and input shape. Loading a plan built elsewhere is at
-best refused by TensorRT and at worst undefined (wrong depth, a crash). So every rule below
-decides *before* any byte reaches TensorRT whether a file may be used:
+A TensorRT engine (plan) is only valid for the exact TensorRT release and GPU it was built on,
+and for the exact network, precision, input shapes and builder settings. Loading a plan built
+elsewhere is at best refused by TensorRT and at worst undefined (wrong depth, a crash). So every
+rule below decides *before* any byte reaches TensorRT whether a file may be used, and each says
+why it exists.
 
+Cache and key
 1. The key covers everything that changes the plan: the ONNX content hash (not its name or
-   date: a re-export with other weights must rebuild), the precision, the input shape, the
-   TensorRT version, the GPU name and its compute capability, and for INT8 the hash of the
-   calibration images (other images give other scales).
-2. The file name carries the key's digest, `<onnx stem>.<precision>.<digest>.engine`, beside the
-   ONNX file: engines for several GPUs (a Jetson and a desktop sharing a folder) and precisions
-   live side by side and never overwrite each other.
-3. Beside every engine is a JSON record written *after* the engine: the full key, the engine's
-   size and SHA-256, the model metadata and the TensorRT version that built it. An engine
-   without a record (a build killed half-way, a file copied from elsewhere) is never used.
-4. On load, the record's key must equal the key computed now, field by field (a mismatch names
+   date: a re-export with other weights must rebuild), and for INT8 the hash of the calibration
+   images (other images give other scales).
+2. The GPU is identified by name, compute capability, SM count and total memory (MiB). Name
+   and compute capability alone cannot tell Jetson Orin modules apart (AGX Orin 64/32 GB, Orin
+   NX 16/8 GB and Orin Nano 8/4 GB all report "Orin", SM 8.7) while their tactics differ; an
+   engine tuned for 16 SMs is not the best, and may not fit, on 8.
+3. The builder settings are in the key (`BuildSettings`): precision, the workspace limit (a
+   plan built with 4 GiB of scratch may pick tactics a 512 MiB build on a small Jetson cannot
+   run), the optimisation-profile shapes (a plan only accepts shapes inside its profile), the
+   strongly-typed flag (it changes which types layers run in) and the TensorRT version.
+4. The file name carries the key's digest, `<onnx stem>.<precision>.<digest>.engine`: engines
+   for several GPUs (a Jetson and a desktop sharing a folder) and settings live side by side and
+   never overwrite each other.
+5. Beside every engine is a JSON record written *after* the engine: the full key, the engine's
+   size and SHA-256, the model metadata. An engine without a record (a build killed half-way, a
+   file copied from elsewhere) is never used.
+6. On load, the record's key must equal the key computed now, field by field (a mismatch names
    the field), and the engine bytes must hash to the recorded SHA-256 (a truncated or corrupt
    file is caught here rather than inside TensorRT).
-5. A cached engine that fails any check, or that TensorRT still refuses to deserialise, is
+7. A cached engine that fails any check, or that TensorRT still refuses to deserialise, is
    rebuilt from the ONNX file with a log line saying why. If a freshly built engine cannot be
    deserialised, that is an error (no build loop).
-6. An engine file given directly (no ONNX beside it to rebuild from) that fails a check is a
+8. An engine file given directly (no ONNX beside it to rebuild from) that fails a check is a
    clear error telling the user how to rebuild it, never a silent fallback.
-7. Files are written atomically (adds_ros.atomic), so a reader never sees a half-written engine;
-   the timing cache (kernel timings, valid per TensorRT version and GPU) is kept beside the ONNX
-   so a rebuild after a re-export takes seconds instead of minutes.
+
+Files
+9. Engines are cached beside the ONNX file (where `adds engine` put them, found by the node
+   without configuration). When that folder is read-only (a model shipped in a package, a
+   read-only root file system) engines are built into `$XDG_CACHE_HOME/adds_ros/engines`
+   (default `~/.cache/adds_ros/engines`) with a log line saying so; a valid engine beside the
+   ONNX is still used first.
+10. Building holds an exclusive `fcntl` lock on `<engine>.lock`: two processes starting at once
+   (two camera nodes, the node and `adds engine`) would otherwise both spend minutes building
+   and race to write the same file. The second waits, then finds the first one's engine valid
+   (the check is repeated under the lock) and loads it.
+11. Files are written atomically (adds_ros.atomic), so a reader never sees a half-written
+   engine; the kernel timing cache (valid per TensorRT version and GPU) is kept in the cache
+   folder so a rebuild after a re-export takes seconds instead of minutes.
+12. The INT8 calibration cache is named after the ONNX content hash, the calibration images'
+   hash and the platform: scales computed for other weights or other images are never reused.
+   Without calibration images, an existing calibration cache for this exact ONNX and platform
+   is used (exactly one, else the user must name the images); none is a clear error.
+
+Engine life at run time (tensorrt_backend.py and cuda_layer.py follow these)
+13. One `trt.Logger` per process: TensorRT keeps a global logger, and the first one given is
+   the one it uses, so more instances only mislead; it must outlive every runtime.
+14. Each backend retains the device's *primary* context and makes it current only around its
+   own calls (push, work, pop), popping only what it pushed. Contexts created per backend form
+   a per-thread stack: with two backends on one thread (day and night models, `adds parity`)
+   one engine ran in the other's context and closing them in the "wrong" order popped a foreign
+   context. The primary context is shared and reference-counted, so any close order is safe.
+15. Everything allocated in a context (page-locked and device buffers, the stream, TensorRT's
+   execution context, engine and runtime) is freed with that context current, and before the
+   context reference is released: freeing after release touches a destroyed context.
+16. Only the outputs the caller reads are copied back to the host (chosen by name): copying the
+   unused `depth` output every frame costs a device-to-host transfer per frame for nothing.
 
 TensorRT itself is only touched through the `build` and `deserialize` callables, which the
 TensorRT backend supplies; everything here is plain Python and tested without a GPU.
 """
 
+import contextlib
+import fcntl
 import hashlib
 import json
+import os
 import re
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from adds_ros.atomic import write_bytes_atomic, write_text_atomic
+from adds_ros.errors import UserError
 from adds_ros.metadata import ModelMetadata
 
 PRECISIONS = ('fp32', 'fp16', 'int8')
-RECORD_FORMAT = 'adds_ros.engine/1'
+RECORD_FORMAT = 'adds_ros.engine/2'
 PathLike = Union[str, Path]
+Shape = Tuple[int, ...]
 
 
-class EngineError(RuntimeError):
-    """An engine cannot be used and cannot be rebuilt here; the message says what to do."""
+class EngineError(UserError, RuntimeError):
+    """An engine cannot be used or built here; the message says what to do (`adds` prints it)."""
 
 
 @dataclass(frozen=True)
 class Platform:
-    """What a plan is tied to besides the network: the TensorRT release and the GPU."""
+    """What a plan is tied to besides the network: the TensorRT release and the GPU (rule 2)."""
 
     tensorrt_version: str
     gpu_name: str
     compute_capability: str
+    sm_count: int
+    total_memory_mib: int
 
     def slug(self) -> str:
-        """Return a file-name-safe identifier (used for the timing cache)."""
-        text = f'trt{self.tensorrt_version}-{self.gpu_name}-sm{self.compute_capability}'
+        """Return a file-name-safe identifier (timing and calibration caches)."""
+        text = (f'trt{self.tensorrt_version}-{self.gpu_name}-sm{self.compute_capability}-'
+                f'{self.sm_count}sm-{self.total_memory_mib}mib')
         return re.sub(r'[^A-Za-z0-9.+-]+', '_', text)
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """The builder settings that change a plan (rule 3).
+
+    `profile` is (min, opt, max) input shapes for a dynamic-batch graph, () for a static one.
+    """
+
+    precision: str
+    input_shape: Shape
+    profile: Tuple[Shape, ...] = ()
+    workspace_mib: int = 1024
+    strongly_typed: bool = False
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f'precision must be one of {PRECISIONS}, got {self.precision!r}')
+        object.__setattr__(self, 'input_shape', tuple(int(d) for d in self.input_shape))
+        object.__setattr__(self, 'profile',
+                           tuple(tuple(int(d) for d in s) for s in self.profile))
 
 
 @dataclass(frozen=True)
 class EngineKey:
     onnx_sha256: str
     precision: str
-    input_shape: Tuple[int, ...]
+    input_shape: Shape
+    profile: Tuple[Shape, ...]
+    workspace_mib: int
+    strongly_typed: bool
     tensorrt_version: str
     gpu_name: str
     compute_capability: str
+    sm_count: int
+    total_memory_mib: int
     calibration_sha256: str = ''
 
     def digest(self) -> str:
@@ -91,6 +163,7 @@ class EngineKey:
     def from_dict(cls, data: Dict[str, Any]) -> 'EngineKey':
         data = dict(data)
         data['input_shape'] = tuple(int(d) for d in data['input_shape'])
+        data['profile'] = tuple(tuple(int(d) for d in s) for s in data['profile'])
         return cls(**data)
 
 
@@ -123,22 +196,46 @@ def sha256_files(paths: Sequence[PathLike]) -> str:
     return digest.hexdigest()
 
 
-def make_key(onnx_path: PathLike, precision: str, input_shape: Sequence[int],
-             platform: Platform, calibration_sha256: str = '') -> EngineKey:
-    if precision not in PRECISIONS:
-        raise ValueError(f'precision must be one of {PRECISIONS}, got {precision!r}')
-    if precision == 'int8' and not calibration_sha256:
-        raise ValueError('an INT8 engine needs calibration images (their hash is in the key)')
-    return EngineKey(onnx_sha256=sha256_file(onnx_path), precision=precision,
-                     input_shape=tuple(int(d) for d in input_shape),
-                     tensorrt_version=platform.tensorrt_version, gpu_name=platform.gpu_name,
-                     compute_capability=platform.compute_capability,
-                     calibration_sha256=calibration_sha256 if precision == 'int8' else '')
+def make_key(onnx_path: PathLike, settings: BuildSettings, platform: Platform,
+             calibration_sha256: str = '') -> EngineKey:
+    if settings.precision == 'int8' and not calibration_sha256:
+        raise ValueError('an INT8 engine needs calibration (its hash is in the key)')
+    return EngineKey(onnx_sha256=sha256_file(onnx_path),
+                     **asdict(settings), **asdict(platform),
+                     calibration_sha256=calibration_sha256 if settings.precision == 'int8'
+                     else '')
 
 
-def engine_path_for(onnx_path: PathLike, key: EngineKey) -> Path:
+def fallback_folder() -> Path:
+    """Return the per-user engine cache, used when the model folder is read-only (rule 9)."""
+    base = os.environ.get('XDG_CACHE_HOME') or str(Path.home() / '.cache')
+    return Path(base) / 'adds_ros' / 'engines'
+
+
+def cache_folder(onnx_path: PathLike) -> Path:
+    """Where engines for `onnx_path` are written: beside it, else the fallback folder (rule 9)."""
+    folder = Path(onnx_path).resolve().parent
+    if os.access(folder, os.W_OK | os.X_OK):
+        return folder
+    fallback = fallback_folder()
+    fallback.mkdir(parents=True, exist_ok=True)
+    return fallback
+
+
+def search_folders(onnx_path: PathLike, folder: Optional[Path] = None) -> List[Path]:
+    """Folders that may hold engines of `onnx_path`: beside it first, then `folder`."""
+    beside = Path(onnx_path).resolve().parent
+    found = [beside]
+    for extra in (folder, fallback_folder()):
+        if extra is not None and Path(extra).resolve() not in found:
+            found.append(Path(extra).resolve())
+    return found
+
+
+def engine_path_for(onnx_path: PathLike, key: EngineKey, folder: Optional[Path] = None) -> Path:
     onnx_path = Path(onnx_path)
-    return onnx_path.with_name(f'{onnx_path.stem}.{key.precision}.{key.digest()}.engine')
+    name = f'{onnx_path.stem}.{key.precision}.{key.digest()}.engine'
+    return (Path(folder) if folder is not None else onnx_path.parent) / name
 
 
 def record_path_for(engine_path: PathLike) -> Path:
@@ -146,13 +243,50 @@ def record_path_for(engine_path: PathLike) -> Path:
     return engine_path.with_name(engine_path.name + '.json')
 
 
-def timing_cache_path(onnx_path: PathLike, platform: Platform) -> Path:
-    return Path(onnx_path).with_name(f'.timing-{platform.slug()}.cache')
+def timing_cache_path(folder: PathLike, platform: Platform) -> Path:
+    return Path(folder) / f'.timing-{platform.slug()}.cache'
+
+
+def calibration_cache_path(folder: PathLike, onnx_path: PathLike, onnx_sha256: str,
+                           calibration_sha256: str, platform: Platform) -> Path:
+    """Rule 12: the calibration cache of these weights, these images, this platform."""
+    return Path(folder) / (f'.{Path(onnx_path).stem}.int8-{onnx_sha256[:16]}-'
+                           f'{calibration_sha256}-{platform.slug()}.calib')
+
+
+def find_calibration_caches(folders: Sequence[Path], onnx_path: PathLike, onnx_sha256: str,
+                            platform: Platform) -> List[Tuple[Path, str]]:
+    """Non-empty calibration caches for this ONNX and platform: (path, calibration hash)."""
+    prefix = f'.{Path(onnx_path).stem}.int8-{onnx_sha256[:16]}-'
+    suffix = f'-{platform.slug()}.calib'
+    found = []
+    for folder in folders:
+        for path in sorted(Path(folder).glob(f'{prefix}*{suffix}')):
+            calibration = path.name[len(prefix):-len(suffix)]
+            if re.fullmatch(r'[0-9a-f]{64}', calibration) and path.stat().st_size > 0:
+                found.append((path, calibration))
+    return found
+
+
+@contextlib.contextmanager
+def build_lock(engine_path: PathLike, log: Callable[[str], None] = print) -> Iterator[None]:
+    """Hold an exclusive lock on `<engine>.lock` while checking and building (rule 10)."""
+    lock_path = Path(str(engine_path) + '.lock')
+    with open(lock_path, 'a+') as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f'waiting for another process building {Path(engine_path).name}')
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def write_engine(engine_path: PathLike, data: bytes, key: EngineKey, metadata: ModelMetadata,
                  onnx_path: Optional[PathLike] = None) -> None:
-    """Write the engine, then its record (rule 3: the record's presence means 'complete')."""
+    """Write the engine, then its record (rule 5: the record's presence means 'complete')."""
     engine_path = Path(engine_path)
     record_path_for(engine_path).unlink(missing_ok=True)
     write_bytes_atomic(engine_path, data)
@@ -181,7 +315,7 @@ def read_record(engine_path: PathLike) -> Tuple[Optional[dict], str]:
 
 def check_engine(engine_path: PathLike, expected: Optional[EngineKey] = None,
                  platform: Optional[Platform] = None) -> Tuple[Optional[dict], str]:
-    """Apply rules 3 and 4; return (record, '') when the engine may be loaded, else (None, why).
+    """Apply rules 5 and 6; return (record, '') when the engine may be loaded, else (None, why).
 
     With `expected`, the whole key must match; with only `platform` (an engine given directly),
     the TensorRT version and GPU must.
@@ -212,28 +346,52 @@ def deserialize_or_none(deserialize: Callable[[bytes], Any], data: bytes) -> Tup
     return engine, '' if engine is not None else 'TensorRT could not deserialise it'
 
 
-def load_or_build(onnx_path: PathLike, precision: str, input_shape: Sequence[int],
-                  platform: Platform, metadata: ModelMetadata, build: Callable[[], bytes],
+def _load_valid(paths: Sequence[Path], key: EngineKey,
+                deserialize: Callable[[bytes], Any]) -> Tuple[Any, Optional[Path], str]:
+    """Load the first of `paths` that passes every check: (engine, path, '') or (None, None, why).
+
+    `why` is the first reason other than a missing file (that one says most).
+    """
+    reasons = []
+    for path in paths:
+        record, why = check_engine(path, key)
+        if record is not None:
+            engine, why = deserialize_or_none(deserialize, path.read_bytes())
+            if engine is not None:
+                return engine, path, ''
+        reasons.append(why)
+    return None, None, next((r for r in reasons if r != 'no engine file'), 'no engine file')
+
+
+def load_or_build(onnx_path: PathLike, settings: BuildSettings, platform: Platform,
+                  metadata: ModelMetadata, build: Callable[[], bytes],
                   deserialize: Callable[[bytes], Any], calibration_sha256: str = '',
-                  force: bool = False, log: Callable[[str], None] = print) -> CachedEngine:
+                  force: bool = False, folder: Optional[PathLike] = None,
+                  log: Callable[[str], None] = print) -> CachedEngine:
     """Return a usable engine for `onnx_path`: the cached one if every check passes, else rebuilt.
 
     `build()` returns serialised plan bytes (minutes on a Jetson); `deserialize(bytes)` returns
-    an engine or None. `force` rebuilds even a valid cache entry.
+    an engine or None. `folder` is where a build is written (default: `cache_folder`); a valid
+    engine in any of `search_folders` is used. `force` rebuilds even a valid cache entry.
     """
-    key = make_key(onnx_path, precision, input_shape, platform, calibration_sha256)
-    path = engine_path_for(onnx_path, key)
-    record, reason = (None, 'rebuild requested') if force else check_engine(path, key)
-    if record is not None:
-        engine, reason = deserialize_or_none(deserialize, path.read_bytes())
+    key = make_key(onnx_path, settings, platform, calibration_sha256)
+    folder = Path(folder) if folder is not None else cache_folder(onnx_path)
+    path = engine_path_for(onnx_path, key, folder)
+    candidates = [engine_path_for(onnx_path, key, f) for f in search_folders(onnx_path, folder)]
+    with build_lock(path, log):
+        engine, found, reason = (None, None, 'rebuild requested') if force else \
+            _load_valid(candidates, key, deserialize)
         if engine is not None:
-            return CachedEngine(engine, path, key, metadata, built=False, reason='cached')
-    log(f'building TensorRT engine {path.name} ({precision}, {platform.gpu_name}, '
-        f'TensorRT {platform.tensorrt_version}): {reason}')
-    data = bytes(build())
-    if not data:
-        raise EngineError(f'TensorRT built no engine from {onnx_path} (see the log above)')
-    write_engine(path, data, key, metadata, onnx_path)
+            return CachedEngine(engine, found, key, metadata, built=False, reason='cached')
+        beside = Path(onnx_path).resolve().parent
+        if path.parent.resolve() != beside:
+            log(f'model folder {beside} is read-only: caching TensorRT engines in {path.parent}')
+        log(f'building TensorRT engine {path} ({settings.precision}, {platform.gpu_name}, '
+            f'TensorRT {platform.tensorrt_version}): {reason}')
+        data = bytes(build())
+        if not data:
+            raise EngineError(f'TensorRT built no engine from {onnx_path} (see the log above)')
+        write_engine(path, data, key, metadata, onnx_path)
     engine, why = deserialize_or_none(deserialize, data)
     if engine is None:
         raise EngineError(f'the engine just built from {onnx_path} is unusable: {why}')
@@ -242,7 +400,7 @@ def load_or_build(onnx_path: PathLike, precision: str, input_shape: Sequence[int
 
 def load_engine_file(engine_path: PathLike, platform: Platform,
                      deserialize: Callable[[bytes], Any]) -> CachedEngine:
-    """Load an engine the user named directly (rule 6): any failed check is an EngineError."""
+    """Load an engine the user named directly (rule 8): any failed check is an EngineError."""
     engine_path = Path(engine_path)
     record, why = check_engine(engine_path, platform=platform)
     if record is not None:

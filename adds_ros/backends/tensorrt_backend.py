@@ -1,47 +1,120 @@
 # Copyright 2026 adds_ros developers
 # SPDX-License-Identifier: Apache-2.0
-"""TensorRT backend: TensorRT 10 named-tensor API, pycuda buffers and stream.
+"""TensorRT backend: TensorRT 10 / 11 named-tensor API over a small CUDA layer (cuda_layer.py).
 
-Threading: a CUDA context belongs to the thread that made it current. The backend creates its
-context in its constructor and every `infer` must run on that same thread, so the node builds
-the `DepthEstimator` *inside* its inference thread (never on the executor thread) and closes it
-there. A call from another thread is refused with a clear error instead of corrupting state.
+Threading: the backend uses the device's primary context, made current only around its own
+calls, so several backends can live on one thread and close in any order (engine_cache.py rules
+13-16 give the reasons). One backend is still used from one thread only: its execution context
+and staging buffers are not thread-safe, so a call from another thread is refused with a clear
+error; the node creates, uses and closes its estimator in its inference thread.
 
-Precision on different TensorRT releases:
+Precision (`resolve_precision`), per TensorRT release:
+- 'auto': an FP16 graph (`adds export --half`) -> fp16; else fp16 where TensorRT still has
+  weak typing (10.x, the FP16 builder flag) and the GPU has fast FP16 (compute capability 5.3,
+  6.0, 6.2 or >= 7.0: Jetson Nano/TX2/Xavier/Orin, Volta and newer); else fp32.
 - fp32: TF32 is switched off, so fp32 engines agree with ONNX Runtime to ~1e-5.
-- fp16: with the FP16 builder flag where it exists (TensorRT 10.x; deprecated from 10.12),
-  otherwise (TensorRT 11) a strongly typed network from an FP16 graph (`adds export --half`).
-  An FP16 graph is always built strongly typed: the graph, not the builder, picks the types.
-- int8: implicit quantisation with an entropy calibrator over a folder of images; TensorRT 11
-  removed it (explicitly quantised Q/DQ graphs only), which is reported as an error.
+- fp16: TensorRT 10.x: the FP16 builder flag on an FP32 graph, or an FP16 graph built strongly
+  typed. TensorRT 11 removed the precision flags: every network is strongly typed and the graph
+  sets the types, so fp16 needs an FP16 graph (`adds export --half`).
+- int8: implicit quantisation with an entropy calibrator (TensorRT 10.x only; 11 removed it:
+  explicitly quantised Q/DQ graphs only, reported as an error).
 Engine caching and validation are in `engine_cache` (plain Python, tested without a GPU).
 """
 
 import threading
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from adds_ros.atomic import write_bytes_atomic
 from adds_ros.backends import Backend, parse_device
+from adds_ros.backends.cuda_layer import CudaLayer, load_cuda_layer, PrimaryContext
 from adds_ros.backends.engine_cache import (
-    EngineError, load_engine_file, load_or_build, Platform, sha256_files, timing_cache_path)
+    BuildSettings, cache_folder, calibration_cache_path, EngineError, find_calibration_caches,
+    load_engine_file, load_or_build, Platform, PRECISIONS, search_folders, sha256_file,
+    sha256_files, timing_cache_path)
+from adds_ros.errors import UserError, UserValueError
 from adds_ros.metadata import ModelMetadata
 from adds_ros.preprocess import image_files, to_network_input
 
 WORKSPACE_MIB = 1024
+REQUESTS = ('auto',) + PRECISIONS
+_LOGGERS: Dict[int, object] = {}
 
 
-def current_platform(device_index: int = 0) -> Platform:
-    """Return the TensorRT release and GPU (name, compute capability) engines are built for."""
-    import pycuda.driver as cuda
+def trt_logger(trt):
+    """Return the process's one TensorRT logger (rule 13); it outlives every runtime."""
+    if id(trt) not in _LOGGERS:
+        _LOGGERS[id(trt)] = trt.Logger(trt.Logger.WARNING)
+    return _LOGGERS[id(trt)]
+
+
+def fast_fp16(compute_capability: str) -> bool:
+    """Tell whether a GPU runs FP16 at least as fast as FP32 (CUDA's arithmetic tables)."""
+    major, minor = (int(part) for part in compute_capability.split('.'))
+    return (major, minor) >= (7, 0) or (major, minor) in ((5, 3), (6, 0), (6, 2))
+
+
+def resolve_precision(requested: str, graph_precision: str, weak_typing: bool,
+                      platform: Platform) -> Tuple[str, bool]:
+    """Return (engine precision, strongly typed) for a request on this TensorRT and GPU.
+
+    `weak_typing` is whether this TensorRT still has precision builder flags (10.x, not 11).
+    """
+    if requested not in REQUESTS:
+        raise UserValueError(f'precision must be one of {", ".join(REQUESTS)}, got {requested!r}')
+    if graph_precision == 'fp16':
+        if requested in ('auto', 'fp16'):
+            return 'fp16', True
+        raise EngineError(f'an FP16 graph (adds export --half) builds only fp16 engines, not '
+                          f'{requested}; export without --half for fp32/int8')
+    if requested == 'auto':
+        requested = 'fp16' if weak_typing and fast_fp16(platform.compute_capability) else 'fp32'
+    if weak_typing:
+        return requested, False
+    if requested == 'fp32':
+        return 'fp32', True
+    remedy = ('export an FP16 graph with `adds export --half` and build that'
+              if requested == 'fp16' else 'use fp16/fp32, or an explicitly quantised (Q/DQ) '
+              'ONNX graph')
+    raise EngineError(f'TensorRT {platform.tensorrt_version} has no {requested.upper()} builder '
+                      f'flag (strongly typed networks only); {remedy}')
+
+
+def current_platform(index: int = 0, layer: Optional[CudaLayer] = None) -> Platform:
+    """Return the TensorRT release and GPU engines are built for."""
     import tensorrt as trt
 
-    cuda.init()
-    device = cuda.Device(device_index)
-    major, minor = device.compute_capability()
-    return Platform(trt.__version__, device.name(), f'{major}.{minor}')
+    info = (layer or load_cuda_layer()).device_info(index)
+    return Platform(trt.__version__, info.name, info.compute_capability, info.sm_count,
+                    info.total_memory >> 20)
+
+
+def onnx_input_dims(onnx_path: Path) -> Tuple[str, Tuple[int, ...]]:
+    """Return the ONNX graph's one input: name and dims (-1 where dynamic)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    inputs = onnxruntime.InferenceSession(str(onnx_path), options,
+                                          providers=['CPUExecutionProvider']).get_inputs()
+    if len(inputs) != 1:
+        raise EngineError(f'{onnx_path} has {len(inputs)} inputs; the depth graph has one')
+    return inputs[0].name, tuple(d if isinstance(d, int) and d > 0 else -1
+                                 for d in inputs[0].shape)
+
+
+def build_settings(onnx_path: Path, precision: str, strongly_typed: bool, max_batch: int,
+                   workspace_mib: int) -> BuildSettings:
+    """Return the settings for `onnx_path`: its input shape, a batch profile if dynamic."""
+    name, dims = onnx_input_dims(onnx_path)
+    if any(d < 0 for d in dims[1:]):
+        raise EngineError(f'{onnx_path}: input {name} {dims} is dynamic beyond the batch; '
+                          f'export it at a fixed size')
+    one = (1,) + dims[1:]
+    profile = (one, one, (max(max_batch, 1),) + dims[1:]) if dims[0] < 0 else ()
+    return BuildSettings(precision, one, profile, int(workspace_mib), strongly_typed)
 
 
 def _progress_monitor(trt, log: Callable[[str], None]):
@@ -65,17 +138,40 @@ def _progress_monitor(trt, log: Callable[[str], None]):
     return Progress()
 
 
-def _entropy_calibrator(trt, cuda, images: Sequence[Path], metadata: ModelMetadata,
+def calibration_sample(rgb: np.ndarray, metadata: ModelMetadata) -> np.ndarray:
+    """Turn a camera image into the graph's input exactly as at run time.
+
+    In-graph models take the uint8 camera frame (resized to the export's camera size), the
+    others the cropped, resized float32 network input.
+    """
+    import cv2
+
+    if metadata.in_graph:
+        frame = cv2.resize(rgb, (metadata.camera_width, metadata.camera_height),
+                           interpolation=cv2.INTER_AREA)
+        return np.ascontiguousarray(frame[None], dtype=np.uint8)
+    return np.ascontiguousarray(to_network_input(rgb, metadata.crop, metadata.input_height,
+                                                 metadata.input_width), dtype=np.float32)
+
+
+def _entropy_calibrator(trt, cuda: CudaLayer, images: Sequence[Path], metadata: ModelMetadata,
                         cache_path: Path, log: Callable[[str], None]):
-    """Make an IInt8EntropyCalibrator2 feeding images preprocessed exactly as at run time."""
+    """Make an IInt8EntropyCalibrator2 feeding the images as the graph sees them at run time.
+
+    Runs inside the build, with the backend's context current; its device buffer is freed by
+    `free()` before the context is released (rule 15).
+    """
     import cv2
 
     class Calibrator(trt.IInt8EntropyCalibrator2):
         def __init__(self) -> None:
             trt.IInt8EntropyCalibrator2.__init__(self)
-            self.index = 0
-            shape = (1, 3, metadata.input_height, metadata.input_width)
-            self.device = cuda.mem_alloc(int(np.prod(shape)) * 4)
+            self.index, self.device = 0, None
+
+        def free(self) -> None:
+            if self.device is not None:
+                cuda.mem_free(self.device)
+                self.device = None
 
         def get_batch_size(self):
             return 1
@@ -89,10 +185,11 @@ def _entropy_calibrator(trt, cuda, images: Sequence[Path], metadata: ModelMetada
             bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if bgr is None:
                 raise ValueError(f'cannot read calibration image {path}')
-            batch = to_network_input(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), metadata.crop,
-                                     metadata.input_height, metadata.input_width)
-            cuda.memcpy_htod(self.device, np.ascontiguousarray(batch))
-            return [int(self.device)]
+            sample = calibration_sample(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), metadata)
+            if self.device is None:
+                self.device = cuda.mem_alloc(sample.nbytes)
+            cuda.copy_to_device(self.device, sample)
+            return [self.device]
 
         def read_calibration_cache(self):
             return cache_path.read_bytes() if cache_path.is_file() else None
@@ -103,63 +200,36 @@ def _entropy_calibrator(trt, cuda, images: Sequence[Path], metadata: ModelMetada
     return Calibrator()
 
 
-def _configure_precision(trt, config, precision: str, strongly_typed: bool) -> None:
-    if hasattr(trt.BuilderFlag, 'TF32'):
-        config.clear_flag(trt.BuilderFlag.TF32)
-    if strongly_typed and precision != 'fp16':
-        raise EngineError(f'an FP16 graph (adds export --half) builds only fp16 engines, not '
-                          f'{precision}; export without --half for fp32/int8')
-    if precision == 'fp32' or strongly_typed:
-        return
-    flag = getattr(trt.BuilderFlag, precision.upper(), None)
-    if flag is None or (precision == 'int8' and not hasattr(config, 'int8_calibrator')):
-        remedy = ('export an FP16 graph with `adds export --half` and build that'
-                  if precision == 'fp16' else
-                  'use fp16/fp32, or an explicitly quantised (Q/DQ) ONNX graph')
-        raise EngineError(f'TensorRT {trt.__version__} has no {precision.upper()} builder flag; '
-                          f'{remedy}')
-    config.set_flag(flag)
-
-
-def build_serialized_engine(onnx_path: Path, precision: str, metadata: ModelMetadata,
-                            platform: Platform, calibration: Sequence[Path] = (),
-                            max_batch: int = 1, workspace_mib: int = WORKSPACE_MIB,
+def build_serialized_engine(trt, onnx_path: Path, settings: BuildSettings, folder: Path,
+                            platform: Platform, calibrator=None,
                             log: Callable[[str], None] = print) -> bytes:
     """Parse the ONNX file and build a serialised plan, reusing and updating the timing cache."""
-    import pycuda.driver as cuda
-    import tensorrt as trt
-
-    logger = trt.Logger(trt.Logger.WARNING)
+    logger = trt_logger(trt)
     builder = trt.Builder(logger)
-    strongly_typed = metadata.precision == 'fp16'
-    typed_flag = getattr(trt.NetworkDefinitionCreationFlag, 'STRONGLY_TYPED', None)
-    network = builder.create_network(
-        (1 << int(typed_flag)) if strongly_typed and typed_flag is not None else 0)
+    flags = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED) \
+        if settings.strongly_typed else 0
+    network = builder.create_network(flags)
     parser = trt.OnnxParser(network, logger)
     if not parser.parse(Path(onnx_path).read_bytes()):
         errors = '; '.join(str(parser.get_error(i)) for i in range(parser.num_errors))
         raise EngineError(f'TensorRT cannot parse {onnx_path}: {errors}')
     config = builder.create_builder_config()
-    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mib << 20)
-    _configure_precision(trt, config, precision, strongly_typed)
-    if hasattr(config, 'progress_monitor'):
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, settings.workspace_mib << 20)
+    if hasattr(trt.BuilderFlag, 'TF32'):
+        config.clear_flag(trt.BuilderFlag.TF32)
+    if not settings.strongly_typed and settings.precision != 'fp32':
+        config.set_flag(getattr(trt.BuilderFlag, settings.precision.upper()))
+    if hasattr(trt, 'IProgressMonitor'):
         config.progress_monitor = _progress_monitor(trt, log)
-    image = network.get_input(0)
-    shape = (1, 3, metadata.input_height, metadata.input_width)
-    dynamic = image.shape[0] == -1
-    if dynamic:
+    if settings.profile:
         profile = builder.create_optimization_profile()
-        profile.set_shape(image.name, shape, shape, (max_batch,) + shape[1:])
+        profile.set_shape(network.get_input(0).name, *settings.profile)
         config.add_optimization_profile(profile)
-    if precision == 'int8':
-        if dynamic:
+        if calibrator is not None:
             config.set_calibration_profile(profile)
-        config.int8_calibrator = _entropy_calibrator(
-            trt, cuda, list(calibration), metadata,
-            Path(onnx_path).with_name(f'.{Path(onnx_path).stem}.int8-'
-                                      f'{sha256_files(calibration)[:16]}-{platform.slug()}.calib'),
-            log)
-    cache_path = timing_cache_path(onnx_path, platform)
+    if calibrator is not None:
+        config.int8_calibrator = calibrator
+    cache_path = timing_cache_path(folder, platform)
     timing = config.create_timing_cache(cache_path.read_bytes() if cache_path.is_file() else b'')
     if timing is None or not config.set_timing_cache(timing, ignore_mismatch=False):
         log(f'  timing cache {cache_path.name} unusable; starting an empty one')
@@ -172,98 +242,168 @@ def build_serialized_engine(onnx_path: Path, precision: str, metadata: ModelMeta
 
 
 class TensorRTBackend(Backend):
+    """A cached TensorRT engine with its bindings, in the device's primary context."""
+
     name = 'tensorrt'
 
-    def __init__(self, model: Union[str, Path], device: str = 'auto', precision: str = 'fp32',
+    def __init__(self, model: Union[str, Path], device: str = 'auto', precision: str = 'auto',
                  calib: Optional[Union[str, Path]] = None, max_batch: int = 1,
                  rebuild: bool = False, workspace_mib: int = WORKSPACE_MIB,
-                 log: Callable[[str], None] = print) -> None:
-        import pycuda.driver as cuda
+                 log: Callable[[str], None] = print,
+                 cuda_layer: Optional[CudaLayer] = None) -> None:
         import tensorrt as trt
 
         kind, index = parse_device(device)
         if kind == 'cpu':
             raise ValueError('the TensorRT backend needs a GPU; use device cuda[:N] or auto')
-        cuda.init()
-        self.cuda = cuda
-        self.owner = threading.get_ident()
-        self.cuda_context = cuda.Device(index).make_context()
+        self.trt, self.owner = trt, threading.get_ident()
+        self.host: Dict[str, np.ndarray] = {}
+        self.device_buffers: Dict[str, int] = {}
+        self.stream = self.context = self.engine = self.runtime = None
+        self.cuda = cuda_layer or load_cuda_layer()
+        self.primary = PrimaryContext(self.cuda, index)
         try:
-            self._load(trt, Path(model), index, precision, calib, max_batch, rebuild,
-                       workspace_mib, log)
+            with self.primary.active():
+                self._load(Path(model), index, precision, calib, max_batch, rebuild,
+                           workspace_mib, log)
         except BaseException:
             self.close()
             raise
 
-    def _load(self, trt, model: Path, index: int, precision: str, calib, max_batch: int,
+    def _load(self, model: Path, index: int, precision: str, calib, max_batch: int,
               rebuild: bool, workspace_mib: int, log: Callable[[str], None]) -> None:
-        platform = current_platform(index)
-        self.logger = trt.Logger(trt.Logger.WARNING)    # must outlive the runtime
-        self.runtime = trt.Runtime(self.logger)
+        trt = self.trt
+        platform = current_platform(index, self.cuda)
+        self.runtime = trt.Runtime(trt_logger(trt))
         deserialize = self.runtime.deserialize_cuda_engine
         if model.suffix.lower() == '.onnx':
-            metadata = ModelMetadata.from_onnx(model)
-            images = image_files(calib) if precision == 'int8' else []
-            shape = (max_batch, 3, metadata.input_height, metadata.input_width)
-            cached = load_or_build(
-                model, precision, shape, platform, metadata,
-                lambda: build_serialized_engine(model, precision, metadata, platform, images,
-                                                max_batch, workspace_mib, log),
-                deserialize, sha256_files(images) if images else '', force=rebuild, log=log)
+            cached = self._load_onnx(model, platform, precision, calib, max_batch, rebuild,
+                                     workspace_mib, log)
         else:
             cached = load_engine_file(model, platform, deserialize)
         self.metadata, self.engine = cached.metadata, cached.engine
         cached.engine = None                             # one owner, freed in close()
         self.cached = cached
         self.context = self.engine.create_execution_context()
-        self.stream = self.cuda.Stream()
-        self.host: Dict[str, np.ndarray] = {}
-        self.device_buffers = {}
-        self.inputs: List[str] = []
-        self._allocate(trt)
-
-    def _allocate(self, trt) -> None:
-        """Page-locked host and device buffers per named tensor, bound by address (TRT 10)."""
-        shape = (1, 3, self.metadata.input_height, self.metadata.input_width)
+        self.stream = self.cuda.stream_create()
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
-        for name in names:
-            if self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
-                self.inputs.append(name)
-                self.context.set_input_shape(name, shape)
-        for name in names:
-            dims = tuple(self.context.get_tensor_shape(name))
-            dtype = trt.nptype(self.engine.get_tensor_dtype(name))
-            self.host[name] = self.cuda.pagelocked_empty(dims, dtype)
+        self.inputs = [n for n in names
+                       if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
+        self.outputs = [n for n in names if n not in self.inputs]
+        if len(self.inputs) != 1:
+            raise EngineError(f'{model}: the engine has inputs {self.inputs}; expected one')
+        self.wanted: List[str] = list(self.outputs)
+        shape = tuple(self.engine.get_tensor_shape(self.inputs[0]))
+        self._bind((1,) + shape[1:] if shape[0] < 0 else shape)
+
+    def _load_onnx(self, model: Path, platform: Platform, requested: str, calib,
+                   max_batch: int, rebuild: bool, workspace_mib: int, log: Callable[[str], None]):
+        trt = self.trt
+        metadata = ModelMetadata.from_onnx(model)
+        precision, strongly_typed = resolve_precision(
+            requested, metadata.precision, hasattr(trt.BuilderFlag, 'FP16'), platform)
+        settings = build_settings(model, precision, strongly_typed, max_batch, workspace_mib)
+        folder = cache_folder(model)
+        calibrator, calibration = None, ''
+        if precision == 'int8':
+            images, cache, calibration = self._calibration(model, calib, folder, platform)
+            calibrator = _entropy_calibrator(trt, self.cuda, images, metadata, cache, log)
+        try:
+            return load_or_build(
+                model, settings, platform, metadata,
+                lambda: build_serialized_engine(trt, model, settings, folder, platform,
+                                                calibrator, log),
+                self.runtime.deserialize_cuda_engine, calibration, force=rebuild,
+                folder=folder, log=log)
+        finally:
+            if calibrator is not None:
+                calibrator.free()
+
+    @staticmethod
+    def _calibration(model: Path, calib, folder: Path,
+                     platform: Platform) -> Tuple[List[Path], Path, str]:
+        """INT8 calibration: (images, calibration cache, its hash for the key), rule 12.
+
+        Without `calib`, an existing calibration cache for this ONNX and platform is used; it is
+        looked for before any image folder is touched.
+        """
+        onnx_sha256 = sha256_file(model)
+        if calib is None:
+            folders = search_folders(model, folder)
+            caches = find_calibration_caches(folders, model, onnx_sha256, platform)
+            if len(caches) == 1:
+                return [], caches[0][0], caches[0][1]
+            where = ', '.join(str(f) for f in folders)
+            raise UserError(
+                'precision int8 needs calibration images (--calib DIR): '
+                + ('no calibration cache' if not caches else f'{len(caches)} calibration caches')
+                + f' for {model.name} on this GPU in {where}')
+        try:
+            images = image_files(calib)
+        except ValueError as err:
+            raise UserValueError(f'--calib: {err}') from None
+        calibration = sha256_files(images)
+        return images, calibration_cache_path(folder, model, onnx_sha256, calibration,
+                                              platform), calibration
+
+    def _bind(self, shape: Tuple[int, ...]) -> None:
+        """(Re)allocate page-locked host and device buffers per named tensor for `shape`."""
+        trt, engine, context = self.trt, self.engine, self.context
+        self._free_buffers()
+        if not context.set_input_shape(self.inputs[0], shape):
+            raise ValueError(f'input shape {shape} is outside the engine\'s profile '
+                             f'{tuple(engine.get_tensor_shape(self.inputs[0]))}')
+        for name in self.inputs + self.outputs:
+            dims = tuple(context.get_tensor_shape(name))
+            if any(d < 0 for d in dims):
+                raise EngineError(f'tensor {name} has unresolved shape {dims}')
+            self.host[name] = self.cuda.host_empty(dims, trt.nptype(engine.get_tensor_dtype(name)))
             self.device_buffers[name] = self.cuda.mem_alloc(self.host[name].nbytes)
-            self.context.set_tensor_address(name, int(self.device_buffers[name]))
+            context.set_tensor_address(name, self.device_buffers[name])
+
+    def _free_buffers(self) -> None:
+        for name in list(self.device_buffers):
+            self.cuda.mem_free(self.device_buffers.pop(name))
+        for name in list(self.host):
+            self.cuda.host_free(self.host.pop(name))
+
+    def use_outputs(self, names: Sequence[str]) -> None:
+        """Copy back only `names` (rule 16); an unknown name is an error naming the outputs."""
+        unknown = [n for n in names if n not in self.outputs]
+        if unknown:
+            raise ValueError(f'the engine has no output {unknown}; it has {self.outputs}')
+        self.wanted = list(names)
 
     def infer(self, image: np.ndarray) -> Dict[str, np.ndarray]:
         if threading.get_ident() != self.owner:
             raise RuntimeError('the TensorRT backend must be used from the thread that created '
-                               'it (its CUDA context is bound to that thread)')
-        cuda, stream = self.cuda, self.stream
-        np.copyto(self.host[self.inputs[0]], image, casting='same_kind')
-        for name in self.inputs:
-            cuda.memcpy_htod_async(self.device_buffers[name], self.host[name], stream)
-        if not self.context.execute_async_v3(stream.handle):
-            raise RuntimeError('TensorRT execute_async_v3 failed')
-        outputs = [n for n in self.host if n not in self.inputs]
-        for name in outputs:
-            cuda.memcpy_dtoh_async(self.host[name], self.device_buffers[name], stream)
-        stream.synchronize()
-        return {name: self.host[name].astype(np.float32) for name in outputs}
+                               'it (its execution context and buffers are not thread-safe)')
+        cuda, name = self.cuda, self.inputs[0]
+        with self.primary.active():
+            if image.shape != self.host[name].shape:
+                self._bind(tuple(image.shape))
+            np.copyto(self.host[name], image, casting='same_kind')
+            cuda.copy_to_device(self.device_buffers[name], self.host[name], self.stream)
+            if not self.context.execute_async_v3(cuda.stream_handle(self.stream)):
+                raise RuntimeError('TensorRT execute_async_v3 failed')
+            for out in self.wanted:
+                cuda.copy_to_host(self.host[out], self.device_buffers[out], self.stream)
+            cuda.stream_synchronize(self.stream)
+            return {out: self.host[out].astype(np.float32) for out in self.wanted}
 
     def describe(self) -> str:
-        return f'tensorrt ({self.cached.key.precision}, {self.cached.path.name})'
+        return f'tensorrt ({self.cached.key.precision}, {self.cached.path.name}, {self.cuda.name})'
 
     def close(self) -> None:
-        """Free buffers and pop/detach the CUDA context (call from the owning thread)."""
-        context = getattr(self, 'cuda_context', None)
-        if context is None:
+        """Free everything in the context, then release it (rule 15); safe to call twice."""
+        if self.primary.context is None:
             return
-        for attr in ('device_buffers', 'context', 'engine', 'runtime', 'stream'):
-            if hasattr(self, attr):
-                delattr(self, attr)
-        context.pop()
-        context.detach()
-        self.cuda_context = None
+        try:
+            with self.primary.active():
+                self._free_buffers()
+                if self.stream is not None:
+                    self.cuda.stream_destroy(self.stream)
+                # TensorRT frees device memory when these objects die: with the context current.
+                self.stream = self.context = self.engine = self.runtime = None
+        finally:
+            self.primary.release()

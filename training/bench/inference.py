@@ -79,13 +79,22 @@ def onnxruntime_spinning(onnx: Path, threads: int, spinning: bool) -> Infer:
 
 
 def tensorrt_engine(onnx: Path, precision: str) -> Infer:
-    """Build (or take from the cache) a TensorRT engine for this ONNX file."""
+    """Build (or take from the cache) a TensorRT engine for this ONNX file.
+
+    A precision this TensorRT cannot build (fp16 from an FP32 graph on TensorRT 11, which has no
+    FP16 builder flag) is reported as unavailable, with TensorRT's reason, not an abort.
+    """
     from adds_ros.backends import tensorrt_usable
+    from adds_ros.backends.engine_cache import EngineError
 
     if not tensorrt_usable():
-        raise Unavailable('TensorRT + pycuda are not installed or no CUDA device is present')
+        raise Unavailable('TensorRT and a CUDA layer (cuda-python or pycuda) are not installed, '
+                          'or no CUDA device is present')
     from adds_ros.backends.tensorrt_backend import TensorRTBackend
-    return TensorRTBackend(onnx, device='cuda', precision=precision).infer
+    try:
+        return TensorRTBackend(onnx, device='cuda', precision=precision).infer
+    except EngineError as why:
+        raise Unavailable(f'TensorRT {precision}: {why}') from None
 
 
 def candidates(checkpoint: Path, onnx: Path, device: str, threads: int

@@ -1,0 +1,737 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""A faithful fake of TensorRT's Python API (10.3 and 11) and of cuda-python's driver module.
+
+Why a fake: TensorRT needs an NVIDIA GPU and cannot be installed in CI, yet the bugs that matter
+(context stack, precision flags that 11 removed, profiles, bindings by name) are in how the
+backend *calls* these APIs. The fake has the real names, signatures and return conventions, and
+it is stricter than the real libraries where they would misbehave silently:
+
+Driver (`FakeDriver`, installed as `cuda.bindings.driver`): calls return `(CUresult, ...)`
+tuples like cuda-python. A context stack per thread; the primary context per device is
+reference-counted and destroyed at its last release (a later retain gets a new handle). Memory,
+streams and copies need a current, live context; memory freed after its context was destroyed,
+pops of an empty stack, and releasing more than retained are errors. Device and page-locked
+memory are real host memory, so copies move real bytes. `violations` records what cannot raise
+(TensorRT objects destroyed without their context current, memory still allocated when its
+context is destroyed).
+
+TensorRT (`make_tensorrt(version, driver)`): 10.3 has the precision builder flags, the INT8
+calibrator and `platform_has_fast_fp16`; 11 has none of them (removed in 11.0) and its networks
+are always strongly typed (`STRONGLY_TYPED` is accepted and ignored, with enum value 0 instead of
+10.x's 1). Config objects reject unknown attributes as pybind objects do. Plans embed the ONNX
+file; executing one runs it with ONNX Runtime on the bytes in fake device memory, so outputs
+are real: fp32 engines match ONNX Runtime exactly, fp16 engines round input and outputs through
+float16, int8 engines quantise the input with the calibrated range.
+"""
+
+import ctypes
+import enum
+import importlib.machinery
+import json
+import sys
+import threading
+import types
+from typing import Dict, List, Optional
+
+import numpy as np
+
+# ------------------------------------------------------------------------------------ driver
+
+
+class CUresult(enum.IntEnum):
+    CUDA_SUCCESS = 0
+    CUDA_ERROR_INVALID_VALUE = 1
+    CUDA_ERROR_INVALID_DEVICE = 101
+    CUDA_ERROR_INVALID_CONTEXT = 201
+    CUDA_ERROR_INVALID_HANDLE = 400
+    CUDA_ERROR_ILLEGAL_ADDRESS = 700
+    CUDA_ERROR_CONTEXT_IS_DESTROYED = 709
+
+
+class CUdevice_attribute(enum.IntEnum):  # noqa: N801 - cuda-python's name
+    CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16
+    CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75
+    CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76
+
+
+class _Handle:
+    """An opaque driver handle converting to int, like cuda-python's CUcontext/CUstream."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __int__(self) -> int:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f'<{type(self).__name__} {self.value:#x}>'
+
+
+class CUcontext(_Handle):
+    pass
+
+
+class CUstream(_Handle):
+    pass
+
+
+class CUdeviceptr(_Handle):
+    pass
+
+
+class FakeCudaError(RuntimeError):
+    """Raised by the fake where the real stack would corrupt state or crash later."""
+
+
+class _Context:
+    def __init__(self, handle: int, device: int) -> None:
+        self.handle, self.device, self.alive = handle, device, True
+
+
+class FakeDriver(types.ModuleType):
+    """The part of `cuda.bindings.driver` the CUDA layer uses, with context discipline."""
+
+    CUresult = CUresult
+    CUdevice_attribute = CUdevice_attribute
+    CUcontext, CUstream, CUdeviceptr = CUcontext, CUstream, CUdeviceptr
+
+    def __init__(self, devices=(('Orin', (8, 7), 16, 64 << 30),)) -> None:
+        super().__init__('cuda.bindings.driver')
+        self.devices = list(devices)
+        self.initialised = False
+        self._local = threading.local()
+        self._next = 0x1000
+        self.contexts: Dict[int, _Context] = {}
+        self.primary: Dict[int, Optional[_Context]] = {}
+        self.refcount: Dict[int, int] = {}
+        self.memory: Dict[int, tuple] = {}       # address -> (ctypes buffer, context, kind)
+        self.streams: Dict[int, _Context] = {}
+        self.host_copies: List[int] = []          # device addresses copied to the host
+        self.violations: List[str] = []
+
+    # -- bookkeeping
+    def _handle(self) -> int:
+        self._next += 0x100
+        return self._next
+
+    def stack(self) -> List[_Context]:
+        """Return the calling thread's context stack, bottom first."""
+        if not hasattr(self._local, 'stack'):
+            self._local.stack = []
+        return self._local.stack
+
+    def current_context(self) -> Optional[_Context]:
+        """Return the live context current on this thread, or None."""
+        stack = self.stack()
+        return stack[-1] if stack and stack[-1].alive else None
+
+    def _need_context(self) -> Optional[CUresult]:
+        stack = self.stack()
+        if not self.initialised:
+            return CUresult.CUDA_ERROR_INVALID_CONTEXT
+        if not stack:
+            return CUresult.CUDA_ERROR_INVALID_CONTEXT
+        if not stack[-1].alive:
+            return CUresult.CUDA_ERROR_CONTEXT_IS_DESTROYED
+        return None
+
+    def live_allocations(self) -> int:
+        """Count the device and page-locked allocations not yet freed."""
+        return sum(1 for _, context, _ in self.memory.values() if context.alive)
+
+    def view(self, address: int, nbytes: int) -> memoryview:
+        """Return memory [address, address + nbytes) of a live allocation, else raise."""
+        for start, (buffer, context, kind) in self.memory.items():
+            if start <= address and address + nbytes <= start + ctypes.sizeof(buffer):
+                if not context.alive:
+                    raise FakeCudaError(f'{address:#x} belongs to a destroyed context')
+                return memoryview(buffer).cast('B')[address - start:address - start + nbytes]
+        raise FakeCudaError(f'illegal address {address:#x} (+{nbytes} bytes)')
+
+    # -- initialisation and devices
+    def cuInit(self, flags: int):  # noqa: N802 - the driver's names
+        self.initialised = True
+        return (CUresult.CUDA_SUCCESS,)
+
+    def cuGetErrorName(self, error):  # noqa: N802
+        return CUresult.CUDA_SUCCESS, CUresult(error).name.encode()
+
+    def cuDeviceGetCount(self):  # noqa: N802
+        return CUresult.CUDA_SUCCESS, len(self.devices)
+
+    def cuDeviceGet(self, ordinal: int):  # noqa: N802
+        if not 0 <= ordinal < len(self.devices):
+            return CUresult.CUDA_ERROR_INVALID_DEVICE, None
+        return CUresult.CUDA_SUCCESS, ordinal
+
+    def cuDeviceGetName(self, length: int, device: int):  # noqa: N802
+        return CUresult.CUDA_SUCCESS, self.devices[device][0].encode().ljust(length, b'\0')
+
+    def cuDeviceGetAttribute(self, attribute, device: int):  # noqa: N802
+        name, (major, minor), sms, _ = self.devices[device]
+        values = {CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT: sms,
+                  CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR: major,
+                  CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR: minor}
+        return CUresult.CUDA_SUCCESS, values[attribute]
+
+    def cuDeviceTotalMem(self, device: int):  # noqa: N802
+        return CUresult.CUDA_SUCCESS, self.devices[device][3]
+
+    # -- contexts
+    def cuDevicePrimaryCtxRetain(self, device: int):  # noqa: N802
+        if self.primary.get(device) is None:
+            context = _Context(self._handle(), device)
+            self.contexts[context.handle] = context
+            self.primary[device] = context
+        self.refcount[device] = self.refcount.get(device, 0) + 1
+        return CUresult.CUDA_SUCCESS, CUcontext(self.primary[device].handle)
+
+    def cuDevicePrimaryCtxRelease(self, device: int):  # noqa: N802
+        if self.refcount.get(device, 0) <= 0:
+            return (CUresult.CUDA_ERROR_INVALID_CONTEXT,)
+        self.refcount[device] -= 1
+        if self.refcount[device] == 0:
+            context = self.primary.pop(device)
+            context.alive = False                    # its memory and streams die with it
+            leaked = [a for a, (_, owner, _) in self.memory.items() if owner is context]
+            if leaked:
+                self.violations.append(f'{len(leaked)} allocations never freed before the '
+                                       f'context was destroyed')
+        return (CUresult.CUDA_SUCCESS,)
+
+    def cuCtxPushCurrent(self, context):  # noqa: N802
+        found = self.contexts.get(int(context))
+        if found is None or not found.alive:
+            return (CUresult.CUDA_ERROR_CONTEXT_IS_DESTROYED,)
+        self.stack().append(found)
+        return (CUresult.CUDA_SUCCESS,)
+
+    def cuCtxPopCurrent(self):  # noqa: N802
+        stack = self.stack()
+        if not stack:
+            return CUresult.CUDA_ERROR_INVALID_CONTEXT, None
+        return CUresult.CUDA_SUCCESS, CUcontext(stack.pop().handle)
+
+    def cuCtxGetCurrent(self):  # noqa: N802
+        stack = self.stack()
+        return CUresult.CUDA_SUCCESS, CUcontext(stack[-1].handle if stack else 0)
+
+    # -- streams
+    def cuStreamCreate(self, flags: int):  # noqa: N802
+        error = self._need_context()
+        if error:
+            return error, None
+        handle = self._handle()
+        self.streams[handle] = self.current_context()
+        return CUresult.CUDA_SUCCESS, CUstream(handle)
+
+    def _stream_error(self, stream) -> Optional[CUresult]:
+        error = self._need_context()
+        owner = self.streams.get(int(stream))
+        if error:
+            return error
+        if owner is None or not owner.alive:
+            return CUresult.CUDA_ERROR_INVALID_HANDLE
+        return None
+
+    def cuStreamSynchronize(self, stream):  # noqa: N802
+        return (self._stream_error(stream) or CUresult.CUDA_SUCCESS,)
+
+    def cuStreamDestroy(self, stream):  # noqa: N802
+        error = self._stream_error(stream)
+        if not error:
+            del self.streams[int(stream)]
+        return (error or CUresult.CUDA_SUCCESS,)
+
+    # -- memory
+    def _alloc(self, nbytes: int, kind: str):
+        error = self._need_context()
+        if error:
+            return error, None
+        buffer = (ctypes.c_char * int(nbytes))()
+        address = ctypes.addressof(buffer)
+        self.memory[address] = (buffer, self.current_context(), kind)
+        return CUresult.CUDA_SUCCESS, address
+
+    def _free(self, address: int, kind: str):
+        error = self._need_context()
+        if error:
+            return (error,)
+        entry = self.memory.get(int(address))
+        if entry is None or entry[2] != kind:
+            return (CUresult.CUDA_ERROR_INVALID_VALUE,)
+        if not entry[1].alive:
+            return (CUresult.CUDA_ERROR_CONTEXT_IS_DESTROYED,)
+        del self.memory[int(address)]
+        return (CUresult.CUDA_SUCCESS,)
+
+    def cuMemAlloc(self, nbytes: int):  # noqa: N802
+        error, address = self._alloc(nbytes, 'device')
+        return error, CUdeviceptr(address) if address else None
+
+    def cuMemFree(self, pointer):  # noqa: N802
+        return self._free(int(pointer), 'device')
+
+    def cuMemAllocHost(self, nbytes: int):  # noqa: N802
+        return self._alloc(nbytes, 'host')
+
+    def cuMemFreeHost(self, pointer):  # noqa: N802
+        return self._free(int(pointer), 'host')
+
+    def _copy(self, destination: int, source: int, nbytes: int, device: int, stream=None):
+        """Copy between any host address and `device`, a live device allocation."""
+        error = self._stream_error(stream) if stream is not None else self._need_context()
+        if error:
+            return (error,)
+        try:
+            self.view(int(device), nbytes)
+        except FakeCudaError:
+            return (CUresult.CUDA_ERROR_ILLEGAL_ADDRESS,)
+        if self.memory.get(int(device), (None, None, 'device'))[2] != 'device':
+            return (CUresult.CUDA_ERROR_INVALID_VALUE,)
+        ctypes.memmove(int(destination), int(source), nbytes)
+        return (CUresult.CUDA_SUCCESS,)
+
+    def cuMemcpyHtoD(self, destination, source, nbytes: int):  # noqa: N802
+        return self._copy(destination, source, nbytes, destination)
+
+    def cuMemcpyHtoDAsync(self, destination, source, nbytes: int, stream):  # noqa: N802
+        return self._copy(destination, source, nbytes, destination, stream)
+
+    def cuMemcpyDtoHAsync(self, destination, source, nbytes: int, stream):  # noqa: N802
+        self.host_copies.append(int(source))
+        return self._copy(destination, source, nbytes, source, stream)
+
+
+# ------------------------------------------------------------------------------------- tensorrt
+
+_ONNX_TYPES = {1: 'FLOAT', 10: 'HALF', 2: 'UINT8', 3: 'INT8', 6: 'INT32', 7: 'INT64', 9: 'BOOL'}
+_NUMPY = {'FLOAT': np.float32, 'HALF': np.float16, 'UINT8': np.uint8, 'INT8': np.int8,
+          'INT32': np.int32, 'INT64': np.int64, 'BOOL': np.bool_}
+MAGIC = b'FAKETRT1'
+
+
+def _io_of(onnx_bytes: bytes) -> Dict[str, list]:
+    """Names, dims (-1 dynamic) and TensorRT type names of an ONNX graph's inputs and outputs."""
+    import onnx
+
+    graph = onnx.load_from_string(onnx_bytes).graph
+    initialisers = {i.name for i in graph.initializer}
+
+    def describe(values):
+        return [(v.name, [d.dim_value if d.HasField('dim_value') else -1
+                          for d in v.type.tensor_type.shape.dim],
+                 _ONNX_TYPES[v.type.tensor_type.elem_type])
+                for v in values if v.name not in initialisers]
+    return {'inputs': describe(graph.input), 'outputs': describe(graph.output)}
+
+
+def make_tensorrt(version: str, driver: FakeDriver) -> types.ModuleType:
+    """Build a fake `tensorrt` module of release `version` ('10.3.0' or '11.1.0')."""
+    major = int(version.split('.')[0])
+    trt = types.ModuleType('tensorrt')
+    trt.__version__ = version
+    trt.__spec__ = importlib.machinery.ModuleSpec('tensorrt', None)
+    trt.loggers = []
+    trt.builds = []            # (network strongly typed, set flag names, profiles) per build
+
+    class ILogger:
+        INTERNAL_ERROR, ERROR, WARNING, INFO, VERBOSE = range(5)
+
+    class Logger(ILogger):
+        def __init__(self, min_severity: int = ILogger.WARNING) -> None:
+            self.min_severity = min_severity
+            self.messages: List[str] = []
+            trt.loggers.append(self)
+
+        def log(self, severity: int, msg: str) -> None:
+            self.messages.append(msg)
+
+    trt.ILogger, trt.Logger = ILogger, Logger
+    trt.DataType = enum.Enum('DataType', [(n, i) for i, n in enumerate(_NUMPY)])
+    trt.nptype = lambda data_type: _NUMPY[data_type.name]
+    trt.TensorIOMode = enum.Enum('TensorIOMode', 'NONE INPUT OUTPUT', start=0)
+    trt.MemoryPoolType = enum.Enum('MemoryPoolType', 'WORKSPACE DLA_MANAGED_SRAM', start=0)
+    flags = ['DEBUG', 'GPU_FALLBACK', 'REFIT', 'DISABLE_TIMING_CACHE', 'TF32', 'SPARSE_WEIGHTS']
+    if major < 11:
+        flags += ['FP16', 'INT8', 'BF16', 'FP8', 'OBEY_PRECISION_CONSTRAINTS',
+                  'PREFER_PRECISION_CONSTRAINTS', 'DIRECT_IO']
+        trt.NetworkDefinitionCreationFlag = enum.IntEnum(
+            'NetworkDefinitionCreationFlag', 'EXPLICIT_BATCH STRONGLY_TYPED', start=0)
+    else:
+        trt.NetworkDefinitionCreationFlag = enum.IntEnum(
+            'NetworkDefinitionCreationFlag', 'STRONGLY_TYPED', start=0)
+    trt.BuilderFlag = enum.IntEnum('BuilderFlag', flags, start=0)
+    precision_flags = {'FP16', 'INT8', 'BF16', 'FP8'}
+
+    def need_context(what: str):
+        context = driver.current_context()
+        if context is None:
+            raise FakeCudaError(f'TensorRT {what} with no current CUDA context')
+        return context
+
+    class IProgressMonitor:
+        def __init__(self) -> None:
+            pass
+
+    trt.IProgressMonitor = IProgressMonitor
+    if major < 11:
+        class IInt8EntropyCalibrator2:
+            def __init__(self) -> None:
+                pass
+
+        trt.IInt8EntropyCalibrator2 = IInt8EntropyCalibrator2
+
+    class ITensor:
+        def __init__(self, name: str, shape, dtype: str) -> None:
+            self.name, self.shape, self.dtype = name, tuple(shape), trt.DataType[dtype]
+
+    class INetworkDefinition:
+        def __init__(self, flags: int) -> None:
+            typed = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
+            self.strongly_typed = major >= 11 or bool(flags & typed)
+            self.onnx, self.inputs, self.outputs = b'', [], []
+
+        @property
+        def num_inputs(self) -> int:
+            return len(self.inputs)
+
+        def get_input(self, index: int) -> ITensor:
+            return self.inputs[index]
+
+    class OnnxParser:
+        def __init__(self, network: INetworkDefinition, logger: ILogger) -> None:
+            self.network, self.errors = network, []
+
+        @property
+        def num_errors(self) -> int:
+            return len(self.errors)
+
+        def get_error(self, index: int) -> str:
+            return self.errors[index]
+
+        def parse(self, model: bytes) -> bool:
+            try:
+                io = _io_of(model)
+            except Exception as err:  # noqa: BLE001 - the parser reports, never raises
+                self.errors.append(f'ModelImporter: {err}')
+                return False
+            self.network.onnx = bytes(model)
+            self.network.inputs = [ITensor(*t) for t in io['inputs']]
+            self.network.outputs = [ITensor(*t) for t in io['outputs']]
+            return True
+
+    trt.OnnxParser = OnnxParser
+
+    class IOptimizationProfile:
+        def __init__(self) -> None:
+            self.shapes = {}
+
+        def set_shape(self, name: str, min, opt, max) -> None:  # noqa: A002 - TensorRT's names
+            self.shapes[name] = [tuple(min), tuple(opt), tuple(max)]
+
+    class ITimingCache:
+        def __init__(self, entries: dict) -> None:
+            self.entries = entries
+
+        def serialize(self) -> bytes:
+            return json.dumps(self.entries).encode()
+
+    class IBuilderConfigBase:
+        __slots__ = ('flags', 'pools', 'profiles', 'progress_monitor', 'timing_cache')
+
+        def __init__(self) -> None:
+            self.flags, self.pools, self.profiles = {trt.BuilderFlag.TF32}, {}, []
+            self.progress_monitor, self.timing_cache = None, None
+
+        def set_flag(self, flag) -> None:
+            self.flags.add(trt.BuilderFlag(flag))
+
+        def clear_flag(self, flag) -> None:
+            self.flags.discard(trt.BuilderFlag(flag))
+
+        def get_flag(self, flag) -> bool:
+            return flag in self.flags
+
+        def set_memory_pool_limit(self, pool, size: int) -> None:
+            self.pools[pool] = int(size)
+
+        def add_optimization_profile(self, profile: IOptimizationProfile) -> int:
+            self.profiles.append(profile)
+            return len(self.profiles) - 1
+
+        def create_timing_cache(self, data: bytes) -> Optional[ITimingCache]:
+            try:
+                return ITimingCache(json.loads(data.decode()) if data else {})
+            except ValueError:
+                return None
+
+        def set_timing_cache(self, cache: ITimingCache, ignore_mismatch: bool) -> bool:
+            self.timing_cache = cache
+            return True
+
+        def get_timing_cache(self) -> ITimingCache:
+            return self.timing_cache
+
+    if major < 11:
+        class IBuilderConfig(IBuilderConfigBase):
+            __slots__ = ('int8_calibrator', 'calibration_profile')
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.int8_calibrator, self.calibration_profile = None, None
+
+            def set_calibration_profile(self, profile: IOptimizationProfile) -> bool:
+                self.calibration_profile = profile
+                return True
+    else:
+        class IBuilderConfig(IBuilderConfigBase):
+            __slots__ = ()
+
+    class IHostMemory(bytes):
+        pass
+
+    class Builder:
+        def __init__(self, logger: ILogger) -> None:
+            self.logger = logger
+
+        def create_network(self, flags: int = 0) -> INetworkDefinition:
+            return INetworkDefinition(flags)
+
+        def create_builder_config(self) -> IBuilderConfig:
+            return IBuilderConfig()
+
+        def create_optimization_profile(self) -> IOptimizationProfile:
+            return IOptimizationProfile()
+
+        def _fail(self, message: str):
+            self.logger.log(ILogger.ERROR, message)
+            return None
+
+        def build_serialized_network(self, network: INetworkDefinition,
+                                     config: IBuilderConfig) -> Optional[IHostMemory]:
+            need_context('build')
+            names = {f.name for f in config.flags}
+            trt.builds.append({'strongly_typed': network.strongly_typed, 'flags': names,
+                               'profiles': [p.shapes for p in config.profiles],
+                               'workspace': config.pools.get(trt.MemoryPoolType.WORKSPACE)})
+            if network.strongly_typed and names & precision_flags:
+                return self._fail(f'strongly typed: precision flags {names & precision_flags}')
+            dynamic = [t for t in network.inputs if -1 in t.shape]
+            for tensor in dynamic:
+                if not any(tensor.name in p.shapes for p in config.profiles):
+                    return self._fail(f'input {tensor.name} is dynamic and has no profile')
+            for profile in config.profiles:
+                for tensor in network.inputs:
+                    low, opt, high = profile.shapes[tensor.name]
+                    if not all(a <= b <= c and (d == -1 or a == c == d)
+                               for a, b, c, d in zip(low, opt, high, tensor.shape)):
+                        return self._fail(f'profile {profile.shapes} does not fit {tensor.shape}')
+            if network.strongly_typed:
+                graph_half = any(t.dtype == trt.DataType.HALF for t in network.inputs)
+                precision = 'fp16' if graph_half else 'fp32'
+            else:
+                precision = 'int8' if 'INT8' in names else 'fp16' if 'FP16' in names else 'fp32'
+            scale = self._calibrate(network, config) if precision == 'int8' else None
+            if precision == 'int8' and scale is None:
+                return None
+            if config.progress_monitor is not None:
+                config.progress_monitor.phase_start('Building engine', None, 1)
+                config.progress_monitor.step_complete('Building engine', 0)
+                config.progress_monitor.phase_finish('Building engine')
+            if config.timing_cache is not None:
+                config.timing_cache.entries[str(len(config.timing_cache.entries))] = precision
+            header = {'version': version, 'precision': precision, 'scale': scale,
+                      'profiles': [p.shapes for p in config.profiles]}
+            text = json.dumps(header).encode()
+            return IHostMemory(MAGIC + len(text).to_bytes(4, 'little') + text + network.onnx)
+
+        def _calibrate(self, network: INetworkDefinition, config: IBuilderConfig):
+            calibrator = config.int8_calibrator
+            if calibrator is None:
+                return self._fail('INT8 without a calibrator or Q/DQ nodes')
+            if any(-1 in t.shape for t in network.inputs) and config.calibration_profile is None:
+                return self._fail('dynamic network needs a calibration profile')
+            cache = calibrator.read_calibration_cache()
+            if cache:
+                return json.loads(bytes(cache).decode())['scale']
+            tensor = network.inputs[0]
+            shape = [1 if d == -1 else d for d in tensor.shape]
+            nbytes = int(np.prod(shape)) * np.dtype(_NUMPY[tensor.dtype.name]).itemsize
+            peak = 0.0
+            while True:
+                pointers = calibrator.get_batch([tensor.name])
+                if pointers is None:
+                    break
+                data = np.frombuffer(driver.view(int(pointers[0]), nbytes),
+                                     _NUMPY[tensor.dtype.name]).astype(np.float32)
+                peak = max(peak, float(np.abs(data).max()))
+            if peak == 0.0:
+                return self._fail('calibration saw no data')
+            calibrator.write_calibration_cache(json.dumps({'scale': peak / 127}).encode())
+            return peak / 127
+
+    if major < 11:
+        def fast_fp16(self) -> bool:
+            context = need_context('platform query')
+            return driver.devices[context.device][1] >= (5, 3)
+
+        Builder.platform_has_fast_fp16 = property(fast_fp16)
+    trt.Builder = Builder
+
+    class ICudaEngine:
+        def __init__(self, header: dict, onnx: bytes, context) -> None:
+            import onnxruntime
+
+            self.header, self.cuda_context = header, context
+            io = _io_of(onnx)
+            self.tensors = {name: (dims, trt.DataType[dtype], mode)
+                            for mode, key in ((trt.TensorIOMode.INPUT, 'inputs'),
+                                              (trt.TensorIOMode.OUTPUT, 'outputs'))
+                            for name, dims, dtype in io[key]}
+            self.names = list(self.tensors)
+            self.session = onnxruntime.InferenceSession(onnx, providers=['CPUExecutionProvider'])
+            error, self.workspace = driver._alloc(256, 'device')   # the engine's device memory
+            assert error == CUresult.CUDA_SUCCESS
+
+        @property
+        def num_io_tensors(self) -> int:
+            return len(self.names)
+
+        def get_tensor_name(self, index: int) -> str:
+            return self.names[index]
+
+        def get_tensor_mode(self, name: str):
+            return self.tensors[name][2] if name in self.tensors else trt.TensorIOMode.NONE
+
+        def get_tensor_dtype(self, name: str):
+            return self.tensors[name][1]
+
+        def get_tensor_shape(self, name: str):
+            return tuple(self.tensors[name][0])
+
+        @property
+        def num_optimization_profiles(self) -> int:
+            return max(len(self.header['profiles']), 1)
+
+        def get_tensor_profile_shape(self, name: str, profile_index: int):
+            return self.header['profiles'][profile_index][name]
+
+        def create_execution_context(self) -> 'IExecutionContext':
+            if need_context('create_execution_context') is not self.cuda_context:
+                raise FakeCudaError('execution context created outside the engine\'s context')
+            return IExecutionContext(self)
+
+        def __del__(self) -> None:
+            current = driver.current_context()
+            if current is not self.cuda_context or not self.cuda_context.alive:
+                driver.violations.append('engine destroyed without its CUDA context current')
+            else:
+                driver.memory.pop(self.workspace, None)
+
+    class IExecutionContext:
+        def __init__(self, engine: ICudaEngine) -> None:
+            self.engine, self.shapes, self.addresses = engine, {}, {}
+
+        def set_input_shape(self, name: str, shape) -> bool:
+            dims, _, mode = self.engine.tensors[name]
+            shape = tuple(int(d) for d in shape)
+            if mode != trt.TensorIOMode.INPUT or len(shape) != len(dims):
+                return False
+            profiles = self.engine.header['profiles']
+            if profiles:
+                low, _, high = profiles[0][name]
+                ok = all(a <= s <= c for a, s, c in zip(low, shape, high))
+            else:
+                ok = shape == tuple(dims)
+            if ok:
+                self.shapes[name] = shape
+            return ok
+
+        def get_tensor_shape(self, name: str):
+            dims, _, mode = self.engine.tensors[name]
+            if mode == trt.TensorIOMode.INPUT:
+                return self.shapes.get(name, tuple(dims))
+            batch = next(iter(self.shapes.values()), (-1,))[0]
+            return tuple(batch if d == -1 and i == 0 else d for i, d in enumerate(dims))
+
+        def set_tensor_address(self, name: str, address: int) -> bool:
+            driver.view(int(address), 1)
+            self.addresses[name] = int(address)
+            return True
+
+        def execute_async_v3(self, stream_handle: int) -> bool:
+            context = need_context('execute_async_v3')
+            if context is not self.engine.cuda_context:
+                raise FakeCudaError('engine executed in another engine\'s CUDA context')
+            if driver.streams.get(int(stream_handle)) is not context:
+                raise FakeCudaError('execute_async_v3 on a stream of another context')
+            feeds = {}
+            for name, (dims, dtype, mode) in self.engine.tensors.items():
+                if name not in self.addresses:
+                    raise FakeCudaError(f'no address set for tensor {name}')
+                if mode == trt.TensorIOMode.INPUT:
+                    shape = self.get_tensor_shape(name)
+                    if -1 in shape:
+                        raise FakeCudaError(f'input shape of {name} not set')
+                    kind = np.dtype(trt.nptype(dtype))
+                    raw = driver.view(self.addresses[name], int(np.prod(shape)) * kind.itemsize)
+                    feeds[name] = self._quantise(np.frombuffer(raw, kind).reshape(shape))
+            outputs = self.engine.session.run(None, feeds)
+            for (name, value) in zip([o.name for o in self.engine.session.get_outputs()],
+                                     outputs):
+                value = self._quantise(value)
+                kind = trt.nptype(self.engine.tensors[name][1])
+                data = np.ascontiguousarray(value, dtype=kind).tobytes()
+                driver.view(self.addresses[name], len(data))[:] = data
+            return True
+
+        def _quantise(self, array: np.ndarray) -> np.ndarray:
+            precision, scale = self.engine.header['precision'], self.engine.header['scale']
+            if precision == 'fp16' and array.dtype == np.float32:
+                return array.astype(np.float16).astype(np.float32)
+            if precision == 'int8' and array.dtype == np.float32:
+                return (np.clip(np.round(array / scale), -127, 127) * scale).astype(np.float32)
+            return array
+
+    class Runtime:
+        def __init__(self, logger: ILogger) -> None:
+            self.logger = logger
+
+        def deserialize_cuda_engine(self, data: bytes) -> Optional[ICudaEngine]:
+            context = need_context('deserialize_cuda_engine')
+            data = bytes(data)
+            if not data.startswith(MAGIC):
+                self.logger.log(ILogger.ERROR, 'magic tag does not match')
+                return None
+            size = int.from_bytes(data[len(MAGIC):len(MAGIC) + 4], 'little')
+            header = json.loads(data[len(MAGIC) + 4:len(MAGIC) + 4 + size].decode())
+            if header['version'] != version:
+                self.logger.log(ILogger.ERROR, f'plan built by TensorRT {header["version"]}')
+                return None
+            return ICudaEngine(header, data[len(MAGIC) + 4 + size:], context)
+
+    trt.Runtime = Runtime
+    return trt
+
+
+def install(monkeypatch, version: str, devices=None) -> types.ModuleType:
+    """Put a fake TensorRT `version` and a fake cuda-python driver into sys.modules.
+
+    Returns the fake tensorrt module; its `driver` attribute is the fake driver.
+    """
+    driver = FakeDriver(devices) if devices is not None else FakeDriver()
+    trt = make_tensorrt(version, driver)
+    trt.driver = driver
+    cuda = types.ModuleType('cuda')
+    cuda.__spec__ = importlib.machinery.ModuleSpec('cuda', None, is_package=True)
+    bindings = types.ModuleType('cuda.bindings')
+    bindings.__spec__ = importlib.machinery.ModuleSpec('cuda.bindings', None, is_package=True)
+    bindings.driver, cuda.bindings = driver, bindings
+    driver.__spec__ = importlib.machinery.ModuleSpec('cuda.bindings.driver', None)
+    for name, module in (('tensorrt', trt), ('cuda', cuda), ('cuda.bindings', bindings),
+                         ('cuda.bindings.driver', driver)):
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.delitem(sys.modules, 'pycuda', raising=False)
+    return trt
