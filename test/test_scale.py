@@ -234,3 +234,18 @@ def test_only_level_candidates_compete_so_a_large_van_does_not_hide_the_road():
     fit = ground_plane_fit(depth, K, config)
     assert 0.3 < fit.inlier_fraction < 0.5
     assert CAMERA_HEIGHT / fit.height == pytest.approx(TRUE_SCALE, rel=0.01)
+
+
+def test_every_estimator_setting_is_a_node_parameter():
+    from adds_ros.params import NodeParams
+    config = NodeParams(model='m.onnx', camera_height=1.6, scale_smoothing=0.5,
+                        camera_pitch_deg=3.0, camera_roll_deg=-1.0, scale_max_tilt_deg=4.0,
+                        scale_min_inlier_fraction=0.6, scale_min_row_coverage=0.7,
+                        scale_max_jump=0.2, scale_confirm_frames=5,
+                        scale_max_age=9.0).scale_config()
+    assert (config.camera_height, config.smoothing, config.pitch_deg, config.roll_deg,
+            config.max_tilt_deg, config.min_inlier_fraction, config.min_row_coverage,
+            config.max_jump, config.confirm_frames, config.max_age) == \
+        (1.6, 0.5, 3.0, -1.0, 4.0, 0.6, 0.7, 0.2, 5, 9.0)
+    with pytest.raises(ValueError, match='scale_max_tilt_deg'):
+        NodeParams(model='m.onnx', scale_max_tilt_deg=90.0)
