@@ -252,8 +252,9 @@ def test_sizes_are_parsed_rows_first():
     (['--checkpoint', '/nonexistent/model.pt'], 'no checkpoint at /nonexistent/model.pt'),
 ])
 def test_bad_options_are_refused_with_a_clear_error(tmp_path, capsys, argv, message):
-    parser = argparse.ArgumentParser()
-    bench.add_arguments(parser)
-    assert bench.run(parser.parse_args(argv + ['--out', str(tmp_path)])) == 2
-    assert message in capsys.readouterr().err
+    from adds_ros.cli import main
+
+    assert main(['bench', *argv, '--out', str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f'adds bench: {message}') and err.count('\n') == 1
     assert not list(tmp_path.iterdir())

@@ -132,6 +132,6 @@ def test_cli_renders_and_writes_a_contact_sheet(tmp_path, capsys):
 
 def test_cli_rejects_bad_sequences(tmp_path, capsys):
     rc = cli.main(['synth', '--out', str(tmp_path), '--sequences', 'day=3'])
-    assert rc == 2 and 'NAME=COUNT' in capsys.readouterr().out
+    assert rc == 2 and 'NAME=COUNT' in capsys.readouterr().err
     assert parse_sequences(['train=2', 'night=0']) == {'train_sequences': 2,
                                                        'night_sequences': 0}

@@ -23,7 +23,6 @@ import argparse
 import dataclasses
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ import numpy as np
 from tqdm import tqdm
 
 from adds_ros.atomic import write_bytes_atomic, write_text_atomic
+from adds_ros.errors import UserError
 
 EVAL_SPLITS = ('test_day', 'test_night')
 PROTOCOLS = ('full40', 'full40_metric')   # median-scaled, and with the global metric scale
@@ -478,8 +478,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = config_from_args(args)
         start = time.perf_counter()
         run_demo(cfg)
-    except (ValueError, FileNotFoundError) as err:
-        print(f'adds demo: {err}', file=sys.stderr)
-        return 1
+    except (ValueError, FileNotFoundError) as err:  # a bad flag or a missing file given
+        raise UserError(str(err)) from None
     print(summary(DemoPaths(cfg.out), time.perf_counter() - start))
     return 0

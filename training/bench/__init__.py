@@ -11,8 +11,9 @@ and writes <out>/benchmarks.md and <out>/benchmarks.json. The work lives in
 """
 
 import argparse
-import sys
 from pathlib import Path
+
+from adds_ros.errors import UserError
 
 SECTIONS = ('inference', 'pipeline', 'transport', 'training', 'fuzz')
 
@@ -76,6 +77,5 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = BenchConfig.from_args(args)
     except ValueError as err:
-        print(f'adds bench: {err}', file=sys.stderr)
-        return 2
+        raise UserError(str(err)) from None
     return run_suite(config)

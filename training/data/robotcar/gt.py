@@ -10,7 +10,6 @@ missing scan is skipped and counted.
 """
 
 import argparse
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from adds_ros.errors import UserError
 from adds_training.data import layout
 from adds_training.data.robotcar import raw
 from adds_training.data.robotcar.gt_formats import points_to_depth
@@ -156,6 +156,5 @@ def run(args: argparse.Namespace) -> int:
     try:
         counts = make_gt(cfg)
     except (FileNotFoundError, ValueError) as err:
-        print(f'adds gt: {err}', file=sys.stderr)
-        return 2
+        raise UserError(str(err)) from None
     return report(counts, f'gt {cfg.folder}')

@@ -23,6 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from adds_ros.atomic import write_text_atomic
+from adds_ros.errors import UserError
 from adds_training.data import layout
 from adds_training.data.robotcar import raw, splits
 
@@ -244,6 +245,5 @@ def run(args: argparse.Namespace) -> int:
     try:
         counts = prepare(cfg)
     except (FileNotFoundError, ValueError) as err:
-        print(f'adds prepare: {err}', file=sys.stderr)
-        return 2
+        raise UserError(str(err)) from None
     return report(counts, f'prepare {cfg.folder}')

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Dict
 
+from adds_ros.errors import UserError
+
 # name on the command line -> SynthConfig field
 SEQUENCE_ARGS = {'train': 'train_sequences', 'val': 'val_sequences', 'test': 'test_sequences',
                  'night': 'night_sequences'}
@@ -51,16 +53,13 @@ def run(args: argparse.Namespace) -> int:
                           frames=args.frames, max_depth=args.max_depth, workers=args.workers,
                           **parse_sequences(args.sequences))
     except ValueError as err:
-        print(f'adds synth: error: {err}')
-        return 2
+        raise UserError(str(err)) from None
     if args.contact_sheet and not cfg.train_sequences:
-        print('adds synth: error: --contact-sheet needs at least one train sequence')
-        return 2
+        raise UserError('--contact-sheet needs at least one train sequence')
     try:
         summary = render_dataset(args.out, cfg, progress=not args.quiet)
     except ValueError as err:
-        print(f'adds synth: error: {err}')
-        return 2
+        raise UserError(str(err)) from None
     rate = summary.rendered / summary.seconds if summary.rendered else 0.0
     print(f'{args.out}: rendered {summary.rendered} frames, skipped {summary.skipped} '
           f'already there, {summary.seconds:.1f} s ({rate:.2f} frames/s)')
