@@ -342,10 +342,12 @@ def decode_compressed(msg: CompressedImage, max_pixels: int = MAX_PIXELS) -> np.
     return cv2.cvtColor(picture, cv2.COLOR_BGR2RGB)
 
 
-# What libjpeg, libpng and OpenCV's codecs write to stderr (libjpeg's JWRN_* messages, libpng's
-# prefix, OpenCV's log lines); other lines caught in the window belong to other threads.
-_DECODER_LINE = re.compile(r'Corrupt JPEG|Premature end of JPEG|JPEG|JFIF|scanlines|'
-                           r'progression sequence|Adobe|libpng|^\[ ?(WARN|ERROR|INFO):')
+# How the lines libjpeg (its JWRN_* warnings), libpng and OpenCV's logger write to stderr
+# begin; other lines caught in the window belong to other threads (rclpy logs '[WARN] [...').
+_DECODER_LINE = re.compile(r'^(Corrupt JPEG data|Premature end of JPEG|Invalid SOS parameters|'
+                           r'Warning: unknown JFIF|Inconsistent progression|Unknown Adobe|'
+                           r'Application transferred|libpng (warning|error)|'
+                           r'\[ ?(WARN|ERROR|INFO):)')
 _STDERR_LOCK = threading.Lock()
 _sink: Optional[IO[bytes]] = None
 

@@ -224,13 +224,14 @@ def test_bit_flips_are_dropped_or_decode_to_the_header_size_without_stderr(capfd
 
 def test_other_threads_stderr_written_during_a_decode_is_passed_on(monkeypatch, capfd):
     def imdecode(buffer, flags):
-        os.write(2, b'[INFO] [1.0] [camera]: another thread\nCorrupt JPEG data: bad Huffman '
-                    b'code\n')
+        os.write(2, b'[WARN] [1.0] [node]: dropped frame: Corrupt JPEG data: in a log line\n'
+                    b'Corrupt JPEG data: bad Huffman code\n')
         return BGR.copy()
     monkeypatch.setattr(image_decode.cv2, 'imdecode', imdecode)
     with pytest.raises(InputError, match='bad Huffman code'):
         decode_compressed(m.CompressedImage(format='jpeg', data=JPEG))
-    assert capfd.readouterr().err == '[INFO] [1.0] [camera]: another thread\n'
+    assert capfd.readouterr().err == \
+        '[WARN] [1.0] [node]: dropped frame: Corrupt JPEG data: in a log line\n'
 
 
 def test_structural_damage_is_named():
