@@ -196,3 +196,21 @@ def test_onnx_graph_not_fitting_its_metadata_is_refused_at_load(tmp_path, name, 
         OnnxRuntimeBackend(bad, device='cpu')
     assert isinstance(err.value, UserError)
     assert str(err.value).startswith(f'{bad}: ') and problem in str(err.value)
+
+
+def test_parity_names_a_missing_model_no_images_and_mismatched_models(tmp_path, capsys):
+    from node_fixtures import tiny_model
+
+    images = tmp_path / 'images'
+    images.mkdir()
+    small, large = tiny_model(tmp_path / 'small.onnx'), tiny_model(tmp_path / 'large.onnx',
+                                                                   height=64, width=128)
+    argv = ['parity', '--model', small, '--reference', large, '--images', images,
+            '--device', 'cpu']
+    assert one_error_line(capsys, argv).startswith('adds parity: no images (')
+    layout.write_rgb(images / 'a.png', np.full((48, 96, 3), 90, np.uint8))
+    line = one_error_line(capsys, argv[:2] + [tmp_path / 'nope.onnx'] + argv[3:])
+    assert line == f'adds parity: no model file at {tmp_path / "nope.onnx"}'
+    line = one_error_line(capsys, argv)
+    assert line == ('adds parity: the models have different input sizes: (32, 64) vs '
+                    '(64, 128)')

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from adds_ros.atomic import write_text_atomic
 from adds_ros.estimator import DepthEstimator, DepthPrediction
+from adds_ros.errors import UserValueError
 from adds_ros.preprocess import image_files
 
 
@@ -38,12 +39,12 @@ class Parity:
 def compare(model: DepthPrediction, reference: DepthPrediction) -> Parity:
     """Compare two predictions of the same image."""
     if model.disparity.shape != reference.disparity.shape:
-        raise ValueError(f'the models have different input sizes: {model.disparity.shape} vs '
-                         f'{reference.disparity.shape}')
+        raise UserValueError(f'the models have different input sizes: '
+                             f'{model.disparity.shape} vs {reference.disparity.shape}')
     error = np.abs(model.disparity.astype(np.float64) - reference.disparity)
     valid = np.isfinite(model.depth) & np.isfinite(reference.depth) & (reference.depth > 0)
     if not valid.any():
-        raise ValueError('the two depth maps share no valid pixel (do the crops differ?)')
+        raise UserValueError('the two depth maps share no valid pixel (do the crops differ?)')
     ours, theirs = model.depth[valid].astype(np.float64), reference.depth[valid]
     ratio = np.maximum(ours / theirs, theirs / ours)
     return Parity(float(error.max()), float(error.mean()),
@@ -97,14 +98,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from adds_training.data.layout import read_rgb
 
-    files = image_files(args.images)[:args.max_images or None]
+    try:
+        files = image_files(args.images)[:args.max_images or None]
+    except ValueError as err:  # no such folder, or no image in it
+        raise UserValueError(str(err)) from None
     model = DepthEstimator(args.model, args.backend, args.device, **estimator_options(
         args.model, args.precision, args.reference, args.calib))
     reference = DepthEstimator(args.reference, args.reference_backend, args.device,
                                **estimator_options(args.reference, 'fp32', args.model))
     try:
         results = []
-        for path in tqdm(files, desc='parity', unit='image'):
+        for path in tqdm(files, desc='parity', unit='image', leave=False):  # no stale bar
             rgb = read_rgb(path)
             results.append(compare(model.predict(rgb), reference.predict(rgb)))
     finally:

@@ -26,7 +26,7 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from adds_ros.errors import UserValueError
+from adds_ros.errors import UserFileNotFoundError, UserValueError
 from adds_ros.metadata import ModelMetadata
 
 # name -> (module, class)
@@ -105,7 +105,7 @@ def create_backend(model: Union[str, Path], backend: str = 'auto', device: str =
     """Load `model` with the chosen backend; `options` go to that backend's constructor."""
     model = Path(model)
     if not model.exists():
-        raise FileNotFoundError(f'no model file at {model}')
+        raise UserFileNotFoundError(f'no model file at {model}')
     name = choose_backend(model, backend)
     module_name, class_name = BACKENDS[name]
     cls = getattr(importlib.import_module(module_name), class_name)
