@@ -1,6 +1,6 @@
 # Copyright 2026 adds_ros developers
 # SPDX-License-Identifier: Apache-2.0
-"""A faithful fake of TensorRT's Python API (10.3 and 11) and of cuda-python's driver module.
+"""A faithful fake of TensorRT's Python API (10.3 and 11), cuda-python's driver and pycuda.
 
 Why a fake: TensorRT needs an NVIDIA GPU and cannot be installed in CI, yet the bugs that matter
 (context stack, precision flags that 11 removed, profiles, bindings by name) are in how the
@@ -15,6 +15,9 @@ pops of an empty stack, and releasing more than retained are errors. Device and 
 memory are real host memory, so copies move real bytes. `violations` records what cannot raise
 (TensorRT objects destroyed without their context current, memory still allocated when its
 context is destroyed).
+
+pycuda (`make_pycuda(driver)`): the pycuda.driver calls the pycuda layer makes, over the same
+fake driver (so the same discipline applies); a primary context's `detach()` releases it.
 
 TensorRT (`make_tensorrt(version, driver)`): 10.3 has the precision builder flags, the INT8
 calibrator and `platform_has_fast_fp16`; 11 has none of them (removed in 11.0) and its networks
@@ -353,16 +356,18 @@ def make_tensorrt(version: str, driver: FakeDriver) -> types.ModuleType:
     trt.nptype = lambda data_type: _NUMPY[data_type.name]
     trt.TensorIOMode = enum.Enum('TensorIOMode', 'NONE INPUT OUTPUT', start=0)
     trt.MemoryPoolType = enum.Enum('MemoryPoolType', 'WORKSPACE DLA_MANAGED_SRAM', start=0)
-    flags = ['DEBUG', 'GPU_FALLBACK', 'REFIT', 'DISABLE_TIMING_CACHE', 'TF32', 'SPARSE_WEIGHTS']
+    # the C++ enum values: 11 keeps the numbers of the flags it did not remove
+    flags = {'DEBUG': 2, 'GPU_FALLBACK': 3, 'REFIT': 4, 'DISABLE_TIMING_CACHE': 5, 'TF32': 6,
+             'SPARSE_WEIGHTS': 7}
     if major < 11:
-        flags += ['FP16', 'INT8', 'BF16', 'FP8', 'OBEY_PRECISION_CONSTRAINTS',
-                  'PREFER_PRECISION_CONSTRAINTS', 'DIRECT_IO']
+        flags.update(FP16=0, INT8=1, OBEY_PRECISION_CONSTRAINTS=9,
+                     PREFER_PRECISION_CONSTRAINTS=10, DIRECT_IO=11, FP8=15, BF16=17)
         trt.NetworkDefinitionCreationFlag = enum.IntEnum(
             'NetworkDefinitionCreationFlag', 'EXPLICIT_BATCH STRONGLY_TYPED', start=0)
     else:
         trt.NetworkDefinitionCreationFlag = enum.IntEnum(
             'NetworkDefinitionCreationFlag', 'STRONGLY_TYPED', start=0)
-    trt.BuilderFlag = enum.IntEnum('BuilderFlag', flags, start=0)
+    trt.BuilderFlag = enum.IntEnum('BuilderFlag', flags)
     precision_flags = {'FP16', 'INT8', 'BF16', 'FP8'}
 
     def need_context(what: str):
@@ -716,22 +721,134 @@ def make_tensorrt(version: str, driver: FakeDriver) -> types.ModuleType:
     return trt
 
 
-def install(monkeypatch, version: str, devices=None) -> types.ModuleType:
-    """Put a fake TensorRT `version` and a fake cuda-python driver into sys.modules.
+# --------------------------------------------------------------------------------------- pycuda
 
-    Returns the fake tensorrt module; its `driver` attribute is the fake driver.
+
+def make_pycuda(driver: FakeDriver) -> types.ModuleType:
+    """Build a fake `pycuda.driver` (the calls PyCudaLayer makes) over the same fake driver."""
+    cuda = types.ModuleType('pycuda.driver')
+    cuda.__spec__ = importlib.machinery.ModuleSpec('pycuda.driver', None)
+
+    def check(result):
+        if result[0] != CUresult.CUDA_SUCCESS:
+            raise RuntimeError(f'pycuda: {CUresult(result[0]).name}')
+        return result[1] if len(result) > 1 else None
+
+    cuda.init = lambda: check(driver.cuInit(0))
+    cuda.device_attribute = types.SimpleNamespace(
+        MULTIPROCESSOR_COUNT=CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
+
+    class Context:
+        def __init__(self, handle, device: int) -> None:
+            self.handle, self.device, self.attached = int(handle), device, True
+
+        def push(self) -> None:
+            check(driver.cuCtxPushCurrent(CUcontext(self.handle)))
+
+        @staticmethod
+        def pop() -> None:
+            check(driver.cuCtxPopCurrent())
+
+        @staticmethod
+        def get_current():
+            handle = int(check(driver.cuCtxGetCurrent()))
+            return Context(handle, -1) if handle else None
+
+        def detach(self) -> None:                 # a primary context: release one reference
+            if self.attached:
+                self.attached = False
+                check(driver.cuDevicePrimaryCtxRelease(self.device))
+
+    class Device:
+        def __init__(self, index: int) -> None:
+            self.index = check(driver.cuDeviceGet(index))
+
+        @staticmethod
+        def count() -> int:
+            return check(driver.cuDeviceGetCount())
+
+        def name(self) -> str:
+            return check(driver.cuDeviceGetName(256, self.index)).rstrip(b'\0').decode()
+
+        def compute_capability(self):
+            return driver.devices[self.index][1]
+
+        def get_attribute(self, attribute) -> int:
+            return check(driver.cuDeviceGetAttribute(attribute, self.index))
+
+        def total_memory(self) -> int:
+            return check(driver.cuDeviceTotalMem(self.index))
+
+        def retain_primary_context(self) -> Context:
+            return Context(check(driver.cuDevicePrimaryCtxRetain(self.index)), self.index)
+
+    class DeviceAllocation:
+        def __init__(self, nbytes: int) -> None:
+            self.address = int(check(driver.cuMemAlloc(nbytes)))
+
+        def __int__(self) -> int:
+            return self.address
+
+        def free(self) -> None:
+            check(driver.cuMemFree(self.address))
+
+    def pagelocked_empty(shape, dtype) -> np.ndarray:
+        """Return a plain ndarray whose `base` is the allocation with `free()`, as in pycuda."""
+        dtype = np.dtype(dtype)
+        nbytes = max(int(np.prod(shape)) * dtype.itemsize, 1)
+        address = check(driver.cuMemAllocHost(nbytes))
+        allocation = type('HostAllocation', (ctypes.c_char * nbytes,), {
+            'free': lambda self: check(driver.cuMemFreeHost(address))}).from_address(address)
+        return np.ndarray(tuple(shape), dtype, buffer=allocation)
+
+    class Stream:
+        def __init__(self) -> None:
+            self.handle = int(check(driver.cuStreamCreate(0)))
+
+        def synchronize(self) -> None:
+            check(driver.cuStreamSynchronize(CUstream(self.handle)))
+
+        def __del__(self) -> None:
+            if driver.cuStreamDestroy(CUstream(self.handle))[0] != CUresult.CUDA_SUCCESS:
+                driver.violations.append('pycuda stream destroyed outside its context')
+
+    cuda.Context, cuda.Device, cuda.Stream = Context, Device, Stream
+    cuda.mem_alloc = DeviceAllocation
+    cuda.pagelocked_empty = pagelocked_empty
+    cuda.memcpy_htod = lambda pointer, array: check(
+        driver.cuMemcpyHtoD(int(pointer), array.ctypes.data, array.nbytes))
+    cuda.memcpy_htod_async = lambda pointer, array, stream: check(driver.cuMemcpyHtoDAsync(
+        int(pointer), array.ctypes.data, array.nbytes, CUstream(stream.handle)))
+    cuda.memcpy_dtoh_async = lambda array, pointer, stream: check(driver.cuMemcpyDtoHAsync(
+        array.ctypes.data, int(pointer), array.nbytes, CUstream(stream.handle)))
+    return cuda
+
+
+def install(monkeypatch, version: str, devices=None, layer: str = 'cuda-python'
+            ) -> types.ModuleType:
+    """Put a fake TensorRT `version` and a fake CUDA layer (`layer`) into sys.modules.
+
+    Returns the fake tensorrt module; its `driver` attribute is the fake driver underneath.
     """
     driver = FakeDriver(devices) if devices is not None else FakeDriver()
     trt = make_tensorrt(version, driver)
     trt.driver = driver
+    monkeypatch.setitem(sys.modules, 'tensorrt', trt)
+    if layer == 'pycuda':
+        pycuda = types.ModuleType('pycuda')
+        pycuda.__spec__ = importlib.machinery.ModuleSpec('pycuda', None, is_package=True)
+        pycuda.driver = make_pycuda(driver)
+        for name, module in (('pycuda', pycuda), ('pycuda.driver', pycuda.driver),
+                             ('cuda', None)):
+            monkeypatch.setitem(sys.modules, name, module)
+        return trt
     cuda = types.ModuleType('cuda')
     cuda.__spec__ = importlib.machinery.ModuleSpec('cuda', None, is_package=True)
     bindings = types.ModuleType('cuda.bindings')
     bindings.__spec__ = importlib.machinery.ModuleSpec('cuda.bindings', None, is_package=True)
     bindings.driver, cuda.bindings = driver, bindings
     driver.__spec__ = importlib.machinery.ModuleSpec('cuda.bindings.driver', None)
-    for name, module in (('tensorrt', trt), ('cuda', cuda), ('cuda.bindings', bindings),
-                         ('cuda.bindings.driver', driver)):
+    for name, module in (('cuda', cuda), ('cuda.bindings', bindings),
+                         ('cuda.bindings.driver', driver), ('pycuda', None)):
         monkeypatch.setitem(sys.modules, name, module)
-    monkeypatch.delitem(sys.modules, 'pycuda', raising=False)
     return trt

@@ -80,8 +80,8 @@ def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
 
 
-def fake(monkeypatch, version='10.3.0', device=ORIN):
-    return fake_tensorrt.install(monkeypatch, version, [device])
+def fake(monkeypatch, version='10.3.0', device=ORIN, layer='cuda-python'):
+    return fake_tensorrt.install(monkeypatch, version, [device], layer)
 
 
 def assert_clean(trt):
@@ -97,13 +97,15 @@ def onnx_model(tmp_path):
     return tiny_depth_onnx(tmp_path / 'depth.onnx')
 
 
-@pytest.mark.parametrize('version', ['10.3.0', '11.1.0'])
+@pytest.mark.parametrize('version, layer', [('10.3.0', 'cuda-python'), ('11.1.0', 'cuda-python'),
+                                            ('10.3.0', 'pycuda')])
 def test_fp32_engine_matches_onnxruntime_is_cached_and_loads_directly(
-        monkeypatch, onnx_model, version):
-    trt = fake(monkeypatch, version)
+        monkeypatch, onnx_model, version, layer):
+    trt = fake(monkeypatch, version, layer=layer)
     rgb = camera_image()
     with DepthEstimator(onnx_model, backend='tensorrt', precision='fp32') as estimator:
         assert estimator.backend.cached.built and estimator.backend.cached.key.precision == 'fp32'
+        assert estimator.backend.cuda.name == layer
         np.testing.assert_array_equal(estimator.predict(rgb).disparity, reference(onnx_model, rgb))
         engine_path = estimator.backend.cached.path
     assert trt.builds[-1]['strongly_typed'] == (version.startswith('11'))
@@ -221,11 +223,12 @@ def test_only_the_outputs_read_are_copied_back(monkeypatch, tmp_path):
     assert_clean(trt)
 
 
-@pytest.mark.parametrize('version', ['10.3.0', '11.1.0'])
+@pytest.mark.parametrize('version, layer', [('10.3.0', 'cuda-python'), ('11.1.0', 'cuda-python'),
+                                            ('10.3.0', 'pycuda')])
 @pytest.mark.parametrize('close_first', ['day', 'night'])
 def test_two_engines_on_one_thread_infer_and_close_in_either_order(
-        monkeypatch, tmp_path, version, close_first):
-    trt = fake(monkeypatch, version)
+        monkeypatch, tmp_path, version, layer, close_first):
+    trt = fake(monkeypatch, version, layer=layer)
     day = tiny_depth_onnx(tmp_path / 'day.onnx', seed=1)
     night = tiny_depth_onnx(tmp_path / 'night.onnx', seed=2)
     rgb = camera_image(3)
