@@ -115,3 +115,27 @@ def test_cli_refuses_to_fit_the_scale_on_a_test_split(data, tmp_path):
                  estimate_scale='test_night')
     with pytest.raises(ValueError, match='validation split'):
         evaluate.run(args)
+
+
+def test_scale_estimate_recovers_a_known_scale(data):
+    # The network predicts 2 x GT everywhere: metres = prediction x 0.5.
+    scale = evaluate.estimate_metric_scale(TwiceTooFar(), str(data), 'val_day',
+                                           get_protocol('full40'), HEIGHT, WIDTH, MIN_DEPTH,
+                                           MAX_DEPTH)
+    assert scale == pytest.approx(0.5, rel=1e-3)
+
+
+def test_cli_stores_the_estimated_scale_and_scores_with_it(data, tmp_path, monkeypatch):
+    import adds_training.networks
+
+    ckpt = _checkpoint(tmp_path / 'model.pt')
+    info = {'height': HEIGHT, 'width': WIDTH,
+            'meta': {'min_depth': MIN_DEPTH, 'max_depth': MAX_DEPTH}}
+    monkeypatch.setattr(adds_training.networks, 'load_depth_net',
+                        lambda path, domain='day': (TwiceTooFar(), info))
+    args = _args(checkpoint=ckpt, data=data, estimate_scale='val_day', out=tmp_path / 'eval')
+    args.splits, args.protocols = ['val_night'], ['full40_metric']
+    assert evaluate.run(args) == 0
+    assert load_checkpoint(ckpt)['meta']['metric_scale'] == pytest.approx(0.5, rel=1e-3)
+    summary = json.loads((tmp_path / 'eval' / 'results.json').read_text())
+    assert summary['results']['val_night']['full40_metric']['abs_rel'] < 1e-3

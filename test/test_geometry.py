@@ -86,3 +86,25 @@ def test_zero_rotation_is_identity_with_finite_gradient():
     assert torch.allclose(t, torch.eye(4).expand(2, 4, 4))
     t.sum().backward()
     assert torch.isfinite(axisangle.grad).all()
+
+
+def test_warp_under_bf16_autocast_matches_fp32_within_005_px():
+    # The reference geometry at 512x256: bf16 matmuls put pixels up to ~8 px off (issue 19).
+    from adds_training.objectives import sampling_grid, warp
+
+    torch.manual_seed(0)
+    batch, height, width = 2, 256, 512
+    k = _k(batch, height, width).float()
+    depth = torch.rand(batch, 1, height, width) * 30 + 2
+    t = pose_vec_to_mat(torch.tensor([[0.01, -0.02, 0.005]]).expand(batch, 3),
+                        torch.tensor([[0.1, 0.02, -0.9]]).expand(batch, 3))
+    image = torch.rand(batch, 3, height, width)
+    inv_k = torch.linalg.inv(k)
+    reference = grid_to_pixels(sampling_grid(depth, k, inv_k, t), height, width)
+    reference_image = warp(image, depth, k, inv_k, t)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        grid = sampling_grid(depth, k, inv_k, t)
+        warped = warp(image, depth, k, inv_k, t)
+    assert grid.dtype == torch.float32 and warped.dtype == torch.float32
+    assert float((grid_to_pixels(grid, height, width) - reference).abs().max()) < 0.05
+    assert torch.allclose(warped, reference_image, atol=1e-4)

@@ -7,9 +7,17 @@ Conventions: pixel K is 4x4 (Monodepth2's layout), poses map points of the targe
 the source camera, pixel centres sit at integer coordinates.
 """
 
-from typing import Tuple
+import contextlib
+from typing import ContextManager, Tuple
 
 import torch
+
+
+def full_precision(like: torch.Tensor) -> ContextManager:
+    """Switch autocast off on `like`'s device: geometry must run in fp32 (inputs .float())."""
+    if torch.is_autocast_enabled(like.device.type):
+        return torch.autocast(like.device.type, enabled=False)
+    return contextlib.nullcontext()
 
 
 def disp_to_depth(disp: torch.Tensor, min_depth: float = 0.1,

@@ -7,7 +7,7 @@ Each returns a scalar (or a per-pixel map where named so); weights live in
 """
 
 import dataclasses
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -17,17 +17,51 @@ SSIM_C2 = 0.03 ** 2
 TIE_NOISE = 1e-5
 
 
+BALANCES = ('reference', 'normalised')
+# What `balance` sets where a field is left None: (reference, normalised) formulation or weight
+# of the three terms whose scale the reference leaves to chance. Why and the measured gradient
+# norms: docs/model.md, "Loss balance".
+BALANCE_DEFAULTS = {
+    'code_form': ('reference', 'dsn'),
+    'gram_form': ('reference', 'cosine'),
+    'similarity_form': ('reference', 'scale_free'),
+    'orthogonality_code': (0.5, 0.5),
+    'orthogonality_gram': (1.0, 0.01),
+    'similarity': (1.0, 10.0),
+}
+
+
 @dataclasses.dataclass
 class LossWeights:
-    """Weight of every loss term (defaults: the reference code's values)."""
+    """Weight and formulation of every loss term (defaults: the reference code's).
+
+    `balance` picks the formulation (and weight) of the three terms whose scale the reference
+    leaves to chance: 'reference' (the authors' formulas and weights) or 'normalised'
+    (scale-free versions bounded by 1, weighted so that no term's gradient on the shared
+    encoder is orders of magnitude off the photometric one). Fields left None follow it.
+    """
 
     ssim: float = 0.85                 # photometric mix: ssim*(1-SSIM)/2 + (1-ssim)*L1
     smoothness: float = 1e-3           # divided by 2**scale
     reconstruction_mse: float = 1.0
     reconstruction_simse: float = 1.0  # DSN's scale-invariant MSE
-    similarity: float = 1.0
-    orthogonality_code: float = 0.5
-    orthogonality_gram: float = 1.0
+    similarity: Optional[float] = None
+    orthogonality_code: Optional[float] = None
+    orthogonality_gram: Optional[float] = None
+    balance: str = 'reference'
+    code_form: Optional[str] = None        # 'reference' (x·y)²/dim | 'dsn' difference loss
+    gram_form: Optional[str] = None        # 'reference' (x·y)²/dim | 'cosine' cos²
+    similarity_form: Optional[str] = None  # 'reference' sigmoid | 'scale_free' mean-normalised
+
+    def __post_init__(self) -> None:
+        if self.balance not in BALANCES:
+            raise ValueError(f'loss.balance must be one of {BALANCES}, got {self.balance!r}')
+        for name, values in BALANCE_DEFAULTS.items():
+            if getattr(self, name) is None:
+                setattr(self, name, values[BALANCES.index(self.balance)])
+            elif name.endswith('_form') and getattr(self, name) not in values:
+                raise ValueError(f'loss.{name} must be one of {values}, got '
+                                 f'{getattr(self, name)!r}')
 
 
 def _pool3x3(x: torch.Tensor) -> torch.Tensor:
@@ -97,9 +131,24 @@ def reconstruction_loss(recon: torch.Tensor, target: torch.Tensor,
             + simse_weight * scale_invariant_mse(recon, target))
 
 
-def similarity_loss(night_disp: torch.Tensor, day_disp: torch.Tensor) -> torch.Tensor:
-    """MSE pulling the night disparity to the paired day disparity (day is not trained)."""
-    return F.mse_loss(night_disp, day_disp.detach())
+def mean_normalised(disp: torch.Tensor) -> torch.Tensor:
+    """Divide each sample's disparity by its mean: the scale-free shape of the depth map."""
+    return disp / (disp.mean((1, 2, 3), keepdim=True) + 1e-7)
+
+
+def similarity_loss(night_disp: torch.Tensor, day_disp: torch.Tensor,
+                    form: str = 'reference') -> torch.Tensor:
+    """MSE pulling the night disparity to the paired day disparity (day is not trained).
+
+    'scale_free' compares mean-normalised disparities: the sigmoid's range depends on
+    `min_depth` (0.01 makes it ~10x smaller and the MSE ~100x), the shape does not.
+    """
+    day_disp = day_disp.detach()
+    if form == 'scale_free':
+        night_disp, day_disp = mean_normalised(night_disp), mean_normalised(day_disp)
+    elif form != 'reference':
+        raise ValueError(f"similarity form must be 'reference' or 'scale_free', got {form!r}")
+    return F.mse_loss(night_disp, day_disp)
 
 
 def orthogonality_loss(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -109,6 +158,34 @@ def orthogonality_loss(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         raise ValueError(f'orthogonality needs equal shapes, got {tuple(a.shape)}, '
                          f'{tuple(b.shape)}')
     return ((x * y).sum(1).pow(2) / x.shape[1]).mean()
+
+
+def difference_loss(private: torch.Tensor, shared: torch.Tensor) -> torch.Tensor:
+    """Domain Separation Networks' difference loss, in [0, 1], invariant to feature scale.
+
+    Rows are the feature vectors at every position of every sample (BxCxHxW -> (B·H·W)xC),
+    centred over the rows and L2-normalised; the loss is the mean squared entry of the
+    Cp x Cs correlation Pᵀ S, i.e. ||Pᵀ S||²_F / (Cp·Cs). 0 when no private channel
+    correlates with any shared one.
+    """
+    rows = []
+    for f in (private, shared):
+        flat = f.permute(0, 2, 3, 1).reshape(-1, f.shape[1]).float()
+        flat = flat - flat.mean(0, keepdim=True)
+        rows.append(F.normalize(flat, dim=1, eps=1e-6))
+    if rows[0].shape[0] != rows[1].shape[0]:
+        raise ValueError(f'difference loss needs equal B, H, W, got {tuple(private.shape)}, '
+                         f'{tuple(shared.shape)}')
+    return (rows[0].t() @ rows[1]).pow(2).mean()
+
+
+def cosine_orthogonality(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Batch mean of cos²(x, y) of the flattened per-sample tensors: scale-free, in [0, 1]."""
+    x, y = a.flatten(1).float(), b.flatten(1).float()
+    if x.shape != y.shape:
+        raise ValueError(f'orthogonality needs equal shapes, got {tuple(a.shape)}, '
+                         f'{tuple(b.shape)}')
+    return F.cosine_similarity(x, y, dim=1, eps=1e-12).pow(2).mean()
 
 
 def gram_matrix(f: torch.Tensor) -> torch.Tensor:

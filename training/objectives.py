@@ -11,19 +11,24 @@ Batch format (all images RGB in [0, 1], Bx3xHxW, H and W multiples of 32):
 - `batch['K']`, `batch['inv_K']`: Bx4x4 pixel intrinsics at scale 0 and their inverse.
 """
 
-from typing import Dict, List, Mapping, Optional
+from typing import Dict, Iterable, List, Mapping, Optional
 
 import torch
 import torch.nn.functional as F
 
-from .geometry import backproject, disp_to_depth, pose_vec_to_mat, project
-from .losses import (gram_matrix, LossWeights, orthogonality_loss, photometric_error,
-                     reconstruction_loss, reprojection_loss, similarity_loss, smoothness_loss)
+from .geometry import backproject, disp_to_depth, full_precision, pose_vec_to_mat, project
+from .losses import (cosine_orthogonality, difference_loss, gram_matrix, LossWeights,
+                     orthogonality_loss, photometric_error, reconstruction_loss,
+                     reprojection_loss, similarity_loss, smoothness_loss)
 from .networks.adds import ADDSModel
 
 FRAME_IDS = (0, -1, 1)
 SOURCE_IDS = (-1, 1)
 Frames = Mapping[int, torch.Tensor]
+# Gradient-norm groups: one per loss term of the paper (photometric = view synthesis minus its
+# smoothness part, which `parts` records).
+TERM_GROUPS = ('photometric', 'smoothness', 'reconstruction', 'similarity',
+               'orthogonality_code', 'orthogonality_gram')
 
 
 def _frames(batch: Mapping, key: str) -> Frames:
@@ -47,60 +52,98 @@ def source_transforms(model: ADDSModel, frames_aug: Frames) -> Dict[int, torch.T
     for fid in SOURCE_IDS:
         pair = (frames_aug[fid], frames_aug[0]) if fid < 0 else (frames_aug[0], frames_aug[fid])
         axisangle, translation = model.pose(*pair)
-        transforms[fid] = pose_vec_to_mat(axisangle, translation, invert=fid < 0)
+        with full_precision(axisangle):
+            transforms[fid] = pose_vec_to_mat(axisangle.float(), translation.float(),
+                                              invert=fid < 0)
     return transforms
+
+
+def sampling_grid(depth: torch.Tensor, k: torch.Tensor, inv_k: torch.Tensor,
+                  t: torch.Tensor) -> torch.Tensor:
+    """BxHxWx2 grid_sample grid of where target pixels land in the source, always in fp32.
+
+    Under autocast the matmuls would run in bf16/fp16: 8 bits of mantissa put pixel
+    coordinates ~0.5-8 px off at 512x256 (issue 19), so autocast is switched off here.
+    """
+    height, width = depth.shape[-2:]
+    with full_precision(depth):
+        return project(backproject(depth.float(), inv_k.float()), k.float(), t.float(),
+                       height, width)
 
 
 def warp(source: torch.Tensor, depth: torch.Tensor, k: torch.Tensor, inv_k: torch.Tensor,
          t: torch.Tensor) -> torch.Tensor:
-    """Synthesise the target view by sampling `source` where target pixels land in it."""
-    height, width = depth.shape[-2:]
-    grid = project(backproject(depth, inv_k), k, t, height, width)
-    return F.grid_sample(source, grid, padding_mode='border', align_corners=True)
+    """Synthesise the target view by sampling `source` where target pixels land in it (fp32)."""
+    grid = sampling_grid(depth, k, inv_k, t)
+    with full_precision(source):
+        return F.grid_sample(source.float(), grid, padding_mode='border', align_corners=True)
 
 
 def view_synthesis_loss(frames: Frames, disps: List[torch.Tensor],
                         transforms: Mapping[int, torch.Tensor], k: torch.Tensor,
                         inv_k: torch.Tensor, weights: LossWeights, min_depth: float,
-                        max_depth: float) -> torch.Tensor:
-    """Photometric (min over sources, auto-masked) + smoothness, averaged over scales."""
-    target = frames[0]
+                        max_depth: float) -> Dict[str, torch.Tensor]:
+    """Photometric (min over sources, auto-masked) and smoothness, each averaged over scales.
+
+    Returns {'photometric', 'smoothness'} (smoothness already weighted, / 2**scale). The
+    depth that drives the warp is computed from the disparity in fp32.
+    """
+    target = frames[0].float()
     size = target.shape[-2:]
-    identity = [photometric_error(frames[f], target, weights.ssim) for f in SOURCE_IDS]
-    total = target.new_zeros(())
+    identity = [photometric_error(frames[f].float(), target, weights.ssim) for f in SOURCE_IDS]
+    photometric = smooth = target.new_zeros(())
     for scale, disp in enumerate(disps):
-        full = F.interpolate(disp, size, mode='bilinear', align_corners=False)
-        _, depth = disp_to_depth(full, min_depth, max_depth)
-        warped = [photometric_error(warp(frames[f], depth, k, inv_k, transforms[f]), target,
-                                    weights.ssim) for f in SOURCE_IDS]
+        with full_precision(disp):
+            full = F.interpolate(disp.float(), size, mode='bilinear', align_corners=False)
+            _, depth = disp_to_depth(full, min_depth, max_depth)
+            warped = [photometric_error(warp(frames[f], depth, k, inv_k, transforms[f]),
+                                        target, weights.ssim) for f in SOURCE_IDS]
+            photometric = photometric + reprojection_loss(warped, identity)
         image = F.interpolate(target, disp.shape[-2:], mode='area') if scale else target
-        total = total + reprojection_loss(warped, identity)
-        total = total + weights.smoothness * smoothness_loss(disp, image) / 2 ** scale
-    return total / len(disps)
+        smooth = smooth + weights.smoothness * smoothness_loss(disp, image) / 2 ** scale
+    return {'photometric': photometric / len(disps), 'smoothness': smooth / len(disps)}
+
+
+def _view_synthesis(terms: Dict[str, torch.Tensor], parts: Optional[Dict[str, torch.Tensor]],
+                    domain: str, losses: Mapping[str, torch.Tensor]) -> None:
+    """Store photometric + smoothness as `view_synthesis/<domain>`; `parts` gets smoothness."""
+    terms[f'view_synthesis/{domain}'] = losses['photometric'] + losses['smoothness']
+    if parts is not None:
+        parts[f'smoothness/{domain}'] = losses['smoothness']
 
 
 def compute_monodepth2_losses(model: ADDSModel, batch: Mapping,
                               weights: Optional[LossWeights] = None, domain: str = 'day',
-                              min_depth: float = 0.1,
-                              max_depth: float = 100.0) -> Dict[str, torch.Tensor]:
-    """Compute the Monodepth2 baseline on one domain: {'view_synthesis/<domain>', 'loss'}."""
+                              min_depth: float = 0.1, max_depth: float = 100.0,
+                              parts: Optional[Dict[str, torch.Tensor]] = None
+                              ) -> Dict[str, torch.Tensor]:
+    """Compute the Monodepth2 baseline on one domain: {'view_synthesis/<domain>', 'loss'}.
+
+    `parts`, if given, receives `smoothness/<domain>` (the share of view synthesis that is
+    smoothness), for per-term gradient norms.
+    """
     weights = weights or LossWeights()
     frames = _frames(batch, domain)
     frames_aug = _network_frames(batch, domain)
     disps = model.depth(model.invariant_features(frames_aug[0], domain))
-    loss = view_synthesis_loss(frames, disps, source_transforms(model, frames_aug), batch['K'],
-                               batch['inv_K'], weights, min_depth, max_depth)
-    return {f'view_synthesis/{domain}': loss, 'loss': loss}
+    terms: Dict[str, torch.Tensor] = {}
+    _view_synthesis(terms, parts, domain, view_synthesis_loss(
+        frames, disps, source_transforms(model, frames_aug), batch['K'], batch['inv_K'],
+        weights, min_depth, max_depth))
+    terms['loss'] = terms[f'view_synthesis/{domain}']
+    return terms
 
 
 def compute_adds_losses(model: ADDSModel, batch: Mapping, weights: Optional[LossWeights] = None,
-                        min_depth: float = 0.1,
-                        max_depth: float = 100.0) -> Dict[str, torch.Tensor]:
+                        min_depth: float = 0.1, max_depth: float = 100.0,
+                        parts: Optional[Dict[str, torch.Tensor]] = None
+                        ) -> Dict[str, torch.Tensor]:
     """Compute the full ADDS objective; every entry is already weighted and 'loss' is their sum.
 
     Each domain is processed with its own frames (the day branch uses the day frames). The
     camera motion is predicted once, from the day frames, and serves both domains: a fake-night
-    twin has exactly the day frame's geometry.
+    twin has exactly the day frame's geometry. `weights` also picks each term's formulation
+    (`LossWeights.balance`); `parts` receives the smoothness shares (see the baseline).
     """
     weights = weights or LossWeights()
     terms: Dict[str, torch.Tensor] = {}
@@ -112,18 +155,54 @@ def compute_adds_losses(model: ADDSModel, batch: Mapping, weights: Optional[Loss
         features = model.invariant_features(frames_aug[0], domain)
         disps = model.depth(features)
         day_night_disp[domain] = disps[0]
-        terms[f'view_synthesis/{domain}'] = view_synthesis_loss(
-            frames, disps, transforms, batch['K'], batch['inv_K'], weights, min_depth, max_depth)
+        _view_synthesis(terms, parts, domain, view_synthesis_loss(
+            frames, disps, transforms, batch['K'], batch['inv_K'], weights, min_depth,
+            max_depth))
         private4, invariant4 = model.private_features(frames_aug[0], domain), features[-1]
         terms[f'reconstruction/{domain}'] = reconstruction_loss(
-            model.reconstruct(private4, invariant4), frames_aug[0],
+            model.reconstruct(private4, invariant4).float(), frames_aug[0].float(),
             weights.reconstruction_mse, weights.reconstruction_simse)
         private_code, invariant_code = model.codes(private4, invariant4, domain)
+        code = difference_loss if weights.code_form == 'dsn' else orthogonality_loss
         terms[f'orthogonality_code/{domain}'] = (
-            weights.orthogonality_code * orthogonality_loss(private_code, invariant_code))
-        terms[f'orthogonality_gram/{domain}'] = weights.orthogonality_gram * orthogonality_loss(
-            gram_matrix(private4), gram_matrix(invariant4))
-    terms['similarity'] = weights.similarity * similarity_loss(day_night_disp['night'],
-                                                               day_night_disp['day'])
-    terms['loss'] = torch.stack(list(terms.values())).sum()
+            weights.orthogonality_code * code(private_code, invariant_code))
+        gram = cosine_orthogonality if weights.gram_form == 'cosine' else orthogonality_loss
+        terms[f'orthogonality_gram/{domain}'] = weights.orthogonality_gram * gram(
+            gram_matrix(private4.float()), gram_matrix(invariant4.float()))
+    terms['similarity'] = weights.similarity * similarity_loss(
+        day_night_disp['night'].float(), day_night_disp['day'].float(), weights.similarity_form)
+    terms['loss'] = torch.stack([v.float() for v in terms.values()]).sum()
     return terms
+
+
+def group_terms(terms: Mapping[str, torch.Tensor],
+                parts: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+    """Sum the weighted terms into `TERM_GROUPS` (both domains together); absent ones omitted."""
+    groups: Dict[str, torch.Tensor] = {}
+    for key, value in list(terms.items()) + list(parts.items()):
+        name = key.split('/')[0]
+        name = 'photometric' if name == 'view_synthesis' else name
+        if name in TERM_GROUPS:
+            groups[name] = groups[name] + value if name in groups else value
+    if 'photometric' in groups and 'smoothness' in groups:
+        groups['photometric'] = groups['photometric'] - groups['smoothness']
+    return groups
+
+
+def term_gradient_norms(terms: Mapping[str, torch.Tensor], parts: Mapping[str, torch.Tensor],
+                        parameters: Iterable[torch.nn.Parameter]) -> Dict[str, float]:
+    """L2 norm of each term group's gradient on `parameters` (the shared encoder's).
+
+    One extra backward pass per group, through the graph of the step (kept with
+    retain_graph), so the trainer does it only every `grad_norm_every` steps.
+    """
+    params = [p for p in parameters if p.requires_grad]
+    norms = {}
+    for name, value in group_terms(terms, parts).items():
+        if not value.requires_grad:
+            norms[name] = 0.0
+            continue
+        grads = torch.autograd.grad(value, params, retain_graph=True, allow_unused=True)
+        squares = [g.float().pow(2).sum() for g in grads if g is not None]
+        norms[name] = float(torch.stack(squares).sum().sqrt()) if squares else 0.0
+    return norms
