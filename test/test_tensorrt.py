@@ -115,6 +115,8 @@ def test_fp32_engine_matches_onnxruntime_is_cached_and_loads_directly(
     with DepthEstimator(engine_path) as direct:
         assert direct.backend_name == 'tensorrt'
         np.testing.assert_array_equal(direct.predict(rgb).disparity, reference(onnx_model, rgb))
+    with pytest.raises(EngineError, match='is a fp32 engine, not fp16'):
+        DepthEstimator(engine_path, precision='fp16')
     assert len(trt.builds) == 1 and len(trt.loggers) == 1
     assert_clean(trt)
 
@@ -202,6 +204,7 @@ def test_dynamic_batch_gets_a_profile_and_binds_batches_inside_it(monkeypatch, t
         np.testing.assert_array_equal(out[1:2], single)
         with pytest.raises(ValueError, match='outside the engine'):
             backend.infer(np.zeros((5, 3, HEIGHT, WIDTH), np.float32))
+        np.testing.assert_array_equal(backend.infer(batch[1:2])['disparity'], single)
     finally:
         backend.close()
     assert_clean(trt)

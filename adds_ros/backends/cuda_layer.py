@@ -8,7 +8,7 @@
 - `PyCudaLayer`: pycuda, accepted where it is installed (it must compile against the local CUDA,
   which often fails on Jetson images, hence not the default).
 
-Context rules (the reasons are in engine_cache.py's module docstring, rules 11-13):
+Context rules (the reasons are in engine_cache.py's module docstring, rules 13-16):
 - Every backend uses the device's *primary* context, retained once per backend
   (`PrimaryContext`) and released once at close: the driver reference-counts it, so any number of
   backends, in any close order, share one context and none destroys it under another.

@@ -284,6 +284,9 @@ class TensorRTBackend(Backend):
         self.metadata, self.engine = cached.metadata, cached.engine
         cached.engine = None                             # one owner, freed in close()
         self.cached = cached
+        if precision not in ('auto', cached.key.precision):
+            raise EngineError(f'{model} is a {cached.key.precision} engine, not {precision}: '
+                              f'give the .onnx file to build a {precision} one')
         self.context = self.engine.create_execution_context()
         self.stream = self.cuda.stream_create()
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
@@ -349,10 +352,10 @@ class TensorRTBackend(Backend):
     def _bind(self, shape: Tuple[int, ...]) -> None:
         """(Re)allocate page-locked host and device buffers per named tensor for `shape`."""
         trt, engine, context = self.trt, self.engine, self.context
-        self._free_buffers()
-        if not context.set_input_shape(self.inputs[0], shape):
+        if not context.set_input_shape(self.inputs[0], shape):   # old buffers stay valid
             raise ValueError(f'input shape {shape} is outside the engine\'s profile '
                              f'{tuple(engine.get_tensor_shape(self.inputs[0]))}')
+        self._free_buffers()
         for name in self.inputs + self.outputs:
             dims = tuple(context.get_tensor_shape(name))
             if any(d < 0 for d in dims):
