@@ -210,6 +210,37 @@ def test_dynamic_batch_gets_a_profile_and_binds_batches_inside_it(monkeypatch, t
     assert_clean(trt)
 
 
+def test_uint8_camera_frame_input_binds_by_the_engines_dtype(monkeypatch, tmp_path):
+    """An in-graph style input (uint8 N x H x W x 3) gets a uint8 buffer, fed unconverted."""
+    import onnx
+    from onnx import helper, TensorProto
+
+    from adds_ros.backends.tensorrt_backend import TensorRTBackend
+
+    trt = fake(monkeypatch, '11.1.0')
+    graph = helper.make_graph(
+        [helper.make_node('Cast', ['image'], ['f'], to=TensorProto.FLOAT),
+         helper.make_node('ReduceMean', ['f', 'axes'], ['disparity'], keepdims=1)], 'frame',
+        [helper.make_tensor_value_info('image', TensorProto.UINT8, [1, 48, 80, 3])],
+        [helper.make_tensor_value_info('disparity', TensorProto.FLOAT, [1, 48, 80, 1])],
+        [helper.make_tensor('axes', TensorProto.INT64, [1], [3])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 18)])
+    model.ir_version = 9
+    for key, value in ModelMetadata(input_height=HEIGHT, input_width=WIDTH
+                                    ).to_onnx_props().items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(tmp_path / 'frame.onnx'))
+    backend = TensorRTBackend(tmp_path / 'frame.onnx', log=lambda _: None)
+    try:
+        assert backend.host['image'].dtype == np.uint8
+        frame = camera_image(4)[None]
+        np.testing.assert_allclose(backend.infer(frame)['disparity'][0, ..., 0],
+                                   frame[0].mean(axis=2), rtol=1e-6)
+    finally:
+        backend.close()
+    assert_clean(trt)
+
+
 def test_only_the_outputs_read_are_copied_back(monkeypatch, tmp_path):
     trt = fake(monkeypatch, '10.3.0')
     model = tiny_depth_onnx(tmp_path / 'metric.onnx', depth=True)
