@@ -4,9 +4,11 @@
 
 camera RGB uint8 (H x W x 3) -> crop + resize (from the model's metadata) -> backend ->
 disparity -> upsampled into the crop region -> depth at camera resolution, NaN outside the crop.
+In-graph models (`adds export --camera-size`) do all of that inside the graph on the backend's
+device: the estimator hands over the camera frame and takes the camera-size maps back.
 
-With the TensorRT backend the estimator must be created, used and closed on one thread (the
-CUDA context belongs to it): the node constructs it inside its inference thread.
+With the TensorRT backend the estimator is used from the thread that created it (its execution
+context and buffers are not thread-safe): the node constructs it inside its inference thread.
 """
 
 import time
@@ -17,7 +19,8 @@ from typing import Dict, Optional, Union
 import numpy as np
 
 from adds_ros.backends import create_backend
-from adds_ros.metadata import ModelMetadata
+from adds_ros.image_decode import InputError
+from adds_ros.metadata import IN_GRAPH_OUTPUTS, ModelMetadata
 from adds_ros.postprocess import disp_to_depth, squeeze_disparity, upsample_into_camera
 from adds_ros.preprocess import check_rgb, crop_box, to_network_input
 
@@ -28,8 +31,10 @@ class DepthPrediction:
 
     `depth` is float32 H x W at camera resolution in model depth units (disp_to_depth of the
     network output; metres only after `DepthEstimator.metric_depth`), NaN outside the crop.
-    `disparity` is the network-resolution sigmoid disparity (h x w). `timings` holds seconds
-    for 'preprocess', 'inference' and 'postprocess'.
+    `disparity` is the sigmoid disparity: network resolution (h x w) for host-processed models,
+    camera resolution with NaN outside the crop for in-graph ones. `timings` holds seconds
+    for 'preprocess', 'inference' and 'postprocess' (host work only: an in-graph model's
+    pre/post-processing counts as inference).
     """
 
     depth: np.ndarray
@@ -42,22 +47,32 @@ class DepthEstimator:
 
     `model` is an .onnx, .engine or .pt/.pth file; `backend` is 'auto', 'onnxruntime',
     'tensorrt' or 'torch'; `device` is 'auto', 'cpu', 'cuda[:N]' (or 'tensorrt' for ONNX
-    Runtime's TensorRT provider); `backend_options` go to the backend (e.g. precision='fp16').
+    Runtime's TensorRT provider); `precision` is 'auto', 'fp32', 'fp16' or 'int8' (TensorRT
+    builds or loads the engine of that precision; see adds_ros.backends.tensorrt_backend);
+    `backend_options` go to the backend (e.g. calib=DIR for int8).
     """
 
     def __init__(self, model: Union[str, Path], backend: str = 'auto', device: str = 'auto',
-                 **backend_options) -> None:
-        self.backend = create_backend(model, backend, device, **backend_options)
+                 precision: str = 'auto', **backend_options) -> None:
+        self.backend = create_backend(model, backend, device, precision, **backend_options)
         self.metadata: ModelMetadata = self.backend.metadata
+        # all that predict() reads
+        self.backend.use_outputs(IN_GRAPH_OUTPUTS if self.metadata.in_graph else ('disparity',))
         self.backend_name: str = self.backend.name
 
     def describe(self) -> str:
         return self.backend.describe()
 
     def predict(self, rgb: np.ndarray) -> DepthPrediction:
-        """Estimate depth for one camera image (RGB uint8 H x W x 3, any resolution)."""
+        """Estimate depth for one camera image (RGB uint8 H x W x 3, any resolution).
+
+        An in-graph model takes only its export's camera size: another size raises
+        InputError('size_mismatch').
+        """
         meta = self.metadata
         check_rgb(rgb)
+        if meta.in_graph:
+            return self._predict_in_graph(rgb)
         start = time.perf_counter()
         tensor = to_network_input(rgb, meta.crop, meta.input_height, meta.input_width)
         preprocessed = time.perf_counter()
@@ -69,6 +84,24 @@ class DepthEstimator:
         scaled, _ = disp_to_depth(disparity, meta.min_depth, meta.max_depth)
         camera_scaled = upsample_into_camera(scaled, box, rgb.shape[:2])
         depth = np.reciprocal(camera_scaled, out=camera_scaled)
+        done = time.perf_counter()
+        return DepthPrediction(depth=depth, disparity=disparity,
+                               timings={'preprocess': preprocessed - start,
+                                        'inference': inferred - preprocessed,
+                                        'postprocess': done - inferred})
+
+    def _predict_in_graph(self, rgb: np.ndarray) -> DepthPrediction:
+        meta = self.metadata
+        if rgb.shape[:2] != (meta.camera_height, meta.camera_width):
+            raise InputError('size_mismatch', f'camera image is {rgb.shape[1]}x{rgb.shape[0]} '
+                             f'but the model was exported for {meta.camera_width}x'
+                             f'{meta.camera_height} frames (adds export --camera-size)')
+        start = time.perf_counter()
+        frame = np.ascontiguousarray(rgb)[None]
+        preprocessed = time.perf_counter()
+        outputs = self.backend.infer(frame)
+        inferred = time.perf_counter()
+        depth, disparity = (squeeze_disparity(outputs[name]) for name in IN_GRAPH_OUTPUTS)
         done = time.perf_counter()
         return DepthPrediction(depth=depth, disparity=disparity,
                                timings={'preprocess': preprocessed - start,

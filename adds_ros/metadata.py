@@ -17,7 +17,9 @@ PROP_PREFIX = 'adds_ros.'
 STEMS = ('shared', 'day', 'night')
 PRECISIONS = ('fp32', 'fp16')
 # Fields added after the first exports: files without them get the default.
-LATER_FIELDS = ('precision',)
+LATER_FIELDS = ('precision', 'in_graph', 'camera_height', 'camera_width')
+# What an in-graph model returns: both float32 camera-size maps, NaN outside the crop.
+IN_GRAPH_OUTPUTS = ['depth', 'disparity']
 NO_CROP = (0.0, 1.0, 0.0, 1.0)
 
 
@@ -31,6 +33,13 @@ class ModelMetadata:
     model depth units to metres; None means the model only knows relative depth. `precision`
     is the arithmetic of the graph's weights ('fp16' graphs build strongly typed TensorRT
     engines, the only FP16 route on releases without the FP16 builder flag).
+
+    `in_graph` models (`adds export --camera-size`) do the pre- and post-processing in the
+    graph: input `image` is the camera frame, uint8 1 x camera_height x camera_width x 3 RGB,
+    and the outputs are `depth` (model units) and `disparity` (sigmoid), float32 camera_height x
+    camera_width with NaN outside the crop. Other models take the network input (float32 1 x 3
+    x input_height x input_width in [0, 1]) and return network-size `disparity` (and `depth` in
+    metres when the metric scale is known); their camera size is 0 x 0 (any camera).
     """
 
     input_height: int
@@ -46,6 +55,9 @@ class ModelMetadata:
     source_hash: str = ''
     version: str = ''
     precision: str = 'fp32'
+    in_graph: bool = False
+    camera_height: int = 0
+    camera_width: int = 0
 
     def __post_init__(self) -> None:
         self.input_height, self.input_width = int(self.input_height), int(self.input_width)
@@ -55,6 +67,8 @@ class ModelMetadata:
             self.metric_scale = float(self.metric_scale)
         self.intrinsics = [[float(v) for v in row] for row in self.intrinsics]
         self.outputs = list(self.outputs)
+        self.in_graph = bool(self.in_graph)
+        self.camera_height, self.camera_width = int(self.camera_height), int(self.camera_width)
         self.validate()
 
     def validate(self) -> None:
@@ -81,6 +95,37 @@ class ModelMetadata:
             raise ValueError(f'precision must be one of {PRECISIONS}, got {self.precision!r}')
         if 'disparity' not in self.outputs:
             raise ValueError(f"outputs must include 'disparity', got {self.outputs}")
+        self.validate_camera()
+
+    def validate_camera(self) -> None:
+        """Check the camera size: in-graph models need one their crop leaves pixels of."""
+        size = f'{self.camera_width}x{self.camera_height}'
+        if not self.in_graph:
+            if self.camera_height or self.camera_width:
+                raise ValueError(f'camera size {size} is only for in-graph models')
+            return
+        if self.camera_height <= 0 or self.camera_width <= 0:
+            raise ValueError(f'an in-graph model needs a positive camera size, got {size}')
+        if self.outputs != IN_GRAPH_OUTPUTS:
+            raise ValueError(f'an in-graph model returns {IN_GRAPH_OUTPUTS}, got {self.outputs}')
+        from adds_ros.preprocess import crop_box  # imports cv2: only for in-graph models
+        crop_box(self.crop, self.camera_height, self.camera_width)
+
+    def input_shape(self) -> Tuple[Optional[int], ...]:
+        """Shape of the graph's `image` input (None: the batch of a host-processed model).
+
+        In-graph: the camera frame as uint8 (1, camera_height, camera_width, 3), RGB. Others:
+        float (N, 3, input_height, input_width) in [0, 1] (float16 in half graphs is allowed).
+        """
+        if self.in_graph:
+            return (1, self.camera_height, self.camera_width, 3)
+        return (None, 3, self.input_height, self.input_width)
+
+    def output_shape(self) -> Tuple[Optional[int], ...]:
+        """Shape of every output: camera-size (H, W) in-graph, else (N, 1, h, w); float32."""
+        if self.in_graph:
+            return (self.camera_height, self.camera_width)
+        return (None, 1, self.input_height, self.input_width)
 
     def to_onnx_props(self) -> Dict[str, str]:
         """Return one `adds_ros.<field>` -> JSON string entry per field (ONNX props are str)."""

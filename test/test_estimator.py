@@ -14,6 +14,7 @@ import pytest
 from adds_ros.backends import choose_backend, parse_device
 from adds_ros.backends.onnxruntime_backend import CPU, CUDA, select_providers, TENSORRT
 from adds_ros.estimator import DepthEstimator, DepthPrediction
+from adds_ros.image_decode import InputError
 from adds_ros.metadata import ModelMetadata
 from adds_ros.postprocess import colorize, disp_to_depth
 from adds_ros.preprocess import crop_box, to_network_input
@@ -30,6 +31,27 @@ def tiny_onnx(path, metadata: ModelMetadata, weight: float = 0.0, bias: float = 
         [helper.make_node('Conv', ['image', 'w', 'b'], ['disparity'])], 'tiny',
         [helper.make_tensor_value_info('image', TensorProto.FLOAT, shape)],
         [helper.make_tensor_value_info('disparity', TensorProto.FLOAT, out_shape)], [w, b])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
+    model.ir_version = 8
+    for key, value in metadata.to_onnx_props().items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def tiny_in_graph_onnx(path, metadata: ModelMetadata):
+    """An in-graph-shaped graph: uint8 frame -> disparity = channel sum, depth = 2 x that."""
+    height, width = metadata.camera_height, metadata.camera_width
+    axes = helper.make_tensor('axes', TensorProto.INT64, [2], [0, 3])
+    two = helper.make_tensor('two', TensorProto.FLOAT, [], [2.0])
+    graph = helper.make_graph(
+        [helper.make_node('Cast', ['image'], ['f'], to=TensorProto.FLOAT),
+         helper.make_node('ReduceSum', ['f', 'axes'], ['disparity'], keepdims=0),
+         helper.make_node('Mul', ['disparity', 'two'], ['depth'])], 'tiny_in_graph',
+        [helper.make_tensor_value_info('image', TensorProto.UINT8, [1, height, width, 3])],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, [height, width])
+         for name in ('depth', 'disparity')], [axes, two])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
     model.ir_version = 8
     for key, value in metadata.to_onnx_props().items():
@@ -82,6 +104,69 @@ def test_metadata_missing_or_broken_props_are_named(tmp_path):
     props['adds_ros.max_depth'] = '{'
     with pytest.raises(ValueError, match='adds_ros.max_depth'):
         ModelMetadata.from_onnx_props(props)
+
+
+def in_graph_meta(**overrides) -> ModelMetadata:
+    return meta(**{'in_graph': True, 'camera_height': 48, 'camera_width': 80,
+                   'outputs': ['depth', 'disparity'], **overrides})
+
+
+def test_in_graph_metadata_round_trips_and_old_files_are_host_processed(tmp_path):
+    original = in_graph_meta()
+    assert ModelMetadata.from_onnx_props(original.to_onnx_props()) == original
+    assert ModelMetadata.from_json(original.to_json()) == original
+    assert original.input_shape() == (1, 48, 80, 3) and original.output_shape() == (48, 80)
+    props = meta().to_onnx_props()
+    for key in ('in_graph', 'camera_height', 'camera_width'):
+        del props['adds_ros.' + key]
+    old = ModelMetadata.from_onnx_props(props)
+    assert not old.in_graph and old.input_shape() == (None, 3, 32, 64)
+
+
+@pytest.mark.parametrize('change, message', [
+    ({'camera_height': 0}, 'positive camera size'),
+    ({'outputs': ['disparity']}, 'returns'),
+    ({'crop': (0.5, 0.5001, 0.0, 1.0)}, 'no pixels of a 48x80'),
+    ({'in_graph': False}, 'only for in-graph')])
+def test_in_graph_metadata_rejects_unusable_values(change, message):
+    with pytest.raises(ValueError, match=message):
+        in_graph_meta(**change)
+
+
+def test_in_graph_model_gets_the_frame_and_its_maps_come_back(tmp_path):
+    estimator = DepthEstimator(tiny_in_graph_onnx(tmp_path / 'i.onnx', in_graph_meta()),
+                               device='cpu')
+    rgb = random_rgb(48, 80)
+    prediction = estimator.predict(rgb)
+    expected = rgb.astype(np.float32).sum(2)
+    np.testing.assert_array_equal(prediction.disparity, expected)
+    np.testing.assert_array_equal(prediction.depth, 2 * expected)
+    assert prediction.depth.shape == (48, 80) and prediction.depth.dtype == np.float32
+    assert set(prediction.timings) == {'preprocess', 'inference', 'postprocess'}
+    with pytest.raises(InputError, match='80x40 but the model was exported for 80x48') as err:
+        estimator.predict(random_rgb(40, 80))
+    assert err.value.reason == 'size_mismatch'
+    with pytest.raises(ValueError, match='HxWx3 uint8'):
+        estimator.predict(rgb.astype(np.float32))
+
+
+def test_graph_must_match_in_graph_metadata(tmp_path):
+    host_graph = tiny_onnx(tmp_path / 'h.onnx', meta())
+    model = onnx.load(str(host_graph))
+    del model.metadata_props[:]
+    for key, value in in_graph_meta().to_onnx_props().items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(host_graph))
+    with pytest.raises(ValueError, match=r"expected tensor\(uint8\) \[1, 48, 80, 3\]"):
+        DepthEstimator(host_graph, device='cpu')
+    path = tiny_in_graph_onnx(tmp_path / 'i.onnx', in_graph_meta())
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    for key, value in meta().to_onnx_props().items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(path))
+    with pytest.raises(ValueError, match=r'expected tensor\(float\) \[N, 3, 32, 64\]'):
+        DepthEstimator(path, device='cpu')
 
 
 def test_crop_box_gives_robotcar_rows():

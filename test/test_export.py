@@ -13,6 +13,7 @@ from reference_fixtures import load_layout, random_state_dicts
 import torch
 
 from adds_ros import __version__
+from adds_ros.errors import UserValueError
 from adds_ros.estimator import DepthEstimator
 from adds_ros.metadata import ModelMetadata
 from adds_training import export
@@ -138,3 +139,106 @@ def test_export_refuses_bad_arguments(tmp_path):
         run_export('--checkpoint', tmp_path / 'nope.pt', '--out', tmp_path / 'x.onnx')
     with pytest.raises(ValueError, match='multiple of 32'):
         export.build_metadata({}, {'height': 100, 'width': 128}, 'shared', log=lambda _: None)
+
+
+CAMERA = (192, 320)  # crop rows 48:144 -> 96 x 320, shrunk 1.5 x 2.5 to 64 x 128 (INTER_AREA)
+# Measured: the in-graph depth differs from the host path's by at most 2.2e-7 relative (float
+# rounding; the resize taps are OpenCV's own); the bound leaves room for other BLAS/CPUs.
+IN_GRAPH_DEPTH_RTOL = 1e-5
+
+
+@pytest.fixture(scope='module')
+def in_graph(project, tmp_path_factory):
+    """The project checkpoint exported with --camera-size for CAMERA."""
+    out = tmp_path_factory.mktemp('in_graph') / 'camera.onnx'
+    assert run_export('--checkpoint', project[0], '--out', out, '--camera-size',
+                      f'{CAMERA[1]}x{CAMERA[0]}') == 0
+    return out
+
+
+def camera_images(count: int = 3):
+    """Noise, a smooth ramp scene and a saturated one: the resize and NaN edges all matter."""
+    rng = np.random.default_rng(5)
+    noise = rng.integers(0, 256, (*CAMERA, 3), dtype=np.uint8)
+    ramp = np.outer(np.linspace(0.2, 1, CAMERA[0]), np.linspace(0, 255, CAMERA[1]))[..., None]
+    scene = np.clip(ramp + rng.normal(0, 8, (*CAMERA, 3)), 0, 255).astype(np.uint8)
+    return [noise, scene, np.full((*CAMERA, 3), 255, np.uint8)][:count]
+
+
+def test_in_graph_export_takes_the_camera_frame_and_returns_camera_maps(in_graph):
+    model = onnx.load(str(in_graph))
+    onnx.checker.check_model(model, full_check=True)
+    image = model.graph.input[0]
+    assert image.name == 'image' and image.type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    assert [d.dim_value for d in image.type.tensor_type.shape.dim] == [1, *CAMERA, 3]
+    outputs = {o.name: o.type.tensor_type for o in model.graph.output}
+    assert list(outputs) == ['depth', 'disparity']
+    for tensor in outputs.values():
+        assert tensor.elem_type == onnx.TensorProto.FLOAT
+        assert [d.dim_value for d in tensor.shape.dim] == list(CAMERA)
+    metadata = ModelMetadata.from_onnx(in_graph)
+    assert metadata.in_graph and (metadata.camera_height, metadata.camera_width) == CAMERA
+    assert metadata.metric_scale == 3.0 and metadata.outputs == ['depth', 'disparity']
+
+
+def test_in_graph_depth_equals_the_host_path(project, in_graph):
+    """Parity as a number: relative depth difference to today's host pre/post-processing."""
+    host = DepthEstimator(project[1], backend='onnxruntime', device='cpu')
+    camera = DepthEstimator(in_graph, backend='onnxruntime', device='cpu')
+    worst, medians = 0.0, []
+    for rgb in camera_images():
+        expected, got = host.predict(rgb), camera.predict(rgb)
+        assert got.depth.shape == got.disparity.shape == CAMERA
+        assert np.array_equal(np.isnan(got.depth), np.isnan(expected.depth))
+        assert np.isnan(got.depth[:48]).all() and np.isfinite(got.depth[48:144]).all()
+        inside = np.isfinite(expected.depth)
+        relative = np.abs(got.depth[inside] / expected.depth[inside] - 1.0)
+        worst, medians = max(worst, relative.max()), medians + [np.median(relative)]
+        np.testing.assert_allclose(got.disparity[48:144], disparity_at_camera(expected),
+                                   atol=1e-5)
+        assert camera.metric_depth(got) is not None
+    assert worst <= IN_GRAPH_DEPTH_RTOL and max(medians) <= IN_GRAPH_DEPTH_RTOL / 10
+
+
+def disparity_at_camera(prediction) -> np.ndarray:
+    """The host's disparity in the crop rows at camera size, from its depth (0.1..80 range)."""
+    min_disp, max_disp = 1 / 80.0, 1 / 0.1
+    return (1.0 / prediction.depth[48:144] - min_disp) / (max_disp - min_disp)
+
+
+def test_in_graph_model_runs_in_the_torch_backend_too(project, in_graph):
+    onnx_side = DepthEstimator(in_graph, backend='onnxruntime', device='cpu')
+    torch_side = DepthEstimator(project[0], device='cpu', camera_size=CAMERA)
+    assert torch_side.metadata.in_graph and torch_side.metadata.outputs == ['depth', 'disparity']
+    borrowed = DepthEstimator(project[0], device='cpu', metadata=in_graph)
+    assert borrowed.metadata == onnx_side.metadata
+    rgb = camera_images(1)[0]
+    reference = onnx_side.predict(rgb)
+    for estimator in (torch_side, borrowed):
+        prediction = estimator.predict(rgb)
+        np.testing.assert_allclose(prediction.depth, reference.depth, rtol=1e-5)
+        np.testing.assert_allclose(prediction.disparity, reference.disparity, atol=1e-6)
+
+
+def test_in_graph_model_refuses_another_camera_size(in_graph):
+    from adds_ros.image_decode import InputError
+
+    estimator = DepthEstimator(in_graph, backend='onnxruntime', device='cpu')
+    with pytest.raises(InputError, match='320x192') as err:
+        estimator.predict(np.zeros((CAMERA[0], CAMERA[1] + 2, 3), np.uint8))
+    assert err.value.reason == 'size_mismatch'
+
+
+def test_camera_size_option_is_checked(project, tmp_path):
+    assert export.camera_size('1280x960') == (960, 1280)
+    for bad in ('1280', '1280x', 'x960', '0x960', '12a0x960'):
+        with pytest.raises(argparse.ArgumentTypeError, match='WIDTHxHEIGHT'):
+            export.camera_size(bad)
+    with pytest.raises(UserValueError, match='dynamic-batch'):
+        run_export('--checkpoint', project[0], '--out', tmp_path / 'x.onnx', '--camera-size',
+                   '320x192', '--dynamic-batch')
+    thin = tmp_path / 'thin.pt'
+    torch.save(checkpoint_dict(ADDSModel(), {**META, 'crop': [0.5, 0.5001, 0.0, 1.0]}), thin)
+    with pytest.raises(UserValueError, match='camera-size.*no pixels of a 4x320'):
+        run_export('--checkpoint', thin, '--out', tmp_path / 'x.onnx', '--camera-size', '320x4')
+    assert not (tmp_path / 'x.onnx').exists()

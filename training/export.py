@@ -8,6 +8,11 @@ is known, `depth` in metres. Everything the runtime needs (input size, crop, dep
 scale, intrinsics, stem, source hash, version) goes into the file's metadata_props
 (`adds_ros.metadata.ModelMetadata`).
 
+With `--camera-size WxH` the graph instead takes the camera frame (uint8 1 x H x W x 3 RGB),
+does the crop, resize and depth conversion itself and returns camera-size `depth` and
+`disparity` (`adds_training.camera_graph`); the metadata marks it `in_graph`, so every backend
+and DepthEstimator pick the byte-moving path by themselves.
+
 Exporter: torch.onnx's dynamo exporter (opset 18) with its onnxscript optimiser. On the ADDS
 depth net it gives ~100 nodes (Conv, Relu, Elu, Pad(reflect), Resize(nearest), Concat,
 Sigmoid), constant-folded, where the TorchScript exporter gives ~330 (reflection padding
@@ -17,12 +22,12 @@ take every op in it.
 
 import argparse
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 from adds_ros import __version__
 from adds_ros.atomic import atomic_path
 from adds_ros.errors import UserFileNotFoundError, UserValueError
-from adds_ros.metadata import ModelMetadata
+from adds_ros.metadata import IN_GRAPH_OUTPUTS, ModelMetadata
 
 OPSET = 18
 INPUT_NAME = 'image'
@@ -41,10 +46,11 @@ def robotcar_defaults() -> Dict[str, Any]:
 def build_metadata(meta: Dict[str, Any], info: Dict[str, Any], stem: str,
                    height: Optional[int] = None, width: Optional[int] = None,
                    metric_scale: Optional[float] = None, half: bool = False,
-                   log=print) -> ModelMetadata:
+                   log=print, camera: Optional[Tuple[int, int]] = None) -> ModelMetadata:
     """Combine checkpoint meta, loader info and command-line overrides into ModelMetadata.
 
     Missing geometry falls back to RobotCar's (what the authors trained on), said in the log.
+    `camera` (height, width) makes the metadata of an in-graph model for that camera size.
     """
     defaults = robotcar_defaults()
     missing = [k for k in defaults if meta.get(k) is None]
@@ -62,15 +68,21 @@ def build_metadata(meta: Dict[str, Any], info: Dict[str, Any], stem: str,
         input_height=height, input_width=width, crop=values['crop'],
         min_depth=values['min_depth'], max_depth=values['max_depth'], metric_scale=scale,
         intrinsics=values['intrinsics'], stem=stem,
-        outputs=['disparity'] + (['depth'] if scale is not None else []),
+        outputs=(IN_GRAPH_OUTPUTS if camera else
+                 ['disparity'] + (['depth'] if scale is not None else [])),
         source_hash=str(info.get('source') or ''), version=__version__,
-        precision='fp16' if half else 'fp32')
+        precision='fp16' if half else 'fp32', in_graph=bool(camera),
+        camera_height=camera[0] if camera else 0, camera_width=camera[1] if camera else 0)
 
 
 def depth_graph(net, metadata: ModelMetadata):
-    """Wrap a DepthNet as the exported graph: scale-0 disparity, plus metric depth if known."""
+    """Wrap a DepthNet as the exported graph: scale-0 disparity, plus metric depth if known.
+
+    For in-graph metadata the disparity graph goes inside the camera-frame pre/post-processing.
+    """
     import torch
 
+    from adds_training.camera_graph import camera_graph
     from adds_training.geometry import disp_to_depth
 
     class DepthGraph(torch.nn.Module):
@@ -81,12 +93,23 @@ def depth_graph(net, metadata: ModelMetadata):
         def forward(self, image: torch.Tensor):
             dtype = next(self.net.parameters()).dtype
             disparity = self.net(image.to(dtype))[0].float()
-            if metadata.metric_scale is None:
+            if metadata.metric_scale is None or metadata.in_graph:
                 return disparity
             _, depth = disp_to_depth(disparity, metadata.min_depth, metadata.max_depth)
             return disparity, depth * metadata.metric_scale
 
-    return DepthGraph().eval()
+    graph = DepthGraph().eval()
+    return camera_graph(graph, metadata) if metadata.in_graph else graph
+
+
+def sample_input(metadata: ModelMetadata):
+    """Make an input of the graph's type and shape: camera frame (uint8 NHWC) or tensor."""
+    import torch
+
+    if metadata.in_graph:
+        return torch.randint(0, 256, (1, metadata.camera_height, metadata.camera_width, 3),
+                             dtype=torch.uint8)
+    return torch.rand(1, 3, metadata.input_height, metadata.input_width)
 
 
 def export_onnx(graph, metadata: ModelMetadata, out: Path, dynamic_batch: bool = False) -> Path:
@@ -94,7 +117,10 @@ def export_onnx(graph, metadata: ModelMetadata, out: Path, dynamic_batch: bool =
     import onnx
     import torch
 
-    sample = torch.rand(1, 3, metadata.input_height, metadata.input_width)
+    if dynamic_batch and metadata.in_graph:
+        raise UserValueError('an in-graph model (--camera-size) takes one camera frame: '
+                             'drop --dynamic-batch')
+    sample = sample_input(metadata)
     dynamic = {'image': {0: torch.export.Dim('batch', min=1, max=64)}} if dynamic_batch \
         else None
     with torch.no_grad():
@@ -117,13 +143,22 @@ def export_onnx(graph, metadata: ModelMetadata, out: Path, dynamic_batch: bool =
 def export_checkpoint(checkpoint: Path, out: Path, domain: str = 'day',
                       height: Optional[int] = None, width: Optional[int] = None,
                       dynamic_batch: bool = False, metric_scale: Optional[float] = None,
-                      half: bool = False, log=print) -> ModelMetadata:
-    """Load a project checkpoint or the authors' folder and export its depth graph to `out`."""
+                      half: bool = False, log=print,
+                      camera: Optional[Tuple[int, int]] = None) -> ModelMetadata:
+    """Load a project checkpoint or the authors' folder and export its depth graph to `out`.
+
+    `camera` (height, width) exports the in-graph model for that camera size.
+    """
     from adds_training.networks import load_depth_net
 
     net, info = load_depth_net(checkpoint, domain)
-    metadata = build_metadata(dict(info.get('meta') or {}), info, net.stem, height, width,
-                              metric_scale, half, log)
+    try:
+        metadata = build_metadata(dict(info.get('meta') or {}), info, net.stem, height, width,
+                                  metric_scale, half, log, camera)
+    except ValueError as err:
+        if camera is None or isinstance(err, UserValueError):
+            raise
+        raise UserValueError(f'--camera-size: {err}') from None
     net = net.eval().half() if half else net.eval().float()
     export_onnx(depth_graph(net, metadata), metadata, out, dynamic_batch)
     return metadata
@@ -144,6 +179,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--half', action='store_true',
                         help='FP16 weights (for strongly typed TensorRT FP16 engines); '
                              'input and outputs stay float32')
+    parser.add_argument('--camera-size', type=camera_size, metavar='WxH',
+                        help='do crop, resize and depth conversion inside the graph for this '
+                             'camera size: uint8 HxWx3 frame in, camera-size depth and '
+                             'disparity out (see docs/deploy.md)')
+
+
+def camera_size(text: str) -> Tuple[int, int]:
+    """Parse 'WxH' (e.g. 1280x960) into (height, width)."""
+    width, sep, height = text.lower().partition('x')
+    if not sep or not width.isdigit() or not height.isdigit() or not int(width) \
+            or not int(height):
+        raise argparse.ArgumentTypeError(f'expected WIDTHxHEIGHT such as 1280x960, got {text!r}')
+    return int(height), int(width)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -152,9 +200,12 @@ def run(args: argparse.Namespace) -> int:
     if not args.checkpoint.exists():
         raise UserFileNotFoundError(f'--checkpoint {args.checkpoint}: no checkpoint there')
     metadata = export_checkpoint(args.checkpoint, args.out, args.domain, args.height, args.width,
-                                 args.dynamic_batch, args.metric_scale, args.half)
+                                 args.dynamic_batch, args.metric_scale, args.half,
+                                 camera=args.camera_size)
     size = args.out.stat().st_size / 2 ** 20
     print(f'wrote {args.out} ({size:.1f} MiB): {metadata.input_width}x{metadata.input_height}, '
           f'stem {metadata.stem}, outputs {metadata.outputs}, metric scale '
-          f'{metadata.metric_scale if metadata.metric_scale is not None else "unknown"}')
+          f'{metadata.metric_scale if metadata.metric_scale is not None else "unknown"}'
+          + (f', in-graph for {metadata.camera_width}x{metadata.camera_height} camera frames'
+             if metadata.in_graph else ''))
     return 0

@@ -46,8 +46,10 @@ def select_providers(device: str, available: Sequence[str],
 # ---------------------------------------------------------------- graph vs. metadata check
 # A file whose metadata fits but whose graph does not would load, then fail every frame; the
 # runtime feeds one N x 3 x H x W float tensor at the metadata's size and reads N x 1 x H x W
-# float outputs by the names the metadata lists.
+# float outputs by the names the metadata lists (in-graph models: one 1 x H x W x 3 uint8 camera
+# frame in, H x W float maps out; ModelMetadata.input_shape / output_shape).
 GRAPH_FLOATS = ('tensor(float)', 'tensor(float16)')
+GRAPH_UINT8 = ('tensor(uint8)',)
 
 
 def _dims_fit(shape: Sequence, expected: Sequence) -> bool:
@@ -60,24 +62,30 @@ def _dims_fit(shape: Sequence, expected: Sequence) -> bool:
 def check_graph(model: Path, inputs: Sequence, outputs: Sequence,
                 metadata: ModelMetadata) -> None:
     """Refuse a graph whose inputs/outputs (ORT NodeArgs) do not match `metadata`."""
-    size = (metadata.input_height, metadata.input_width)
+    in_shape, out_shape = metadata.input_shape(), metadata.output_shape()
+    in_types = GRAPH_UINT8 if metadata.in_graph else GRAPH_FLOATS
     problems = []
     if len(inputs) != 1:
         problems.append(f'{len(inputs)} inputs {[i.name for i in inputs]}, expected one image')
-    elif inputs[0].type not in GRAPH_FLOATS or not _dims_fit(inputs[0].shape, (None, 3, *size)):
+    elif inputs[0].type not in in_types or not _dims_fit(inputs[0].shape, in_shape):
         problems.append(f'input {inputs[0].name!r} is {inputs[0].type} {inputs[0].shape}, '
-                        f'expected float [N, 3, {size[0]}, {size[1]}]')
+                        f'expected {in_types[0]} {shape_text(in_shape)}')
     found = {o.name: o for o in outputs}
     for name in metadata.outputs:
         if name not in found:
             problems.append(f'no output {name!r} (the graph has {sorted(found)})')
         elif (found[name].type not in GRAPH_FLOATS
-              or not _dims_fit(found[name].shape, (None, 1, *size))):
+              or not _dims_fit(found[name].shape, out_shape)):
             problems.append(f'output {name!r} is {found[name].type} {found[name].shape}, '
-                            f'expected float [N, 1, {size[0]}, {size[1]}]')
+                            f'expected float {shape_text(out_shape)}')
     if problems:
         raise UserValueError(f'{model}: the graph does not match its metadata: '
                              f'{"; ".join(problems)}')
+
+
+def shape_text(shape: Sequence) -> str:
+    """'[N, 3, 256, 512]': a shape with its free batch dimension shown as N."""
+    return '[' + ', '.join('N' if dim is None else str(dim) for dim in shape) + ']'
 
 
 class OnnxRuntimeBackend(Backend):
