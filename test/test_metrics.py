@@ -40,8 +40,8 @@ PIXELS = {'A': ((5, 5), 10, 5), 'B': ((0, 5), 20, 10), 'C': ((5, 0), 30, 10),
 EXPECTED = {
     'adds40': ('ACGH', 20 / 7.5, [40 / 3, 80 / 3, 32 / 3, 40]),
     'adds60': ('ACDGH', 3.0, [15, 30, 45, 12, 60]),
-    'md4all': ('ABCDGH', 2.0, [10, 20, 20, 30, 8, 50]),
-    'md4all_median': ('ABCDGH', 2.5, [12.5, 25, 25, 37.5, 10, 50]),
+    'md4all_rows160-768': ('ABCDGH', 2.0, [10, 20, 20, 30, 8, 50]),
+    'md4all_rows160-768_median': ('ABCDGH', 2.5, [12.5, 25, 25, 37.5, 10, 50]),
     'rnw40': ('AGH', 2.0, [10, 8, 40]),
     'steps60': ('ADGH', 2.25, [11.25, 33.75, 9, 60]),
     'full40': ('ABCEGH', 2.0, [10, 20, 20, 4, 8, 40]),
@@ -72,6 +72,14 @@ def test_protocol_matches_hand_computation(name):
     assert result['scale'] == pytest.approx(scale)
     for key, value in expected.items():
         assert result[key] == pytest.approx(value), key
+
+
+def test_md4all_is_named_for_what_it_scores_and_old_names_still_work():
+    # Rows 160:768 at the model's input size: not md4all's 544x320 numbers (docs/training.md).
+    assert get_protocol('md4all') is get_protocol('md4all_rows160-768')
+    assert get_protocol('md4all_median').name == 'md4all_rows160-768_median'
+    assert 'not md4all' in get_protocol('md4all').description
+    assert not any(name in PROTOCOLS for name in ('md4all', 'md4all_median'))
 
 
 def test_median_scaling_comes_after_the_cap():

@@ -117,3 +117,44 @@ def test_mixed_geometry_in_one_root_is_refused(tmp_path):
     cfg.height, cfg.width = 64, 128
     with pytest.raises(ValueError, match='other intrinsics or image size'):
         prepare.prepare(cfg)
+
+
+def test_test_frames_and_their_neighbours_stay_out_of_training(tmp_path):
+    # 30 frames at 10 Hz; md4all's test frame 10 (with neighbours 9, 11), margin 0.5 s.
+    fx = build_raw_sequence(tmp_path, n_frames=30, static=())
+    s = fx.stamps
+    published = tmp_path / 'md4all_test.txt'
+    published.write_text(f'{s[9]} {s[10]} {s[11]}\n')
+    out = tmp_path / 'out'
+    counts = prepare.prepare(config(fx, out, split='train', exclude_splits=(published,),
+                                    exclude_margin_s=0.5))
+    held = set(range(4, 17))  # within 5 frames of 9, 10 or 11
+    assert counts['held_out'] == len(held) and counts['done'] == 30 - len(held)
+    written = {int(p.stem) for p in (out / 'day').glob('*.png')}
+    assert written == set(range(30)) - held
+    centres = [i for _, i in layout.read_split(layout.split_path(out, 'train'))]
+    assert centres == [1, 2, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28]
+
+
+def test_the_roots_own_test_split_is_held_out_by_default(tmp_path):
+    fx = build_raw_sequence(tmp_path, n_frames=30, static=())
+    s = fx.stamps
+    published = tmp_path / 'md4all_test.txt'
+    published.write_text(f'{s[19]} {s[20]} {s[21]}\n')
+    out = tmp_path / 'out'
+    test_cfg = config(fx, out, split='test_day', split_file=published)
+    test_cfg.folder = 'day_test'
+    prepare.prepare(test_cfg)
+    counts = prepare.prepare(config(fx, out, split='train'))   # default margin: 10 s
+    assert counts['held_out'] == 30 and counts['done'] == 0    # 3 s of frames, all near
+    counts = prepare.prepare(config(fx, out, split='train', exclude_margin_s=1.0))
+    # the root's split lists the centre, frame 20: frames 10..29 lie within 1 s of it
+    assert counts['held_out'] == 20 and counts['done'] == 10
+    written = {int(p.stem) for p in (out / 'day').glob('*.png')}
+    assert written == set(range(10))
+    listed = tmp_path / 'adds_test.txt'  # the ADDS format maps through day_test.timestamps
+    listed.write_text('day_test/20\n')
+    assert prepare.split_timestamps(out, listed, 'adds') == [int(s[20])]
+    listed.write_text('elsewhere/3\n')
+    with pytest.raises(ValueError, match='elsewhere.timestamps is missing'):
+        prepare.split_timestamps(out, listed, 'adds')

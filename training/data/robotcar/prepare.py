@@ -8,6 +8,11 @@ a training triplet (index-1, index, index+1) can never span it. Static frames (V
 since the previous frame below a threshold) are dropped, since they teach the photometric loss
 nothing. Missing or corrupt images are skipped, counted and reported; finished frames are
 skipped on a re-run.
+
+Test frames stay out of training: every frame within `exclude_margin_s` seconds of a frame of
+a test split (the root's own `splits/test*.txt`, mapped to raw time through
+`<folder>.timestamps`, and any `--exclude-split` file: md4all, RNW or ADDS format) is dropped
+from training and validation folders, so near-duplicates of test views cannot inflate scores.
 """
 
 import argparse
@@ -28,6 +33,11 @@ from adds_training.data import layout
 from adds_training.data.robotcar import raw, splits
 
 
+# ±10 s: at city speeds the car has moved 50-100 m, the view has changed; more than the ±4 s
+# of lidar scans that md4all's ground truth accumulates around a test frame.
+EXCLUDE_MARGIN_S = 10.0
+
+
 @dataclass
 class PrepareConfig:
     raw: Path
@@ -45,6 +55,10 @@ class PrepareConfig:
     camera: str = raw.CAMERA
     camera_size: Tuple[int, int] = layout.ROBOTCAR_FULL_SIZE
     workers: int = 2
+    # Frames held out of training: test splits (files, plus the root's splits/test*.txt) and a
+    # margin of seconds around each of their frames (docs/robotcar.md, "Test frames").
+    exclude_splits: Tuple[Path, ...] = ()
+    exclude_margin_s: float = EXCLUDE_MARGIN_S
 
 
 def crop_info(model: raw.CameraModel, crop_rows: Tuple[int, int],
@@ -143,6 +157,51 @@ def select_frames(cfg: PrepareConfig, stamps: np.ndarray) -> Tuple[List[int], Li
     return indices.tolist(), [], 0
 
 
+def split_timestamps(root: Path, split_file: Path, fmt: str = 'auto') -> List[int]:
+    """Raw µs of every frame a split needs (md4all neighbours included).
+
+    ADDS-format entries (`folder/index`) are mapped through `<root>/<folder>.timestamps`, so
+    they must name frames that `adds prepare` wrote into `root`.
+    """
+    records = splits.read_published_split(split_file, fmt)
+    if all(r.timestamp is not None for r in records):
+        return splits.timestamps(records, with_neighbours=True)
+    stamps, known = [], {}
+    for record in records:
+        if record.folder not in known:
+            try:
+                known[record.folder] = read_index_timestamps(root, record.folder)
+            except FileNotFoundError:
+                raise ValueError(f'{split_file}: cannot hold out {record.folder}/... frames: '
+                                 f'{timestamps_path(root, record.folder)} is missing (frames '
+                                 'not written by adds prepare have no raw time)') from None
+        if record.index not in known[record.folder]:
+            raise ValueError(f'{split_file}: {record.folder}/{record.index} is not listed in '
+                             f'{timestamps_path(root, record.folder)}')
+        stamps.append(known[record.folder][record.index])
+    return sorted(stamps)
+
+
+def held_out_timestamps(cfg: PrepareConfig) -> np.ndarray:
+    """Raw µs of all test frames to keep training away from: given files + root test splits."""
+    files = [(Path(f), 'auto') for f in cfg.exclude_splits]
+    files += [(f, 'adds') for f in sorted((Path(cfg.out) / 'splits').glob('test*.txt'))]
+    stamps = [t for path, fmt in files for t in split_timestamps(cfg.out, path, fmt)]
+    return np.array(sorted(set(stamps)), dtype=np.int64)
+
+
+def hold_out(stamps: np.ndarray, indices: Sequence[int], held: np.ndarray,
+             margin_s: float) -> List[int]:
+    """Return the indices whose frame lies more than `margin_s` from every held-out frame."""
+    if len(held) == 0:
+        return list(indices)
+    times = stamps[np.asarray(indices, dtype=np.int64)]
+    pos = np.clip(np.searchsorted(held, times), 1, len(held)) - 1
+    nearest = np.minimum(np.abs(times - held[pos]),
+                         np.abs(times - held[np.minimum(pos + 1, len(held) - 1)]))
+    return [i for i, gap in zip(indices, nearest) if gap > margin_s * 1e6]
+
+
 def write_timestamps(cfg: PrepareConfig, stamps: np.ndarray, written: Sequence[int]) -> None:
     """Record `<index> <µs>` of the folder's frames (merged with earlier runs into it).
 
@@ -187,10 +246,15 @@ def prepare(cfg: PrepareConfig) -> Counter:
     save_info(cfg, crop_info(model, cfg.crop_rows, (cfg.height, cfg.width)))
     stamps = raw.read_timestamps(cfg.raw / raw.IMAGE_TIMESTAMPS)
     indices, centres, static = select_frames(cfg, stamps)
+    held_out = 0
+    if cfg.split_file is None:  # a training / validation folder: keep test views out
+        kept = hold_out(stamps, indices, held_out_timestamps(cfg), cfg.exclude_margin_s)
+        indices, held_out = kept, len(indices) - len(kept)
     results = run_jobs(cfg, [(i, int(stamps[i])) for i in indices], f'prepare {cfg.folder}',
                        _init_worker, _run_job)
     counts = Counter(status for _, status, _ in results)
     counts['static'] = static
+    counts['held_out'] = held_out
     written = sorted(i for i, status, _ in results if status in ('done', 'resumed'))
     write_timestamps(cfg, stamps, written)
     present = set(written)
@@ -224,6 +288,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--frames', type=int, nargs=2, metavar=('START', 'STOP'),
                         help='only positions START..STOP-1 of stereo.timestamps (e.g. to hold '
                         'out a validation stretch); indices stay global')
+    parser.add_argument('--exclude-split', type=Path, nargs='+', default=(),
+                        metavar='FILE', help='test split files (md4all, RNW, ADDS) whose frames '
+                        'and neighbours stay out of this folder; the root\'s splits/test*.txt '
+                        'are always held out')
+    parser.add_argument('--exclude-margin', type=float, default=EXCLUDE_MARGIN_S,
+                        metavar='SECONDS', help='drop frames this close in time to a held-out '
+                        f'test frame (default {EXCLUDE_MARGIN_S:g} s)')
     parser.add_argument('--workers', type=int, default=2)
 
 
@@ -241,7 +312,8 @@ def run(args: argparse.Namespace) -> int:
                         crop_rows=tuple(args.crop_rows), static_threshold=args.static_threshold,
                         split_file=args.split_file, split_format=args.split_format,
                         frames=tuple(args.frames) if args.frames else None,
-                        workers=args.workers)
+                        workers=args.workers, exclude_splits=tuple(args.exclude_split),
+                        exclude_margin_s=args.exclude_margin)
     try:
         counts = prepare(cfg)
     except (FileNotFoundError, ValueError) as err:
