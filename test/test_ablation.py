@@ -1,0 +1,118 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""`adds ablate`: the issue's run list, commands, resumable bookkeeping and the summary table.
+
+Training and evaluation themselves are tested in test_trainer.py / test_evaluate.py; the
+runner was run end to end at 64x64 / 10 steps (docs/results.md, "Ablation runner").
+"""
+
+import argparse
+import json
+
+import pytest
+
+from adds_ros import cli
+from adds_training import ablation
+from adds_training.config import load_config
+
+
+def test_run_list_is_the_issues():
+    runs = ablation.run_list([0, 1, 2])
+    counts = {}
+    for r in runs:
+        counts[r.name] = counts.get(r.name, 0) + 1
+    assert {name for name, n in counts.items() if n == 3} == {
+        'monodepth2_day', 'monodepth2_cyclegan', 'adds_cyclegan', 'adds_exact'}
+    assert sum(counts.values()) == 4 * 3 + 7
+    by_id = {r.run_id: r for r in runs}
+    assert by_id['monodepth2_cyclegan_s1'].twins == 'cyclegan'
+    assert 'use_fake_night=true' in by_id['monodepth2_exact_s0'].words
+    assert by_id['adds_no_similarity_s0'].twins == 'cyclegan'
+    assert 'loss.similarity=0' in by_id['adds_no_similarity_s0'].words
+    assert 'loss.balance=normalised' in by_id['adds_exact_s2'].words
+    assert by_id['adds_exact_reference_balance_s0'].words == ('loss.balance=reference',)
+    assert not any('balance' in w for w in by_id['monodepth2_day_s0'].words)
+    only = ablation.run_list([0], 'reference', 'exact', only=['adds_no_*'])
+    assert [r.twins for r in only] == ['exact'] * 4
+    assert all('loss.balance=reference' in r.words for r in only)
+
+
+def test_train_command_is_a_valid_config_that_never_selects_on_test(tmp_path):
+    settings = ablation.Settings(data=tmp_path / 'synth', cyclegan_data=tmp_path / 'cg',
+                                 out=tmp_path, height=64, width=64, steps=10)
+    run = ablation.run_list([4], only=['adds_no_reconstruction'])[0]
+    command = ablation.train_command(run, settings, tmp_path / 'r')
+    words = command[command.index('--config') + 2:]
+    config = load_config(command[command.index('--config') + 1], words)
+    assert (config.mode, config.seed, config.max_steps) == ('adds', 4, 10)
+    assert config.data_root == str(tmp_path / 'cg')
+    assert config.val_splits == ['val_day', 'val_night'] and config.val_every_steps == 1
+    assert config.loss['reconstruction_mse'] == 0 and config.loss['balance'] == 'normalised'
+    evaluate = ablation.eval_command(settings, tmp_path / 'r')
+    assert evaluate[evaluate.index('--estimate-scale') + 1] == 'val_day'
+    assert evaluate[evaluate.index('--data') + 1] == str(tmp_path / 'synth')
+
+
+def _row(group, seed, day, night, steps=10):
+    return {'run': f'{group}_s{seed}', 'group': group, 'seed': seed, 'steps': steps,
+            'resolution': '64x64', 'selected_step': 10 - seed,
+            'day_abs_rel_full40': day, 'night_abs_rel_full40': night,
+            'day_abs_rel_full40_metric': day, 'night_abs_rel_full40_metric': night}
+
+
+def test_table_gives_mean_and_sample_spread_and_the_targets():
+    rows = [_row('monodepth2_day', 0, 0.20, 0.30), _row('monodepth2_day', 1, 0.22, 0.32),
+            _row('monodepth2_cyclegan', 0, 0.25, 0.25),
+            _row('adds_cyclegan', 0, 0.2, 0.2), _row('adds_cyclegan', 1, 0.22, 0.22)]
+    table = ablation.summary_table(rows)
+    assert '| monodepth2_day | 64x64 | 10 | 2 | 0.210 ± 0.014 | 0.310 ± 0.014 |' in table
+    assert '| adds_cyclegan | 64x64 | 10 | 2 |' in table and '| 10, 9 |' in table  # by seed
+    # night: 1 - 0.21 / 0.25 = 16 % better (met); day: 0.21 / 0.21 - 1 = 0 % (met)
+    assert 'at night +16.0 % better (target ≥ +5 %, met)' in table
+    assert 'by day +0.0 % against Monodepth2 day-only (target ≤ +2 %, met)' in table
+    assert table.index('monodepth2_day') < table.index('adds_cyclegan |')
+
+
+def test_rows_merge_and_the_table_replaces_only_its_section(tmp_path):
+    path = tmp_path / 'results.json'
+    ablation.merge_rows(path, [_row('adds_exact', 0, 0.3, 0.3), _row('adds_exact', 1, 0.3, 0.3)])
+    merged = ablation.merge_rows(path, [_row('adds_exact', 0, 0.1, 0.1),
+                                        _row('adds_exact', 0, 0.2, 0.2, steps=20)])
+    assert len(merged) == 3 and json.loads(path.read_text()) == merged
+    assert [r['day_abs_rel_full40'] for r in merged if r['steps'] == 10] == [0.1, 0.3]
+    doc = tmp_path / 'results.md'
+    doc.write_text(f'# Results\nbefore\n{ablation.BEGIN}\nold\n{ablation.END}\nafter\n')
+    ablation.write_table(doc, '| new |\n')
+    assert doc.read_text() == f'# Results\nbefore\n{ablation.BEGIN}\n| new |\n{ablation.END}' \
+                              '\nafter\n'
+
+
+def test_finished_runs_are_read_back_not_redone(tmp_path, monkeypatch):
+    settings = ablation.Settings(data=tmp_path, cyclegan_data=None, out=tmp_path)
+    run = ablation.run_list([0], only=['monodepth2_day'])[0]
+    (tmp_path / 'runs' / run.run_id).mkdir(parents=True)
+    row = _row('monodepth2_day', 0, 0.2, 0.3)
+    (tmp_path / 'runs' / run.run_id / 'row.json').write_text(json.dumps(row))
+
+    def no_calls(*args):
+        raise AssertionError('a finished run was started again')
+
+    monkeypatch.setattr(ablation, '_call', no_calls)
+    assert ablation.execute(run, settings) == row
+
+
+def test_cli_lists_runs_and_refuses_bad_settings(tmp_path, capsys):
+    assert cli.main(['ablate', '--data', str(tmp_path), '--out', str(tmp_path / 'o'),
+                     '--only', 'monodepth2_day', '--seeds', '0', '1', '--list']) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in listed] == ['monodepth2_day_s0', 'monodepth2_day_s1']
+    assert cli.main(['ablate', '--data', str(tmp_path), '--out', str(tmp_path / 'o'),
+                     '--list']) == 2
+    assert '--cyclegan-data' in capsys.readouterr().err
+    assert cli.main(['ablate', '--data', str(tmp_path), '--out', str(tmp_path / 'o'),
+                     '--height', '32', '--width', '64']) == 2
+    assert 'at least 64' in capsys.readouterr().err
+    parser = argparse.ArgumentParser()
+    ablation.add_arguments(parser)
+    with pytest.raises(SystemExit):
+        parser.parse_args(['--data', 'x', '--out', 'y', '--balance', 'auto'])

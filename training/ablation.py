@@ -1,0 +1,402 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""`adds ablate`: the issue-19 ablation on the synthetic world, resumable, N runs side by side.
+
+Runs (`RUN_GROUPS`): Monodepth2 day-only, Monodepth2 + CycleGAN twins, ADDS with CycleGAN and
+with exact twins (every seed); Monodepth2 + exact twins, ADDS without each auxiliary term and
+ADDS with the reference loss balance (first seed). Every run is `adds train` with
+`config/train_synthetic.yaml` at one resolution and step count, model selection on the
+validation streets (`val_day` + `val_night`, never a test split), then `adds eval` of the
+selected checkpoint on the test streets with a metric scale fitted on `val_day`.
+
+Each run lives in `<out>/runs/<run id>/`; rerunning the command resumes an interrupted
+training exactly (`last.pt`) and skips finished runs (`row.json`), so an ablation may span
+sessions. Rows are merged into `--results` (JSON) and a mean / spread table into `--table`
+(between `<!-- ablation:begin -->` and `<!-- ablation:end -->` if the file has those marks).
+`--prepare` renders the world and builds the CycleGAN-twin root first when they are missing.
+"""
+
+import argparse
+import fnmatch
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from adds_ros.atomic import write_text_atomic
+from adds_ros.errors import UserError
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / 'config' / 'train_synthetic.yaml'
+PROTOCOLS = ('full40', 'full40_metric')
+SPLITS = {'day': 'test_day', 'night': 'test_night'}
+BEGIN, END = '<!-- ablation:begin -->', '<!-- ablation:end -->'
+
+# name, mode, twins ('none' | 'exact' | 'cyclegan' | 'ablation'), all seeds?, config words.
+# 'ablation' runs use the twins of `--ablation-twins`. ADDS runs get loss.balance=<--balance>
+# unless their words set it.
+RUN_GROUPS: Tuple[Tuple[str, str, str, bool, Tuple[str, ...]], ...] = (
+    ('monodepth2_day', 'monodepth2', 'none', True, ()),
+    ('monodepth2_cyclegan', 'monodepth2', 'cyclegan', True, ('use_fake_night=true',)),
+    ('adds_cyclegan', 'adds', 'cyclegan', True, ()),
+    ('adds_exact', 'adds', 'exact', True, ()),
+    ('monodepth2_exact', 'monodepth2', 'exact', False, ('use_fake_night=true',)),
+    ('adds_no_reconstruction', 'adds', 'ablation', False,
+     ('loss.reconstruction_mse=0', 'loss.reconstruction_simse=0')),
+    ('adds_no_similarity', 'adds', 'ablation', False, ('loss.similarity=0',)),
+    ('adds_no_orthogonality_code', 'adds', 'ablation', False, ('loss.orthogonality_code=0',)),
+    ('adds_no_orthogonality_gram', 'adds', 'ablation', False, ('loss.orthogonality_gram=0',)),
+    ('adds_cyclegan_reference_balance', 'adds', 'cyclegan', False, ('loss.balance=reference',)),
+    ('adds_exact_reference_balance', 'adds', 'exact', False, ('loss.balance=reference',)),
+)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run of the ablation."""
+
+    name: str
+    mode: str
+    twins: str
+    seed: int
+    words: Tuple[str, ...]
+
+    @property
+    def run_id(self) -> str:
+        return f'{self.name}_s{self.seed}'
+
+
+def run_list(seeds: Sequence[int], balance: str = 'normalised',
+             ablation_twins: str = 'cyclegan', only: Sequence[str] = ()) -> List[Run]:
+    """List the issue's runs; `only` keeps the groups matching one of its patterns (fnmatch)."""
+    runs = []
+    for name, mode, twins, every_seed, words in RUN_GROUPS:
+        if only and not any(fnmatch.fnmatchcase(name, pattern) for pattern in only):
+            continue
+        twins = ablation_twins if twins == 'ablation' else twins
+        if mode == 'adds' and not any(w.startswith('loss.balance=') for w in words):
+            words = words + (f'loss.balance={balance}',)
+        chosen = seeds if every_seed else seeds[:1]
+        runs += [Run(name, mode, twins, seed, words) for seed in chosen]
+    return runs
+
+
+@dataclass
+class Settings:
+    """Everything that is the same for every run of one ablation."""
+
+    data: Path
+    cyclegan_data: Optional[Path]
+    out: Path
+    height: int = 128
+    width: int = 256
+    steps: int = 1000
+    batch_size: int = 4
+    val_every: Optional[int] = None      # default: steps // 10
+    device: str = 'auto'
+    threads: int = 1
+    workers: int = 1
+    grad_norm_every: int = 100
+    config: Path = CONFIG
+
+    @property
+    def resolution(self) -> str:
+        return f'{self.height}x{self.width}'
+
+
+def root_for(run: Run, settings: Settings) -> Path:
+    """Dataset root of a run: CycleGAN twins live in their own root (docs/results.md)."""
+    if run.twins == 'cyclegan':
+        if settings.cyclegan_data is None:
+            raise UserError(f'run {run.run_id} needs --cyclegan-data (the root whose '
+                            'day_train_fake_night holds CycleGAN translations)')
+        return settings.cyclegan_data
+    return settings.data
+
+
+def train_command(run: Run, settings: Settings, run_dir: Path) -> List[str]:
+    """Return the `adds train` command line of one run (resumes from run_dir/last.pt)."""
+    every = settings.val_every or max(1, settings.steps // 10)
+    words = [f'data_root={root_for(run, settings)}', f'out_dir={run_dir}', f'mode={run.mode}',
+             f'seed={run.seed}', f'max_steps={settings.steps}', 'epochs=100000',
+             f'height={settings.height}', f'width={settings.width}',
+             f'batch_size={settings.batch_size}', f'val_every_steps={every}',
+             f'checkpoint_every={min(every, 100)}', f'grad_norm_every={settings.grad_norm_every}',
+             f'device={settings.device}', f'cpu_threads={settings.threads}',
+             f'num_workers={settings.workers}', 'val_splits=[val_day,val_night]',
+             'val_protocol=full40']
+    return [sys.executable, '-m', 'adds_ros.cli', 'train', '--config', str(settings.config),
+            *words, *run.words]
+
+
+def eval_command(settings: Settings, run_dir: Path) -> List[str]:
+    """Return the `adds eval` command: selected checkpoint, test streets, scale on val_day."""
+    return [sys.executable, '-m', 'adds_ros.cli', 'eval', '--checkpoint',
+            str(run_dir / 'best.pt'), '--data', str(settings.data), '--splits',
+            *SPLITS.values(), '--protocols', *PROTOCOLS, '--estimate-scale', 'val_day',
+            '--out', str(run_dir / 'eval'), '--device', settings.device]
+
+
+def _call(command: List[str], log: Path, threads: int) -> None:
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), OMP_WAIT_POLICY='PASSIVE')
+    with open(log, 'a') as out:
+        out.write(f'$ {" ".join(command)}\n')
+        out.flush()
+        code = subprocess.call(command, stdout=out, stderr=subprocess.STDOUT, env=env,
+                               cwd=REPO)
+    if code:
+        raise RuntimeError(f'{command[3]} failed with exit code {code}; see {log}')
+
+
+def run_row(run: Run, settings: Settings, run_dir: Path, seconds: float) -> dict:
+    """Build the results.json row of a finished run, read from its eval report and checkpoints."""
+    import torch
+
+    from adds_training.checkpoint import load_checkpoint
+
+    results = json.loads((run_dir / 'eval' / 'results.json').read_text())['results']
+    best = load_checkpoint(run_dir / 'best.pt', map_location='cpu')
+    row = {'run': run.run_id, 'group': run.name, 'mode': run.mode, 'twins': run.twins,
+           'seed': run.seed, 'overrides': list(run.words), 'steps': settings.steps,
+           'resolution': settings.resolution, 'batch_size': settings.batch_size,
+           'selected_step': int(best['step']), 'val_abs_rel': float(best['best']),
+           'metric_scale': best['meta'].get('metric_scale'), 'train_seconds': round(seconds, 1),
+           'device': 'cuda' if torch.cuda.is_available() and settings.device != 'cpu'
+           else 'cpu'}
+    for domain, split in SPLITS.items():
+        for protocol in PROTOCOLS:
+            row[f'{domain}_abs_rel_{protocol}'] = results[split][protocol]['abs_rel']
+    return row
+
+
+def execute(run: Run, settings: Settings, keep_last: bool = False) -> dict:
+    """Train (or resume) and evaluate one run; a finished run is read back, not redone."""
+    run_dir = settings.out / 'runs' / run.run_id
+    done = run_dir / 'row.json'
+    if done.exists():
+        return json.loads(done.read_text())
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    _call(train_command(run, settings, run_dir), run_dir / 'train.log', settings.threads)
+    seconds = time.perf_counter() - started
+    _call(eval_command(settings, run_dir), run_dir / 'eval.log', settings.threads)
+    row = run_row(run, settings, run_dir, seconds)
+    write_text_atomic(done, json.dumps(row, indent=1) + '\n')
+    if not keep_last:  # the selected model is best.pt; last.pt only serves resuming
+        (run_dir / 'last.pt').unlink()
+    return row
+
+
+def merge_rows(path: Path, rows: Sequence[dict]) -> List[dict]:
+    """Merge rows into a results JSON list, replacing rows of the same run/steps/resolution."""
+    def key(row: dict) -> tuple:
+        return row['run'], row['steps'], row['resolution']
+
+    old = json.loads(path.read_text()) if path.exists() else []
+    merged = {key(row): row for row in old}
+    merged.update({key(row): row for row in rows})
+    out = sorted(merged.values(), key=lambda r: (r['resolution'], r['steps'], r['run']))
+    write_text_atomic(path, json.dumps(out, indent=1) + '\n')
+    return out
+
+
+def _mean_spread(values: Sequence[float]) -> str:
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return f'{mean:.3f}'
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    return f'{mean:.3f} ± {std:.3f}'
+
+
+COLUMNS = (('day', 'full40'), ('night', 'full40'), ('day', 'full40_metric'),
+           ('night', 'full40_metric'))
+
+
+def summary_table(rows: Sequence[dict]) -> str:
+    """Markdown: mean ± sample std over seeds per run group, and the issue's two targets."""
+    groups: Dict[tuple, List[dict]] = {}
+    for row in rows:
+        groups.setdefault((row['resolution'], row['steps'], row['group']), []).append(row)
+    lines = ['| run | resolution | steps | seeds | day Abs Rel | night Abs Rel | day, metric '
+             '| night, metric | selected steps |', '|---' * 9 + '|']
+    order = [g[0] for g in RUN_GROUPS]
+    for (resolution, steps, group), members in sorted(
+            groups.items(), key=lambda kv: (kv[0][0], kv[0][1], order.index(kv[0][2])
+                                            if kv[0][2] in order else len(order))):
+        cells = [_mean_spread([m[f'{d}_abs_rel_{p}'] for m in members]) for d, p in COLUMNS]
+        selected = ', '.join(str(m['selected_step']) for m in sorted(members,
+                                                                     key=lambda m: m['seed']))
+        lines.append(f'| {group} | {resolution} | {steps} | {len(members)} | '
+                     + ' | '.join(cells) + f' | {selected} |')
+    lines += ['', *target_lines(groups)]
+    return '\n'.join(lines) + '\n'
+
+
+def target_lines(groups: Dict[tuple, List[dict]]) -> List[str]:
+    """State the issue's targets per resolution/steps: night gain ≥ 5 %, day within 2 %."""
+    def mean(members: List[dict], column: str) -> float:
+        return sum(m[column] for m in members) / len(members)
+
+    lines = []
+    for resolution, steps in sorted({k[:2] for k in groups}):
+        get = {g: groups.get((resolution, steps, g)) for g in
+               ('adds_cyclegan', 'monodepth2_cyclegan', 'monodepth2_day')}
+        if not all(get.values()):
+            continue
+        night = 1 - (mean(get['adds_cyclegan'], 'night_abs_rel_full40')
+                     / mean(get['monodepth2_cyclegan'], 'night_abs_rel_full40'))
+        day = (mean(get['adds_cyclegan'], 'day_abs_rel_full40')
+               / mean(get['monodepth2_day'], 'day_abs_rel_full40') - 1)
+        lines.append(f'- {resolution}, {steps} steps: ADDS + CycleGAN vs Monodepth2 + CycleGAN '
+                     f'at night {100 * night:+.1f} % better (target ≥ +5 %, '
+                     f'{"met" if night >= 0.05 else "not met"}); by day {100 * day:+.1f} % '
+                     f'against Monodepth2 day-only (target ≤ +2 %, '
+                     f'{"met" if day <= 0.02 else "not met"}). Means over seeds, `full40`.')
+    return lines
+
+
+def write_table(path: Path, table: str) -> None:
+    """Replace the marked section of `path` (or write the file) with the table."""
+    text = path.read_text() if path.exists() else ''
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + BEGIN + '\n' + table + END + rest.split(END, 1)[1]
+    else:
+        text = table
+    write_text_atomic(path, text)
+
+
+def prepare_data(settings: Settings, render: Tuple[int, int], frames: int,
+                 cyclegan_steps: int) -> None:
+    """Render the world and build the CycleGAN-twin root where they are missing (resumable)."""
+    data, cg = settings.data, settings.cyclegan_data
+    log = settings.out / 'prepare.log'
+    settings.out.mkdir(parents=True, exist_ok=True)
+    cli = [sys.executable, '-m', 'adds_ros.cli']
+    threads = max(1, os.cpu_count() or 1)
+    if not (data / 'splits' / 'test_night.txt').exists():
+        _call(cli + ['synth', '--out', str(data), '--seed', '0', '--height', str(render[0]),
+                     '--width', str(render[1]), '--frames', str(frames), '--sequences',
+                     'train=6', 'val=1', 'test=2', 'night=3'], log, threads)
+    if cg is None or (cg / 'splits' / 'train.txt').exists():
+        return
+    gan = settings.out / 'cyclegan'
+    if not (gan / 'day2night.pt').exists():
+        _call(cli + ['cyclegan', 'train', '--root', str(data), '--day-split', 'cyclegan_day',
+                     '--night-split', 'cyclegan_night', '--out', str(gan), '--height',
+                     str(settings.height), '--width', str(settings.width), '--ngf', '16',
+                     '--ndf', '32', '--n-blocks', '6', '--epochs', '1', '--epochs-decay', '1',
+                     '--max-steps', str(cyclegan_steps), '--num-workers', '0', '--device',
+                     settings.device], log, threads)
+    cg.mkdir(parents=True, exist_ok=True)
+    for entry in sorted(Path(data).iterdir()):
+        link = cg / entry.name
+        if entry.name not in ('day_train_fake_night', 'splits') and not link.exists():
+            link.symlink_to(entry.resolve())
+    (cg / 'splits').mkdir(exist_ok=True)
+    for split in sorted((Path(data) / 'splits').glob('*.txt')):  # train.txt last: "done" mark
+        if split.name != 'train.txt':
+            write_text_atomic(cg / 'splits' / split.name, split.read_text())
+    _call(cli + ['cyclegan', 'translate', '--checkpoint', str(gan / 'day2night.pt'), '--root',
+                 str(cg), '--split', 'cyclegan_day', '--device', settings.device], log, threads)
+    write_text_atomic(cg / 'splits' / 'train.txt', (data / 'splits' / 'train.txt').read_text())
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--data', type=Path, required=True,
+                        help='synthetic-world root (adds synth) with exact night twins')
+    parser.add_argument('--cyclegan-data', type=Path,
+                        help='the same world with CycleGAN twins in day_train_fake_night')
+    parser.add_argument('--out', type=Path, required=True, help='ablation folder (runs/...)')
+    parser.add_argument('--height', type=int, default=128)
+    parser.add_argument('--width', type=int, default=256)
+    parser.add_argument('--steps', type=int, default=1000)
+    parser.add_argument('--batch-size', type=int, default=4)
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--balance', default='normalised', choices=('reference', 'normalised'),
+                        help='loss.balance of the ADDS runs (docs/model.md, "Loss balance")')
+    parser.add_argument('--ablation-twins', default='cyclegan', choices=('cyclegan', 'exact'))
+    parser.add_argument('--only', nargs='+', default=[], metavar='PATTERN',
+                        help='run only the groups matching these names or patterns '
+                             '(adds_no_*, monodepth2_day, ...)')
+    parser.add_argument('--keep-last', action='store_true',
+                        help='keep each finished run\'s last.pt (~0.6 GB for ADDS; needed '
+                             'only to continue it to more steps)')
+    parser.add_argument('--parallel', type=int, default=2, help='runs side by side')
+    parser.add_argument('--threads', type=int, default=1, help='CPU threads per run')
+    parser.add_argument('--workers', type=int, default=1, help='data-loader workers per run')
+    parser.add_argument('--val-every', type=int, default=None,
+                        help='validate every N steps (default steps/10)')
+    parser.add_argument('--grad-norm-every', type=int, default=100)
+    parser.add_argument('--device', default='auto')
+    parser.add_argument('--results', type=Path, default=None,
+                        help='results JSON to merge rows into (default <out>/results.json)')
+    parser.add_argument('--table', type=Path, default=None,
+                        help='markdown table file (default <out>/results.md); its marked '
+                             'section is replaced if present')
+    parser.add_argument('--prepare', action='store_true',
+                        help='render the world / build the CycleGAN root where missing')
+    parser.add_argument('--render-size', type=int, nargs=2, default=None, metavar=('H', 'W'),
+                        help='--prepare: render size (default 1.5 x the training size)')
+    parser.add_argument('--frames', type=int, default=80, help='--prepare: frames per street')
+    parser.add_argument('--cyclegan-steps', type=int, default=400)
+    parser.add_argument('--list', action='store_true', help='print the runs and stop')
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.height % 32 or args.width % 32 or min(args.height, args.width) < 64:
+        raise UserError(f'--height/--width must be multiples of 32 and at least 64 (the '
+                        f'depth decoder needs a 2x2 deepest feature), got '
+                        f'{args.height}x{args.width}')
+    if args.parallel < 1 or args.steps < 1 or not args.seeds:
+        raise UserError('--parallel and --steps must be >= 1 and --seeds not empty')
+    settings = Settings(data=args.data, cyclegan_data=args.cyclegan_data, out=args.out,
+                        height=args.height, width=args.width, steps=args.steps,
+                        batch_size=args.batch_size, val_every=args.val_every,
+                        device=args.device, threads=args.threads, workers=args.workers,
+                        grad_norm_every=args.grad_norm_every)
+    runs = run_list(args.seeds, args.balance, args.ablation_twins, args.only)
+    if args.cyclegan_data is None and any(r.twins == 'cyclegan' for r in runs):
+        raise UserError('the run list has CycleGAN-twin runs: give --cyclegan-data (or '
+                        "--only groups without them, or --ablation-twins exact)")
+    if args.list:
+        for r in runs:
+            print(r.run_id, ' '.join(train_command(r, settings, args.out / 'runs' / r.run_id)))
+        return 0
+    if args.prepare:
+        render = tuple(args.render_size or (args.height * 3 // 2, args.width * 3 // 2))
+        try:
+            prepare_data(settings, render, args.frames, args.cyclegan_steps)
+        except RuntimeError as err:
+            raise UserError(f'preparing the data: {err}') from None
+    if not (args.data / 'splits' / 'val_day.txt').exists():
+        raise UserError(f'{args.data} is not a synthetic-world root (no splits/val_day.txt); '
+                        'render it with adds synth or pass --prepare')
+    settings.out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(settings.out / 'settings.json', json.dumps(
+        {k: str(v) for k, v in asdict(settings).items()}, indent=1) + '\n')
+    rows, failed = [], []
+    with ThreadPoolExecutor(args.parallel) as pool:
+        futures = {pool.submit(execute, r, settings, args.keep_last): r for r in runs}
+        for future, r in futures.items():
+            try:
+                rows.append(future.result())
+                print(f'{r.run_id}: done')
+            except RuntimeError as err:
+                failed.append(r.run_id)
+                print(f'{r.run_id}: {err}', file=sys.stderr)
+    merged = merge_rows(args.results or settings.out / 'results.json', rows)
+    table = summary_table([r for r in merged if r['steps'] == settings.steps
+                           and r['resolution'] == settings.resolution])
+    write_table(args.table or settings.out / 'results.md', table)
+    print(table)
+    if failed:
+        print(f'{len(failed)} run(s) failed: {", ".join(failed)}; rerun to resume them',
+              file=sys.stderr)
+    return 1 if failed else 0
