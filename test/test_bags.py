@@ -468,3 +468,29 @@ def test_interrupted_bag_is_removed_and_the_removal_said(fixture, tmp_path, sig,
     assert last.startswith(f'adds bag: interrupted: {reason}: removed the unfinished bag '
                            f'{partial} (') and last.endswith(f'messages); {bag} not written')
     assert 'Traceback' not in err
+
+
+def test_interrupt_during_the_final_swap_keeps_one_whole_bag(tmp_path, monkeypatch):
+    """Ctrl-C between 'old bag out' and 'new bag in' waits: the new bag lands, nothing is lost."""
+    bag = tmp_path / 'drive'
+    for run, count in ((1, 2), (2, 3)):
+        real_replace = os.replace
+
+        def replace_then_interrupt(src, dst):
+            real_replace(src, dst)
+            if Path(dst).parent.name.endswith('.old'):  # the old bag is out, the new not in
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)
+
+        monkeypatch.setattr(rosbag_io.os, 'replace', replace_then_interrupt)
+        try:
+            with rosbag_io.BagWriter(bag, overwrite=True) as writer:
+                writer.add_topic('/tf_static', rosbag_io.TF_MESSAGE, rosbag_io.STATIC_TF_QOS)
+                for i in range(count):
+                    writer.write('/tf_static', i, rosbag_io.static_transform_message(
+                        'base_link', 'camera', np.eye(4), i))
+        except KeyboardInterrupt as err:
+            assert run == 2 and str(err) == f'Ctrl-C: {bag} was complete and is kept'
+        monkeypatch.undo()
+        assert len(list(rosbag_io.read_messages(bag))) == count
+    assert os.listdir(tmp_path) == ['drive']

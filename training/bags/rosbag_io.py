@@ -222,6 +222,29 @@ def _hidden_dir(parent: Path, name: str, suffix: str) -> Path:
             continue
 
 
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Defer SIGINT and SIGTERM until the block is done, then raise KeyboardInterrupt.
+
+    Python-level handlers, not a signal mask: a process-directed signal would reach one of the
+    other threads (BLAS, ONNX Runtime) that do not block it.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: List[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: caught.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if caught:
+        raise KeyboardInterrupt('' if caught[0] == signal.SIGINT else
+                                signal.Signals(caught[0]).name)
+
+
 def _interrupt(signum: int, frame) -> None:
     """SIGTERM handler while a bag is written: unwind like Ctrl-C, so the bag is cleaned up."""
     raise KeyboardInterrupt(signal.Signals(signum).name)
@@ -256,6 +279,7 @@ class BagWriter:
         self._chunk_bytes = 0
         self._group: List[Tuple[str, int, bytes]] = []   # messages of one log time, unwritten
         self._messages = 0
+        self._complete = False
         self._sigterm = None
 
     def __enter__(self) -> 'BagWriter':
@@ -284,6 +308,9 @@ class BagWriter:
                         self.abort()
                         raise
             self.abort()
+            if issubclass(exc_type, KeyboardInterrupt) and self._complete:  # too late to matter
+                raise KeyboardInterrupt(f'{str(exc) or "Ctrl-C"}: {self.path} was complete and '
+                                        'is kept') from None
             if issubclass(exc_type, KeyboardInterrupt):
                 kept = 'kept as it was' if self.path.exists() else 'not written'
                 raise KeyboardInterrupt(f'{str(exc) or "Ctrl-C"}: removed the unfinished bag '
@@ -342,14 +369,16 @@ class BagWriter:
             self._flush_group()
         self._close_file()
         write_text_atomic(self._tmp / METADATA, yaml.safe_dump(self._metadata(), sort_keys=False))
-        if self.path.exists():
-            old = _hidden_dir(self.path.parent, self.path.name, '.old')
-            os.replace(self.path, old / self.path.name)
-            os.replace(self._tmp, self.path)
-            shutil.rmtree(old)
-        else:
-            os.replace(self._tmp, self.path)
-        self._tmp = None
+        with _signals_held():  # an interrupt between the renames would lose both bags
+            if self.path.exists():
+                old = _hidden_dir(self.path.parent, self.path.name, '.old')
+                os.replace(self.path, old / self.path.name)
+                os.replace(self._tmp, self.path)
+                shutil.rmtree(old)
+            else:
+                os.replace(self._tmp, self.path)
+            self._tmp = None
+            self._complete = True
 
     def abort(self) -> None:
         """Drop everything written so far."""
