@@ -198,8 +198,8 @@ def test_engine_cli_lists_cache_and_explains_missing_tensorrt(onnx_file, capsys)
     parser = argparse.ArgumentParser()
     engine_cli.add_arguments(parser)
     args = parser.parse_args(['--onnx', str(onnx_file)])
-    assert engine_cli.run(args, usable=lambda: False) == 2
-    assert 'TensorRT' in capsys.readouterr().out
+    with pytest.raises(UserError, match='TensorRT and a CUDA layer'):
+        engine_cli.run(args, usable=lambda: False)
     with pytest.raises(UserError, match='no ONNX model'):
         engine_cli.run(parser.parse_args(['--onnx', str(onnx_file.with_name('x.onnx'))]),
                        usable=lambda: False)

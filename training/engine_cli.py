@@ -64,10 +64,9 @@ def run(args: argparse.Namespace, usable: Callable[[], bool] = tensorrt_usable) 
         print(json.dumps(cached_engines(args.onnx, platform), indent=1))
         return 0
     if not usable():
-        print('TensorRT and a CUDA layer (cuda-python or pycuda) are not importable here, or no '
-              'GPU is present: engines are built on the machine that runs them '
-              '(see docs/deploy.md)')
-        return 2
+        raise UserError('TensorRT and a CUDA layer (cuda-python or pycuda) are not importable '
+                        'here, or no GPU is present: engines are built on the machine that runs '
+                        'them (see docs/deploy.md)')
     from adds_ros.backends.tensorrt_backend import TensorRTBackend
 
     backend = TensorRTBackend(args.onnx, device=args.device, precision=args.precision,
