@@ -214,3 +214,12 @@ def test_parity_names_a_missing_model_no_images_and_mismatched_models(tmp_path, 
     line = one_error_line(capsys, argv)
     assert line == ('adds parity: the models have different input sizes: (32, 64) vs '
                     '(64, 128)')
+
+
+def test_train_names_imagenet_weights_that_are_not_weights(data, tmp_path, capsys):
+    weights = tmp_path / 'resnet18.pth'
+    weights.write_text('not weights\n')
+    line = one_error_line(capsys, ['train', f'data_root={data}', f'out_dir={tmp_path / "run"}',
+                                   f'height={HEIGHT}', f'width={WIDTH}', 'device=cpu',
+                                   f'model.pretrained_path={weights}'])
+    assert line.startswith(f'adds train: {weights}: not a torchvision ResNet state_dict: ')

@@ -14,6 +14,8 @@ from typing import Dict, List, Union
 import torch
 from torch import nn
 
+from adds_ros.errors import UserFileNotFoundError, UserValueError
+
 BLOCKS = {18: ('basic', [2, 2, 2, 2]), 34: ('basic', [3, 4, 6, 3]),
           50: ('bottleneck', [3, 4, 6, 3])}
 
@@ -123,12 +125,14 @@ def load_imagenet_weights(model: ResNet, path: Union[str, os.PathLike]) -> None:
 
     `fc.*` is dropped; the first conv is widened for multi-image models.
     """
+    from adds_training.checkpoint import load_torch_file
+
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f'ImageNet weights not found: {path}')
-    state: Dict[str, torch.Tensor] = torch.load(path, map_location='cpu', weights_only=True)
+        raise UserFileNotFoundError(f'ImageNet weights not found: {path}')
+    state: Dict[str, torch.Tensor] = load_torch_file(path, 'a torchvision ResNet state_dict')
     if not isinstance(state, dict) or 'conv1.weight' not in state:
-        raise ValueError(f'{path} is not a torchvision ResNet state_dict (no conv1.weight)')
+        raise UserValueError(f'{path} is not a torchvision ResNet state_dict (no conv1.weight)')
     state = {k: v for k, v in state.items() if not k.startswith('fc.')}
     if model.num_input_images > 1:
         state['conv1.weight'] = widen_first_conv(state['conv1.weight'], model.num_input_images)
