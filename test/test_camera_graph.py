@@ -11,7 +11,7 @@ from adds_ros.metadata import ModelMetadata
 from adds_ros.postprocess import upsample_into_camera
 from adds_ros.preprocess import to_network_input
 from adds_training.camera_graph import (area_taps, camera_graph, input_taps, linear_taps,
-                                        output_taps, resample)
+                                        resample, upsample_into_crop)
 
 
 def apply(image: np.ndarray, taps, axis: int) -> np.ndarray:
@@ -65,14 +65,15 @@ def test_input_taps_reproduce_the_host_crop_and_resize(camera, rounded_apart):
     assert np.mean(np.abs(mine - host) > 1e-6) <= rounded_apart
 
 
-def test_output_taps_upsample_into_the_crop_with_nan_outside():
+def test_upsample_into_crop_is_the_host_upsample_with_nan_outside():
     values = np.random.default_rng(1).random((32, 64), dtype=np.float32)
-    box = (24, 72, 16, 160)
-    padded = np.pad(values, ((0, 1), (0, 1)), constant_values=np.nan)
-    mine = apply(apply(padded, output_taps(96, 24, 72, 32), 0), output_taps(160, 16, 160, 64), 1)
-    expected = upsample_into_camera(values, box, (96, 160))
+    metadata = in_graph_meta((96, 160), crop=(0.25, 0.75, 0.1, 1.0))
+    mine = upsample_into_crop(torch.from_numpy(values)[None, None], metadata).numpy()
+    expected = upsample_into_camera(values, (24, 72, 16, 160), (96, 160))
+    assert mine.shape == (96, 160)
     assert np.array_equal(np.isnan(mine), np.isnan(expected))
-    np.testing.assert_allclose(mine[24:72, 16:], expected[24:72, 16:], atol=1e-6)
+    # OpenCV keeps its interpolation coordinates in float32: a few 1e-6 apart
+    np.testing.assert_allclose(mine[24:72, 16:], expected[24:72, 16:], atol=1e-5)
 
 
 def test_camera_graph_is_the_host_path_around_the_network():
@@ -103,8 +104,10 @@ def test_camera_graph_needs_in_graph_metadata():
 
 
 def test_resample_gathers_along_any_axis():
-    x = torch.arange(24, dtype=torch.float32).reshape(2, 3, 4)
+    x = torch.arange(24, dtype=torch.uint8).reshape(2, 3, 4)
     index = torch.tensor([[0, 2], [1, 2]])
     weight = torch.tensor([[0.5, 1.0], [0.5, 0.0]])
     out = resample(x, 2, index, weight)
-    torch.testing.assert_close(out, torch.stack([(x[..., 0] + x[..., 1]) / 2, x[..., 2]], -1))
+    assert out.dtype == torch.float32
+    y = x.float()
+    torch.testing.assert_close(out, torch.stack([(y[..., 0] + y[..., 1]) / 2, y[..., 2]], -1))

@@ -142,18 +142,29 @@ def test_export_refuses_bad_arguments(tmp_path):
 
 
 CAMERA = (192, 320)  # crop rows 48:144 -> 96 x 320, shrunk 1.5 x 2.5 to 64 x 128 (INTER_AREA)
-# Measured: the in-graph depth differs from the host path's by at most 2.2e-7 relative (float
-# rounding; the resize taps are OpenCV's own); the bound leaves room for other BLAS/CPUs.
-IN_GRAPH_DEPTH_RTOL = 1e-5
+# Measured (3 frames): in-graph depth within 8.3e-6 relative of the host path's, median 1.2e-7
+# (float rounding: the resize taps are OpenCV's own); the bounds leave room for other CPUs.
+IN_GRAPH_MAX_RTOL, IN_GRAPH_MEDIAN_RTOL = 1e-4, 1e-5
 
 
 @pytest.fixture(scope='module')
-def in_graph(project, tmp_path_factory):
-    """The project checkpoint exported with --camera-size for CAMERA."""
-    out = tmp_path_factory.mktemp('in_graph') / 'camera.onnx'
-    assert run_export('--checkpoint', project[0], '--out', out, '--camera-size',
+def in_graph(tmp_path_factory):
+    """A checkpoint whose depth spans the range, exported plain and with --camera-size.
+
+    Random weights give a nearly constant disparity, which would hide resampling errors: the
+    scale-0 disparity head is amplified so the depth varies from pixel to pixel.
+    """
+    torch.manual_seed(1)
+    folder = tmp_path_factory.mktemp('in_graph')
+    model = ADDSModel().eval()
+    with torch.no_grad():
+        model.depth_decoder.decoder[10].conv.weight *= 200.0
+    checkpoint, host, camera = folder / 'varied.pt', folder / 'host.onnx', folder / 'camera.onnx'
+    torch.save(checkpoint_dict(model, META), checkpoint)
+    assert run_export('--checkpoint', checkpoint, '--out', host) == 0
+    assert run_export('--checkpoint', checkpoint, '--out', camera, '--camera-size',
                       f'{CAMERA[1]}x{CAMERA[0]}') == 0
-    return out
+    return checkpoint, host, camera
 
 
 def camera_images(count: int = 3):
@@ -166,7 +177,7 @@ def camera_images(count: int = 3):
 
 
 def test_in_graph_export_takes_the_camera_frame_and_returns_camera_maps(in_graph):
-    model = onnx.load(str(in_graph))
+    model = onnx.load(str(in_graph[2]))
     onnx.checker.check_model(model, full_check=True)
     image = model.graph.input[0]
     assert image.name == 'image' and image.type.tensor_type.elem_type == onnx.TensorProto.UINT8
@@ -176,16 +187,16 @@ def test_in_graph_export_takes_the_camera_frame_and_returns_camera_maps(in_graph
     for tensor in outputs.values():
         assert tensor.elem_type == onnx.TensorProto.FLOAT
         assert [d.dim_value for d in tensor.shape.dim] == list(CAMERA)
-    metadata = ModelMetadata.from_onnx(in_graph)
+    metadata = ModelMetadata.from_onnx(in_graph[2])
     assert metadata.in_graph and (metadata.camera_height, metadata.camera_width) == CAMERA
     assert metadata.metric_scale == 3.0 and metadata.outputs == ['depth', 'disparity']
 
 
-def test_in_graph_depth_equals_the_host_path(project, in_graph):
+def test_in_graph_depth_equals_the_host_path(in_graph):
     """Parity as a number: relative depth difference to today's host pre/post-processing."""
-    host = DepthEstimator(project[1], backend='onnxruntime', device='cpu')
-    camera = DepthEstimator(in_graph, backend='onnxruntime', device='cpu')
-    worst, medians = 0.0, []
+    host = DepthEstimator(in_graph[1], backend='onnxruntime', device='cpu')
+    camera = DepthEstimator(in_graph[2], backend='onnxruntime', device='cpu')
+    worst, medians, spreads = 0.0, [], []
     for rgb in camera_images():
         expected, got = host.predict(rgb), camera.predict(rgb)
         assert got.depth.shape == got.disparity.shape == CAMERA
@@ -197,7 +208,9 @@ def test_in_graph_depth_equals_the_host_path(project, in_graph):
         np.testing.assert_allclose(got.disparity[48:144], disparity_at_camera(expected),
                                    atol=1e-5)
         assert camera.metric_depth(got) is not None
-    assert worst <= IN_GRAPH_DEPTH_RTOL and max(medians) <= IN_GRAPH_DEPTH_RTOL / 10
+        spreads.append(np.ptp(expected.depth[inside]))
+    assert max(spreads) > 1.0  # depth maps, not constants (depth units of 0.1..80)
+    assert worst <= IN_GRAPH_MAX_RTOL and max(medians) <= IN_GRAPH_MEDIAN_RTOL
 
 
 def disparity_at_camera(prediction) -> np.ndarray:
@@ -206,24 +219,25 @@ def disparity_at_camera(prediction) -> np.ndarray:
     return (1.0 / prediction.depth[48:144] - min_disp) / (max_disp - min_disp)
 
 
-def test_in_graph_model_runs_in_the_torch_backend_too(project, in_graph):
-    onnx_side = DepthEstimator(in_graph, backend='onnxruntime', device='cpu')
-    torch_side = DepthEstimator(project[0], device='cpu', camera_size=CAMERA)
+def test_in_graph_model_runs_in_the_torch_backend_too(in_graph):
+    checkpoint, _, camera = in_graph
+    onnx_side = DepthEstimator(camera, backend='onnxruntime', device='cpu')
+    torch_side = DepthEstimator(checkpoint, device='cpu', camera_size=CAMERA)
     assert torch_side.metadata.in_graph and torch_side.metadata.outputs == ['depth', 'disparity']
-    borrowed = DepthEstimator(project[0], device='cpu', metadata=in_graph)
+    borrowed = DepthEstimator(checkpoint, device='cpu', metadata=camera)
     assert borrowed.metadata == onnx_side.metadata
     rgb = camera_images(1)[0]
     reference = onnx_side.predict(rgb)
     for estimator in (torch_side, borrowed):
         prediction = estimator.predict(rgb)
-        np.testing.assert_allclose(prediction.depth, reference.depth, rtol=1e-5)
-        np.testing.assert_allclose(prediction.disparity, reference.disparity, atol=1e-6)
+        np.testing.assert_allclose(prediction.depth, reference.depth, rtol=1e-4)
+        np.testing.assert_allclose(prediction.disparity, reference.disparity, atol=1e-5)
 
 
 def test_in_graph_model_refuses_another_camera_size(in_graph):
     from adds_ros.image_decode import InputError
 
-    estimator = DepthEstimator(in_graph, backend='onnxruntime', device='cpu')
+    estimator = DepthEstimator(in_graph[2], backend='onnxruntime', device='cpu')
     with pytest.raises(InputError, match='320x192') as err:
         estimator.predict(np.zeros((CAMERA[0], CAMERA[1] + 2, 3), np.uint8))
     assert err.value.reason == 'size_mismatch'

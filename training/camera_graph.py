@@ -8,13 +8,13 @@
 `adds_ros.estimator.DepthEstimator` computes on the host (crop + resize + network + upsample),
 done by the backend on its device, so the host only moves bytes.
 
-Every resize is a per-axis table of (index, weight) taps built here with OpenCV's own
-coordinate rules (`cv2.INTER_AREA` when shrinking, `cv2.INTER_LINEAR` when enlarging, as
-`adds_ros.preprocess.resize_image` chooses; `cv2.INTER_LINEAR` for the disparity upsample, as
-`adds_ros.postprocess.upsample_into_camera`): the graph applies it as Gather + Mul + ReduceSum,
-which ONNX Runtime, TensorRT and PyTorch all run, and which reproduces the host path instead of
-approximating it with another filter. The crop is folded into the input taps, the NaN border
-into the output taps (they point at one NaN row/column), so neither costs a pass of its own.
+The camera -> network resize is a per-axis table of (index, weight) taps built here with
+OpenCV's own coordinate rules (`cv2.INTER_AREA` when shrinking, `cv2.INTER_LINEAR` when
+enlarging, as `adds_ros.preprocess.resize_image` chooses), applied as Gather + Mul + Add, which
+ONNX Runtime, TensorRT and PyTorch all run: it reproduces the host path instead of
+approximating INTER_AREA with another filter (bilinear with antialias is a triangle, not a box).
+The crop is folded into the taps. The disparity upsample is a plain bilinear Resize (the same
+rule as `cv2.INTER_LINEAR`) into the crop, padded with NaN to the camera size.
 """
 
 import math
@@ -112,20 +112,6 @@ def input_taps(metadata: ModelMetadata) -> Tuple[Taps, Taps]:
     return (rows + top, row_w), (cols + left, col_w)
 
 
-def output_taps(size: int, start: int, stop: int, net_size: int) -> Taps:
-    """Taps from a network axis padded with one NaN sample (index net_size) to a camera axis.
-
-    Inside [start, stop) they upsample bilinearly into the crop; outside, every tap points at
-    the NaN sample, so those pixels come out NaN whatever their weights.
-    """
-    inside, inside_w = linear_taps(net_size, stop - start)
-    index = np.full((inside.shape[0], size), net_size, np.int64)
-    weight = np.zeros((inside.shape[0], size), np.float32)
-    weight[0] = 1.0
-    index[:, start:stop], weight[:, start:stop] = inside, inside_w
-    return index, weight
-
-
 def camera_graph(net_graph, metadata: ModelMetadata):
     """Wrap `net_graph` (1x3xhxw float [0, 1] -> disparity 1x1xhxw) as the in-graph model."""
     import torch
@@ -133,10 +119,6 @@ def camera_graph(net_graph, metadata: ModelMetadata):
     if not metadata.in_graph:
         raise ValueError('camera_graph needs metadata with in_graph=True and a camera size')
     (rows, row_w), (cols, col_w) = input_taps(metadata)
-    top, bottom, left, right = crop_box(metadata.crop, metadata.camera_height,
-                                        metadata.camera_width)
-    out_rows, out_row_w = output_taps(metadata.camera_height, top, bottom, metadata.input_height)
-    out_cols, out_col_w = output_taps(metadata.camera_width, left, right, metadata.input_width)
     min_disp, max_disp = 1.0 / metadata.max_depth, 1.0 / metadata.min_depth
 
     class CameraGraph(torch.nn.Module):
@@ -144,36 +126,50 @@ def camera_graph(net_graph, metadata: ModelMetadata):
             super().__init__()
             self.net = net_graph
             for name, value in (('rows', rows), ('row_w', row_w), ('cols', cols),
-                                ('col_w', col_w), ('out_rows', out_rows),
-                                ('out_row_w', out_row_w), ('out_cols', out_cols),
-                                ('out_col_w', out_col_w)):
+                                ('col_w', col_w)):
                 self.register_buffer(name, torch.from_numpy(value), persistent=False)
 
         def forward(self, image: torch.Tensor):
-            # uint8 1xHxWx3 -> rows (uint8 gather: the cast touches only the taps' rows)
-            x = resample(image, 1, self.rows, self.row_w)           # 1 x h x W x 3 float
-            x = resample(x, 2, self.cols, self.col_w)               # 1 x h x w x 3
+            # rows first, on the uint8 NHWC frame: each tap gathers whole contiguous rows
+            x = resample(image, 1, self.rows, self.row_w)               # 1 x h x W x 3
+            x = resample(x.permute(0, 3, 1, 2), 3, self.cols, self.col_w)  # 1 x 3 x h x w
             # the host resizes uint8 -> uint8 (rounded), then scales to [0, 1]
-            x = torch.round(x).permute(0, 3, 1, 2) * (1.0 / 255.0)
-            disparity = self.net(x)
+            disparity = self.net(torch.round(x) * (1.0 / 255.0))
             disparity = disparity[0] if isinstance(disparity, tuple) else disparity
-            scaled = disparity[0, 0] * (max_disp - min_disp) + min_disp  # h x w
-            scaled = torch.nn.functional.pad(scaled, (0, 1, 0, 1), value=float('nan'))
-            scaled = resample(scaled, 0, self.out_rows, self.out_row_w)
-            scaled = resample(scaled, 1, self.out_cols, self.out_col_w)  # H x W
+            scaled = upsample_into_crop(disparity * (max_disp - min_disp) + min_disp, metadata)
             return torch.reciprocal(scaled), (scaled - min_disp) * (1.0 / (max_disp - min_disp))
 
     return CameraGraph().eval()
 
 
 def resample(x, dim: int, index, weight):
-    """Apply K x out taps along `dim` of `x`: sum_k weight[k] * x.index_select(dim, index[k])."""
+    """Apply K x out taps along `dim`: sum over k of weight[k] * x.index_select(dim, index[k]).
+
+    One Gather, Cast, Mul and Add per tap, the weights broadcast over the dimensions after
+    `dim` (long contiguous runs: ONNX Runtime's fast broadcasting path on the CPU).
+    """
     import torch
 
-    k, out = index.shape
-    taps = torch.index_select(x, dim, index.reshape(-1)).float()
-    shape = list(taps.shape)
-    shape[dim:dim + 1] = [k, out]
-    view = [1] * len(shape)
-    view[dim:dim + 2] = [k, out]
-    return (taps.reshape(shape) * weight.reshape(view)).sum(dim)
+    shape = [1] * x.dim()
+    shape[dim] = -1
+    out = None
+    for k in range(index.shape[0]):
+        term = torch.index_select(x, dim, index[k]).float() * weight[k].view(shape)
+        out = term if out is None else out + term
+    return out
+
+
+def upsample_into_crop(values, metadata: ModelMetadata):
+    """Bilinear 1x1xhxw -> the crop of the camera frame, NaN elsewhere: camera H x W.
+
+    PyTorch's bilinear resize (half-pixel centres, edges clamped; ONNX Resize linear) is
+    OpenCV's INTER_LINEAR, which `adds_ros.postprocess.upsample_into_camera` uses on the host.
+    """
+    import torch
+
+    height, width = metadata.camera_height, metadata.camera_width
+    top, bottom, left, right = crop_box(metadata.crop, height, width)
+    inside = torch.nn.functional.interpolate(values, size=(bottom - top, right - left),
+                                             mode='bilinear', align_corners=False)
+    return torch.nn.functional.pad(inside[0, 0], (left, width - right, top, height - bottom),
+                                   value=float('nan'))
