@@ -6,6 +6,11 @@ Every candidate is what a user could run instead: PyTorch eager on the checkpoin
 also in channels_last memory order, oneDNN's preferred layout), the project's ONNX Runtime
 backend, and on a GPU PyTorch CUDA, ONNX Runtime CUDA and TensorRT FP32 / FP16. A candidate
 that cannot run here is reported with the reason, never silently left out.
+
+On CUDA the project's PyTorch backend at its fastest (fp16, channels_last, CUDA graph; numpy in
+and out, as the node calls it) is compared with the best plain-PyTorch variant of the same
+network (fp32, fp16, fp16 channels_last, fp16 channels_last in a CUDA graph; input already on
+the device, output left there): `vs_best_pytorch` is its latency over the best one's.
 """
 
 from pathlib import Path
@@ -20,6 +25,13 @@ TORCH = 'pytorch eager'
 # ONNX Runtime's default: idle intra-op threads spin. Timed on its own, after the others: its
 # spinning threads would slow whatever runs next in this process.
 SPINNING = 'onnxruntime, spin-wait on (ORT default)'
+# plain-PyTorch variants on CUDA: name -> (fp16, channels_last, CUDA graph)
+TORCH_VARIANTS = {'pytorch on device fp32': (False, False, False),
+                  'pytorch on device fp16': (True, False, False),
+                  'pytorch on device fp16 channels_last': (True, True, False),
+                  'pytorch on device fp16 channels_last CUDA graph': (True, True, True)}
+PROJECT_TORCH = 'torch backend fp16 channels_last CUDA graph'
+NO_CUDA = 'no CUDA device (torch.cuda.is_available() is False)'
 
 
 class Unavailable(Exception):
@@ -34,7 +46,7 @@ def torch_eager(checkpoint: Path, onnx: Path, device: str,
     from adds_ros.backends.torch_backend import TorchBackend
 
     if device == 'cuda' and not torch.cuda.is_available():
-        raise Unavailable('no CUDA device (torch.cuda.is_available() is False)')
+        raise Unavailable(NO_CUDA)
     backend = TorchBackend(checkpoint, device=device, metadata=onnx)
     if not channels_last:
         return backend.infer
@@ -45,6 +57,56 @@ def torch_eager(checkpoint: Path, onnx: Path, device: str,
             tensor = torch.from_numpy(image).to(backend.device)
             out = graph(tensor.contiguous(memory_format=torch.channels_last))
         return (out[0] if isinstance(out, tuple) else out).cpu().numpy()
+    return infer
+
+
+def torch_fast_backend(checkpoint: Path, onnx: Path) -> Infer:
+    """Load the project's PyTorch backend with every CUDA option on (numpy in and out)."""
+    import torch
+
+    from adds_ros.backends.torch_backend import TorchBackend
+
+    if not torch.cuda.is_available():
+        raise Unavailable(NO_CUDA)
+    return TorchBackend(checkpoint, device='cuda', metadata=onnx, precision='fp16',
+                        channels_last=True, cuda_graph=True).infer
+
+
+def torch_variant(checkpoint: Path, onnx: Path, half: bool, channels_last: bool,
+                  cuda_graph: bool) -> Infer:
+    """Run the exported module in plain PyTorch on CUDA on a device-resident input, no copies.
+
+    The returned call ignores its numpy argument: the input was put on the device once, so
+    this is the best the network itself can do in PyTorch.
+    """
+    import torch
+
+    from adds_ros.backends.torch_backend import CapturedGraph
+    from adds_ros.metadata import ModelMetadata
+    from adds_training.export import depth_graph
+    from adds_training.networks import load_depth_net
+
+    if not torch.cuda.is_available():
+        raise Unavailable(NO_CUDA)
+    meta = ModelMetadata.from_onnx(onnx)
+    net, _ = load_depth_net(checkpoint)
+    net = depth_graph(net.half() if half else net.float(), meta).cuda()
+    image = torch.rand(1, 3, meta.input_height, meta.input_width, device='cuda',
+                       dtype=torch.float16 if half else torch.float32)
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+        image = image.contiguous(memory_format=torch.channels_last)
+    if cuda_graph:
+        captured = CapturedGraph(net, image)
+        step = captured.graph.replay
+    else:
+        def step() -> None:
+            with torch.inference_mode():
+                net(image)
+
+    def infer(_: np.ndarray) -> None:
+        step()
+        torch.cuda.synchronize()
     return infer
 
 
@@ -102,6 +164,9 @@ def candidates(checkpoint: Path, onnx: Path, device: str, threads: int
     """(name, factory) of every backend the benchmark compares on `device`."""
     if device == 'cuda':
         return [(TORCH, lambda: torch_eager(checkpoint, onnx, 'cuda')),
+                (PROJECT_TORCH, lambda: torch_fast_backend(checkpoint, onnx))] + [
+                (name, lambda options=options: torch_variant(checkpoint, onnx, *options))
+                for name, options in TORCH_VARIANTS.items()] + [
                 ('onnxruntime', lambda: onnxruntime_backend(onnx, 'cuda', 0)),
                 ('tensorrt fp32', lambda: tensorrt_engine(onnx, 'fp32')),
                 ('tensorrt fp16', lambda: tensorrt_engine(onnx, 'fp16'))]
@@ -139,6 +204,8 @@ def bench_inference(checkpoint: Path, onnx: Path, size: Tuple[int, int], device:
         seconds.update(time_interleaved({n: (lambda c=calls[n]: c(image)) for n in group},
                                         iterations, warmup, progress))
     reference = seconds.get(TORCH)
+    best = min((float(np.median(seconds[n])) for n in TORCH_VARIANTS if n in seconds),
+               default=None)
     for row in rows:
         if row['backend'] in seconds:
             mine = seconds[row['backend']]
@@ -146,6 +213,8 @@ def bench_inference(checkpoint: Path, onnx: Path, size: Tuple[int, int], device:
             row['floor_ratio'] = row['p50_ms'] / floor_ms if floor_ms else None
             row['speedup_vs_pytorch'] = (float(np.median(reference) / np.median(mine))
                                          if reference else None)
+            if row['backend'] == PROJECT_TORCH and best:
+                row['vs_best_pytorch'] = float(np.median(mine)) / best
     return rows
 
 

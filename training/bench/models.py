@@ -32,8 +32,11 @@ def random_checkpoint(path: Path, size: Size, num_layers: int = 18, seed: int = 
 
 
 def export_for_size(checkpoint: Path, out: Path, size: Size,
-                    log: Callable[[str], None] = print) -> Path:
-    """Export the depth graph at `size`, or reuse `out` if it was exported from this file."""
+                    log: Callable[[str], None] = print, camera: Optional[Size] = None) -> Path:
+    """Export the depth graph at `size`, or reuse `out` if it was exported from this file.
+
+    `camera` (height, width) exports the in-graph model for that camera size.
+    """
     from adds_training.export import export_checkpoint
     from adds_training.networks.checkpoint import file_hash
 
@@ -41,12 +44,13 @@ def export_for_size(checkpoint: Path, out: Path, size: Size,
         try:
             meta = ModelMetadata.from_onnx(out)
             if meta.source_hash == file_hash([checkpoint]) and \
-                    (meta.input_height, meta.input_width) == tuple(size):
+                    (meta.input_height, meta.input_width) == tuple(size) and \
+                    (meta.camera_height, meta.camera_width) == tuple(camera or (0, 0)):
                 return out
         except ValueError:
             pass  # not ours or broken: export again
     log(f'exporting {checkpoint.name} at {size[1]}x{size[0]} to {out}')
-    export_checkpoint(checkpoint, out, height=size[0], width=size[1], log=log)
+    export_checkpoint(checkpoint, out, height=size[0], width=size[1], log=log, camera=camera)
     return out
 
 

@@ -6,6 +6,11 @@ sensor_msgs/Image -> decode (+ demosaic for Bayer) -> crop/resize/normalise -> i
 post-processing (upsample disparity into the crop, depth, metric scale) -> message packing
 (REP 118 depth image, camera_info, DDS wire form and CDR serialisation). The colourised view is
 timed on its own: the node only makes it while someone subscribes to it.
+
+`bench_estimator_paths` compares the estimator's two ways of running a frame at camera size:
+the host path (crop/resize, network, upsample on the host) and the in-graph path (the
+`adds export --camera-size` model does it all; the host only moves bytes), stage by stage with
+the colourised view, and times `colorize` alone against its 1 ms target.
 """
 
 import time
@@ -20,6 +25,8 @@ from adds_training.bench.stats import summarize
 OUTSIDE = ('decode', 'demosaic', 'crop/resize', 'post-processing', 'message packing')
 STAGES = OUTSIDE[:3] + ('inference',) + OUTSIDE[3:] + ('colorize (viewer only)',)
 ENCODINGS = ('bayer_gbrg8', 'rgb8')
+PATH_STAGES = ('preprocess', 'inference', 'postprocess', 'colorize')
+HOST_STAGES = ('preprocess', 'postprocess', 'colorize')  # host work around the network
 
 
 def camera_frame(encoding: str, height: int, width: int, seed: int = 0) -> np.ndarray:
@@ -117,3 +124,77 @@ def pipeline_row(encoding: str, camera: Tuple[int, int], samples: Dict[str, List
             'network': f'{metadata.input_width}x{metadata.input_height}', 'stages': stages,
             'total_p50_ms': total, 'outside_inference_ms': outside,
             'outside_over_inference': outside / stages['inference']['p50_ms']}
+
+
+def estimator_stages(estimator: Any, rgb: np.ndarray) -> Dict[str, float]:
+    """Seconds of the estimator's stages for one frame, and of colourising its depth."""
+    from adds_ros.postprocess import colorize
+
+    prediction = estimator.predict(rgb)
+    before = time.perf_counter()
+    colorize(prediction.depth)
+    return {**prediction.timings, 'colorize': time.perf_counter() - before}
+
+
+def bench_estimator_paths(checkpoint: Path, onnx: Path, camera: Tuple[int, int], iterations: int,
+                          warmup: int, threads: int,
+                          progress: Callable[[], None] = lambda: None) -> Dict[str, Any]:
+    """Host path (`onnx`) against the in-graph export of `checkpoint`, ONNX Runtime on the CPU.
+
+    Both estimators get the same camera frame, in alternating order each round. Returns one row
+    per path (each stage's summary and share of the frame, the host's share) and the
+    colourised view alone at camera size ('colorize').
+    """
+    from adds_ros.estimator import DepthEstimator
+    from adds_ros.metadata import ModelMetadata
+    from adds_ros.postprocess import colorize
+    from adds_training.bench.models import export_for_size
+
+    height, width = camera
+    metadata = ModelMetadata.from_onnx(onnx)
+    in_graph = export_for_size(checkpoint, onnx.with_name(f'{onnx.stem}_camera_{width}x{height}'
+                                                          f'.onnx'),
+                               (metadata.input_height, metadata.input_width), camera=camera)
+    estimators = {path: DepthEstimator(model, backend='onnxruntime', device='cpu',
+                                       threads=threads)
+                  for path, model in (('host', onnx), ('in-graph', in_graph))}
+    rgb = camera_frame('rgb8', height, width)
+    samples = {path: {stage: [] for stage in PATH_STAGES} for path in estimators}
+    for i in range(warmup + iterations):
+        for path in (list(estimators) if i % 2 else list(estimators)[::-1]):
+            stages = estimator_stages(estimators[path], rgb)
+            if i >= warmup:
+                for stage in PATH_STAGES:
+                    samples[path][stage].append(stages[stage])
+        if i >= warmup:
+            progress()
+    depth = estimators['host'].predict(rgb).depth
+    colour = time_calls(lambda: colorize(depth), max(iterations, 50))
+    for estimator in estimators.values():
+        estimator.close()
+    return {'rows': [path_row(path, camera, samples[path], metadata) for path in estimators],
+            'colorize': {'camera': f'{width}x{height}', **summarize(colour)}}
+
+
+def time_calls(call: Callable[[], Any], repeats: int) -> List[float]:
+    """Seconds of `repeats` calls after one untimed call."""
+    call()
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def path_row(path: str, camera: Tuple[int, int], samples: Dict[str, List[float]],
+             metadata: Any) -> Dict[str, Any]:
+    """Per-stage summaries and shares of one estimator path; host work as a share of the frame."""
+    stages = {stage: summarize(samples[stage]) for stage in PATH_STAGES}
+    total = sum(stages[s]['p50_ms'] for s in PATH_STAGES)
+    for stage in PATH_STAGES:
+        stages[stage]['share'] = stages[stage]['p50_ms'] / total
+    return {'path': path, 'camera': f'{camera[1]}x{camera[0]}',
+            'network': f'{metadata.input_width}x{metadata.input_height}', 'stages': stages,
+            'total_p50_ms': total,
+            'host_share': sum(stages[s]['share'] for s in HOST_STAGES)}

@@ -14,6 +14,9 @@ TARGETS = {
                                        '1280x960 input'),
     'onnxruntime_vs_pytorch': (1.3, 'min', 'ONNX Runtime speed-up over PyTorch eager (CPU)'),
     'floor_ratio': (2.5, 'max', 'best CPU inference latency / matmul floor'),
+    'colorize_ms': (1.0, 'max', 'colourised view of a camera-size depth image, ms (CPU)'),
+    'torch_vs_best_pytorch': (1.3, 'max', 'project PyTorch backend latency / best PyTorch '
+                                          'variant (CUDA)'),
 }
 
 
@@ -52,6 +55,12 @@ def check_targets(results: Dict[str, Any]) -> List[Dict[str, Any]]:
                     row['speedup_vs_pytorch'])
         ratios = [r['floor_ratio'] for r in cpu if r['size'] == size and r['floor_ratio']]
         add('floor_ratio', size, min(ratios) if ratios else None)
+    colour = results.get('estimator_paths', {}).get('colorize')
+    if colour:
+        add('colorize_ms', colour['camera'], colour['p50_ms'])
+    for row in results.get('inference', []):
+        if 'vs_best_pytorch' in row:
+            add('torch_vs_best_pytorch', row['size'], row['vs_best_pytorch'])
     return checks
 
 
@@ -125,6 +134,26 @@ def pipeline_section(results: Dict[str, Any]) -> List[str]:
     return lines
 
 
+def estimator_paths_section(results: Dict[str, Any]) -> List[str]:
+    paths = results.get('estimator_paths')
+    if not paths:
+        return []
+    rows = paths['rows']
+    stages = list(rows[0]['stages'])
+    colour = paths['colorize']
+    return ['## Host path against in-graph pre/post-processing', '',
+            f"DepthEstimator on one {rows[0]['camera']} rgb8 frame, {rows[0]['network']} "
+            'network, ONNX Runtime on the CPU: the host path (crop/resize and upsample on the '
+            'host) and the `adds export --camera-size` model (all of it in the graph; the host '
+            'only moves bytes), timed alternately; p50 ms (share of the frame).', '',
+            table(['path'] + stages + ['frame ms', 'host share'],
+                  [[r['path']] + [f"{fmt(r['stages'][s]['p50_ms'], 2)} "
+                                  f"({r['stages'][s]['share']:.0%})" for s in stages]
+                   + [r['total_p50_ms'], f"{r['host_share']:.1%}"] for r in rows]), '',
+            f"Colourised view alone at {colour['camera']}: p50 **{colour['p50_ms']:.2f} ms**, "
+            f"p99 {colour['p99_ms']:.2f} ms ({colour['n']} calls).", '']
+
+
 def transport_section(results: Dict[str, Any]) -> List[str]:
     t = results.get('transport')
     if not t:
@@ -192,7 +221,8 @@ def render_markdown(results: Dict[str, Any], notes: Sequence[str] = ()) -> str:
             f"Written by `{results['command']}` on {results['date']} "
             f"({results['elapsed_s']:.0f} s). Regenerate with the same command.", '']
     body = (targets_section(results) + machine_section(results) + inference_section(results)
-            + pipeline_section(results) + transport_section(results)
+            + pipeline_section(results) + estimator_paths_section(results)
+            + transport_section(results)
             + training_section(results))
     tail = (['## Findings (computed from this run)', ''] + [f'- {n}' for n in notes] + ['']
             if notes else [])

@@ -89,6 +89,12 @@ def run_sections(config: BenchConfig, results: Dict[str, Any], checkpoint: Path,
         results['pipeline'] = bench_pipeline(main, config.camera, config.iterations,
                                              config.warmup, config.threads, tick)
         bar.close()
+        from adds_training.bench.pipeline import bench_estimator_paths
+        bar, tick = section_bar('estimator paths', config.iterations)
+        results['estimator_paths'] = bench_estimator_paths(
+            checkpoint, main, config.camera, config.iterations, config.warmup, config.threads,
+            tick)
+        bar.close()
     if 'transport' not in config.skip:
         from adds_training.bench.transport import bench_transport
         bar, tick = section_bar('transport', config.dds_frames + 2 * config.long_run)
