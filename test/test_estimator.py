@@ -314,6 +314,18 @@ def test_parity_compares_predictions():
         parity.compare(DepthPrediction(depth, disparity[:2]), reference)
 
 
+def test_parity_ignores_the_nan_border_of_in_graph_disparity_but_not_a_nan_inside():
+    depth = np.full((6, 8), 10.0, np.float32)
+    depth[:2] = np.nan
+    disparity = np.where(np.isnan(depth), np.nan, 0.5).astype(np.float32)
+    reference = DepthPrediction(depth, disparity)
+    close = parity.compare(DepthPrediction(depth, disparity + 0.01), reference)
+    assert close.disparity_max_abs == pytest.approx(0.01, abs=1e-6)
+    broken = disparity.copy()
+    broken[3, 3] = np.nan
+    assert parity.compare(DepthPrediction(depth, broken), reference).disparity_max_abs == np.inf
+
+
 def test_parity_command_passes_equal_models_and_fails_different_ones(tmp_path):
     images = tmp_path / 'images'
     images.mkdir()

@@ -42,6 +42,10 @@ def compare(model: DepthPrediction, reference: DepthPrediction) -> Parity:
         raise UserValueError(f'the models have different input sizes: '
                              f'{model.disparity.shape} vs {reference.disparity.shape}')
     error = np.abs(model.disparity.astype(np.float64) - reference.disparity)
+    # in-graph models return camera-size disparity, NaN outside the crop on both sides; a NaN
+    # on one side only is a broken prediction and counts as an infinite error
+    error = np.nan_to_num(error[~(np.isnan(model.disparity) & np.isnan(reference.disparity))],
+                          nan=np.inf)
     valid = np.isfinite(model.depth) & np.isfinite(reference.depth) & (reference.depth > 0)
     if not valid.any():
         raise UserValueError('the two depth maps share no valid pixel (do the crops differ?)')
