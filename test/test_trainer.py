@@ -59,13 +59,20 @@ def test_adds_run_writes_project_checkpoints_and_logs(data, tmp_path):
 
 
 @pytest.mark.slow
-def test_kill_and_resume_continues_exactly(data, tmp_path, monkeypatch):
+@pytest.mark.parametrize('mode, size, workers', [
+    ('monodepth2', (64, 128), (0, 0, 0)),
+    # ADDS at 64x64; workers: straight run 1, killed run 2, resumed run 1
+    ('adds', (64, 64), (1, 2, 1)),
+])
+def test_kill_and_resume_continues_exactly(data, tmp_path, monkeypatch, mode, size, workers):
     # 4 training samples, batch 2: 2 steps an epoch; the kill lands inside the second epoch.
-    common = dict(mode='monodepth2', max_steps=4, val_splits=[], lr=1e-3)
-    straight = Trainer(tiny_config(data, tmp_path / 'a', **common))
+    common = dict(mode=mode, max_steps=4, val_splits=[], lr=1e-3, height=size[0],
+                  width=size[1])
+    straight = Trainer(tiny_config(data, tmp_path / 'a', num_workers=workers[0], **common))
     straight.fit()
 
-    killed = Trainer(tiny_config(data, tmp_path / 'b', checkpoint_every=1, **common))
+    killed = Trainer(tiny_config(data, tmp_path / 'b', checkpoint_every=1,
+                                 num_workers=workers[1], **common))
     real_step = Trainer.train_step
 
     def dies_at_step_4(self, batch):
@@ -78,7 +85,7 @@ def test_kill_and_resume_continues_exactly(data, tmp_path, monkeypatch):
         killed.fit()
     monkeypatch.setattr(Trainer, 'train_step', real_step)
     torch.manual_seed(1234)  # a fresh process would not share the killed run's RNG state
-    resumed = Trainer(tiny_config(data, tmp_path / 'b', **common))
+    resumed = Trainer(tiny_config(data, tmp_path / 'b', num_workers=workers[2], **common))
     resumed.resume(tmp_path / 'b' / 'last.pt')
     assert (resumed.step, resumed.epoch, resumed.batch_in_epoch) == (3, 1, 1)
     resumed.fit()
@@ -93,6 +100,40 @@ def test_resume_refuses_a_different_config(data, tmp_path):
     other = Trainer(tiny_config(data, tmp_path, mode='monodepth2', lr=0.5, val_splits=[]))
     with pytest.raises(ValueError, match='lr'):
         other.resume(tmp_path / 'last.pt')
+
+
+def test_resume_with_another_number_of_processes_is_refused(data, tmp_path):
+    from adds_ros.errors import UserError
+    from adds_training.checkpoint import save_checkpoint
+
+    Trainer(tiny_config(data, tmp_path, mode='monodepth2', max_steps=1, val_splits=[])).fit()
+    state = load_checkpoint(tmp_path / 'last.pt')
+    assert state['world_size'] == 1
+    state['world_size'] = 2
+    save_checkpoint(tmp_path / 'last.pt', state)
+    again = Trainer(tiny_config(data, tmp_path, mode='monodepth2', val_splits=[]))
+    with pytest.raises(UserError, match='2 process.*this one has 1'):
+        again.resume(tmp_path / 'last.pt')
+
+
+@pytest.mark.slow
+def test_term_gradient_norms_reach_the_summary_and_tensorboard(data, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    config = tiny_config(data, tmp_path, mode='adds', height=64, width=64, max_steps=3,
+                         grad_norm_every=2, val_splits=[])
+    summary = Trainer(config).fit()
+    norms = summary['shared_grad_norms']
+    assert sorted(norms) == [0, 2]          # measured before steps 1 and 3
+    assert set(norms[0]) == {'photometric', 'smoothness', 'reconstruction', 'similarity',
+                             'orthogonality_code', 'orthogonality_gram'}
+    assert all(value > 0 for value in norms[0].values())
+    events = EventAccumulator(str(tmp_path / 'tensorboard'))
+    events.Reload()
+    tags = events.Tags()['scalars']
+    assert 'grad_norm_shared/orthogonality_code' in tags
+    assert [e.step for e in events.Scalars('grad_norm_shared/photometric')] == [0, 2]
+    assert load_checkpoint(tmp_path / 'last.pt')['grad_norms'][2] == norms[2]
 
 
 def test_nonfinite_loss_is_skipped_and_reported(data, tmp_path, capsys):

@@ -92,6 +92,9 @@ class TrainConfig:
     log_every: int = 10
     image_every: int = 200
     checkpoint_every: int = 500
+    # Every N steps, log each loss term's gradient norm on the shared encoder (None: never).
+    # Costs one extra backward pass per term on those steps (docs/model.md, "Loss balance").
+    grad_norm_every: Optional[int] = None
     model: Dict = field(default_factory=dict)   # -> ModelConfig(**model)
     loss: Dict = field(default_factory=dict)    # -> LossWeights(**loss)
 
@@ -125,7 +128,7 @@ class TrainConfig:
                               f'{self.frame_ids}')
         for name in ('batch_size', 'epochs', 'log_every', 'image_every', 'checkpoint_every',
                      'max_nonfinite', 'val_every_epochs', 'max_steps', 'val_every_steps',
-                     'cpu_threads'):
+                     'cpu_threads', 'grad_norm_every'):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(f'{name} must be >= 1, got {getattr(self, name)}')
         for name in ('num_workers', 'seed'):

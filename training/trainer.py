@@ -31,12 +31,13 @@ from tqdm import tqdm
 
 from adds_training.checkpoint import (capture_rng_state, load_checkpoint, restore_rng_state,
                                       save_checkpoint)
+from adds_ros.errors import UserValueError
 from adds_training.config import ConfigError, load_config, TrainConfig
 
 # Config keys that may change between a run and its resumption (they do not alter results).
 RESUMABLE_CHANGES = {'epochs', 'max_steps', 'log_every', 'image_every', 'checkpoint_every',
                      'num_workers', 'device', 'out_dir', 'data_root', 'val_every_epochs',
-                     'val_every_steps', 'cpu_threads'}
+                     'val_every_steps', 'cpu_threads', 'grad_norm_every'}
 
 # Why from-scratch runs need a smaller min_depth: docs/training.md, "Training from scratch".
 FROM_SCRATCH_WARNING = (
@@ -126,15 +127,18 @@ class Objective(nn.Module):
         self.depth_range = dict(min_depth=config.min_depth, max_depth=config.max_depth)
         self.domains = ('day', 'night') if config.use_fake_night else ('day',)
 
-    def forward(self, batch: Mapping) -> Dict[str, torch.Tensor]:
+    def forward(self, batch: Mapping,
+                parts: Optional[Dict[str, torch.Tensor]] = None) -> Dict[str, torch.Tensor]:
+        """Loss terms of one batch; `parts` (optional) receives the smoothness shares."""
         from adds_training.objectives import compute_adds_losses, compute_monodepth2_losses
 
         if self.mode == 'adds':
-            return compute_adds_losses(self.model, batch, self.weights, **self.depth_range)
+            return compute_adds_losses(self.model, batch, self.weights, parts=parts,
+                                       **self.depth_range)
         terms: Dict[str, torch.Tensor] = {}
         for domain in self.domains:  # baseline: fake nights are just more training images
             terms.update(compute_monodepth2_losses(self.model, batch, self.weights, domain,
-                                                   **self.depth_range))
+                                                   parts=parts, **self.depth_range))
         terms['loss'] = torch.stack([terms[f'view_synthesis/{d}'] for d in self.domains]).sum()
         return terms
 
@@ -234,6 +238,8 @@ class Trainer:
         self.step = self.epoch = self.batch_in_epoch = 0
         self.nonfinite_total = self.nonfinite_run = 0
         self.best: Optional[float] = None
+        self.best_step: Optional[int] = None
+        self.grad_norms: Dict[int, Dict[str, float]] = {}  # step -> per-term shared-encoder norm
         self.writer = None
         seed_everything(config.seed + 1000 * rank)  # per-rank stream for the steps' own draws
 
@@ -249,7 +255,8 @@ class Trainer:
                      scheduler=self.scheduler.state_dict(), scaler=self.scaler.state_dict(),
                      step=self.step, epoch=self.epoch, batch_in_epoch=self.batch_in_epoch,
                      nonfinite_total=self.nonfinite_total, best=self.best,
-                     rng=rng_states or [capture_rng_state()], world_size=self.world_size)
+                     rng=rng_states or [capture_rng_state()], world_size=self.world_size,
+                     best_step=self.best_step, grad_norms=self.grad_norms)
         return state
 
     def save(self, name: str = 'last.pt', collective: bool = True) -> None:
@@ -267,6 +274,13 @@ class Trainer:
     def resume(self, path: Path) -> None:
         """Continue from a checkpoint of this same configuration."""
         state = load_checkpoint(path, map_location=self.device)
+        saved_world = state.get('world_size', 1)
+        if saved_world != self.world_size:
+            raise UserValueError(
+                f'{path} was written by a run with {saved_world} process(es), this one has '
+                f'{self.world_size}: an exact resume needs the same number (each process '
+                f'draws its own share of every epoch). Rerun with {saved_world} process(es), '
+                'or start a new out_dir')
         saved = {k: v for k, v in state['config'].items() if k not in RESUMABLE_CHANGES}
         current = {k: v for k, v in self.config.to_dict().items() if k not in RESUMABLE_CHANGES}
         current['model'] = dataclasses.asdict(self.model_config)
@@ -280,6 +294,8 @@ class Trainer:
         self.scaler.load_state_dict(state['scaler'])
         for key in ('step', 'epoch', 'batch_in_epoch', 'nonfinite_total', 'best'):
             setattr(self, key, state[key])
+        self.best_step = state.get('best_step')
+        self.grad_norms = {int(k): v for k, v in state.get('grad_norms', {}).items()}
         restore_rng_state(state['rng'][self.rank % len(state['rng'])])
 
     # ---------------------------------------------------------------- steps
@@ -295,9 +311,14 @@ class Trainer:
     def train_step(self, batch: Mapping) -> Optional[Dict[str, float]]:
         """One optimiser step; returns the loss terms, or None if the step was skipped."""
         batch = to_device(batch, self.device, self.channels_last)
+        every = self.config.grad_norm_every
+        parts: Optional[Dict[str, torch.Tensor]] = {} if every and self.step % every == 0 \
+            else None
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp):
-            terms = self.objective(batch)
+            terms = self.objective(batch) if parts is None else self.objective(batch, parts)
         loss = terms['loss']
+        if parts is not None:
+            self._measure_grad_norms(terms, parts)
         # Backward runs even for a bad loss so that DDP's gradient exchange stays in step.
         self.scaler.scale(loss).backward()
         self.scaler.unscale_(self.optimizer)
@@ -319,6 +340,18 @@ class Trainer:
         out = {k: float(v.detach()) for k, v in terms.items()}
         out['grad_norm'] = float(grad_norm)
         return out
+
+    def _measure_grad_norms(self, terms: Mapping[str, torch.Tensor],
+                            parts: Mapping[str, torch.Tensor]) -> None:
+        """Gradient norm of each loss term on the shared (invariant) encoder, this rank's batch.
+
+        Shows which term steers the encoder (docs/model.md, "Loss balance").
+        """
+        from adds_training.objectives import term_gradient_norms
+
+        norms = term_gradient_norms(terms, parts, self.model.invariant.parameters())
+        self.grad_norms[self.step] = norms
+        self._log_scalars({f'grad_norm_shared/{k}': v for k, v in norms.items()})
 
     def _count_nonfinite(self, loss: torch.Tensor) -> None:
         self.nonfinite_total += 1
@@ -357,7 +390,7 @@ class Trainer:
         score = float(np.mean(list(scores.values())))
         self._log_scalars({f'val/{k}/abs_rel': v for k, v in scores.items()})
         if self.best is None or score < self.best:
-            self.best = score
+            self.best, self.best_step = score, self.step
             self.save('best.pt', collective=False)
         tqdm.write(f'epoch {self.epoch} step {self.step}: val abs_rel {scores} '
                    f'(mean {score:.4f}, best {self.best:.4f})')
@@ -436,7 +469,8 @@ class Trainer:
         if self.writer is not None:
             self.writer.close()
         return {'step': self.step, 'epoch': self.epoch, 'best_val_abs_rel': self.best,
-                'nonfinite_steps': self.nonfinite_total, 'last': last_terms,
+                'best_step': self.best_step, 'nonfinite_steps': self.nonfinite_total,
+                'last': last_terms, 'shared_grad_norms': dict(self.grad_norms),
                 'seconds': time.perf_counter() - started}
 
     def _after_step(self, batch: Mapping, terms: Optional[Dict[str, float]], bar,
