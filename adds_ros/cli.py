@@ -23,6 +23,7 @@ COMMANDS = {
     'gt': ('adds_training.data.robotcar.gt', 'RobotCar lidar -> ground-truth depth PNGs'),
     'cyclegan': ('adds_training.cyclegan.cli', 'train a day-to-night CycleGAN / translate'),
     'train': ('adds_training.trainer', 'train ADDS or the Monodepth2 baseline'),
+    'ablate': ('adds_training.ablation', 'the ADDS ablation on the synthetic world, resumable'),
     'eval': ('adds_training.evaluate', 'evaluate on day and night splits (3 protocols)'),
     'export': ('adds_training.export', 'export the depth network to ONNX with metadata'),
     'engine': ('adds_training.engine_cli', 'build (or reuse) a cached TensorRT engine'),
