@@ -157,7 +157,7 @@ def test_graph_must_match_in_graph_metadata(tmp_path):
     for key, value in in_graph_meta().to_onnx_props().items():
         model.metadata_props.add(key=key, value=value)
     onnx.save(model, str(host_graph))
-    with pytest.raises(ValueError, match=r"expected tensor\(uint8\) \[1, 48, 80, 3\]"):
+    with pytest.raises(ValueError, match=r"expected uint8 \[1, 48, 80, 3\]"):
         DepthEstimator(host_graph, device='cpu')
     path = tiny_in_graph_onnx(tmp_path / 'i.onnx', in_graph_meta())
     model = onnx.load(str(path))
@@ -165,7 +165,7 @@ def test_graph_must_match_in_graph_metadata(tmp_path):
     for key, value in meta().to_onnx_props().items():
         model.metadata_props.add(key=key, value=value)
     onnx.save(model, str(path))
-    with pytest.raises(ValueError, match=r'expected tensor\(float\) \[N, 3, 32, 64\]'):
+    with pytest.raises(ValueError, match=r'expected float \[N, 3, 32, 64\]'):
         DepthEstimator(path, device='cpu')
 
 

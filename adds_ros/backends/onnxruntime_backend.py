@@ -63,13 +63,13 @@ def check_graph(model: Path, inputs: Sequence, outputs: Sequence,
                 metadata: ModelMetadata) -> None:
     """Refuse a graph whose inputs/outputs (ORT NodeArgs) do not match `metadata`."""
     in_shape, out_shape = metadata.input_shape(), metadata.output_shape()
-    in_types = GRAPH_UINT8 if metadata.in_graph else GRAPH_FLOATS
+    in_types, in_text = (GRAPH_UINT8, 'uint8') if metadata.in_graph else (GRAPH_FLOATS, 'float')
     problems = []
     if len(inputs) != 1:
         problems.append(f'{len(inputs)} inputs {[i.name for i in inputs]}, expected one image')
     elif inputs[0].type not in in_types or not _dims_fit(inputs[0].shape, in_shape):
         problems.append(f'input {inputs[0].name!r} is {inputs[0].type} {inputs[0].shape}, '
-                        f'expected {in_types[0]} {shape_text(in_shape)}')
+                        f'expected {in_text} {shape_text(in_shape)}')
     found = {o.name: o for o in outputs}
     for name in metadata.outputs:
         if name not in found:
