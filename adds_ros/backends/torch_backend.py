@@ -23,6 +23,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from adds_ros.backends import Backend, parse_device
+from adds_ros.errors import UserValueError
 from adds_ros.metadata import IN_GRAPH_OUTPUTS, ModelMetadata
 
 PRECISIONS = ('auto', 'fp32', 'fp16')  # 'auto' is fp32: the reference arithmetic
@@ -44,8 +45,8 @@ class TorchBackend(Backend):
         from adds_training.networks import load_depth_net
 
         if precision not in PRECISIONS:
-            raise ValueError(f'the torch backend runs {PRECISIONS}, got precision {precision!r} '
-                             f'(int8 needs the tensorrt backend)')
+            raise UserValueError(f'the torch backend runs {PRECISIONS}, got precision '
+                                 f'{precision!r} (int8 needs the tensorrt backend)')
         kind, index = parse_device(device)
         if kind == 'tensorrt':
             raise ValueError("the torch backend runs on 'cpu' or 'cuda[:N]'")
@@ -53,7 +54,7 @@ class TorchBackend(Backend):
             kind = 'cuda' if torch.cuda.is_available() else 'cpu'
         self.device = torch.device(f'cuda:{index}' if kind == 'cuda' else 'cpu')
         if cuda_graph and self.device.type != 'cuda':
-            raise ValueError('cuda_graph needs a CUDA device (device=cuda[:N])')
+            raise UserValueError('cuda_graph needs a CUDA device (device=cuda[:N])')
         net, info = load_depth_net(model, domain)
         if isinstance(metadata, (str, Path)):
             metadata = ModelMetadata.from_onnx(metadata)
