@@ -119,13 +119,17 @@ def test_mixed_geometry_in_one_root_is_refused(tmp_path):
         prepare.prepare(cfg)
 
 
-def test_test_frames_and_their_neighbours_stay_out_of_training(tmp_path):
-    # 30 frames at 10 Hz; md4all's test frame 10 (with neighbours 9, 11), margin 0.5 s.
+def _md4all_test_frame(tmp_path, centre: int):
+    """30 frames at 10 Hz and an md4all split file naming frame `centre` and its neighbours."""
     fx = build_raw_sequence(tmp_path, n_frames=30, static=())
-    s = fx.stamps
     published = tmp_path / 'md4all_test.txt'
-    published.write_text(f'{s[9]} {s[10]} {s[11]}\n')
-    out = tmp_path / 'out'
+    published.write_text(' '.join(str(fx.stamps[centre + k]) for k in (-1, 0, 1)) + '\n')
+    return fx, published, tmp_path / 'out'
+
+
+def test_test_frames_and_their_neighbours_stay_out_of_training(tmp_path):
+    # md4all's test frame 10 (with neighbours 9, 11), margin 0.5 s.
+    fx, published, out = _md4all_test_frame(tmp_path, 10)
     counts = prepare.prepare(config(fx, out, split='train', exclude_splits=(published,),
                                     exclude_margin_s=0.5))
     held = set(range(4, 17))  # within 5 frames of 9, 10 or 11
@@ -137,11 +141,7 @@ def test_test_frames_and_their_neighbours_stay_out_of_training(tmp_path):
 
 
 def test_the_roots_own_test_split_is_held_out_by_default(tmp_path):
-    fx = build_raw_sequence(tmp_path, n_frames=30, static=())
-    s = fx.stamps
-    published = tmp_path / 'md4all_test.txt'
-    published.write_text(f'{s[19]} {s[20]} {s[21]}\n')
-    out = tmp_path / 'out'
+    fx, published, out = _md4all_test_frame(tmp_path, 20)
     test_cfg = config(fx, out, split='test_day', split_file=published)
     test_cfg.folder = 'day_test'
     prepare.prepare(test_cfg)
@@ -154,7 +154,7 @@ def test_the_roots_own_test_split_is_held_out_by_default(tmp_path):
     assert written == set(range(10))
     listed = tmp_path / 'adds_test.txt'  # the ADDS format maps through day_test.timestamps
     listed.write_text('day_test/20\n')
-    assert prepare.split_timestamps(out, listed, 'adds') == [int(s[20])]
+    assert prepare.split_timestamps(out, listed, 'adds') == [int(fx.stamps[20])]
     listed.write_text('elsewhere/3\n')
     with pytest.raises(ValueError, match='elsewhere.timestamps is missing'):
         prepare.split_timestamps(out, listed, 'adds')
