@@ -196,3 +196,10 @@ def test_from_scratch_with_the_reference_depth_range_is_warned_about(data, tmp_p
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         Trainer(tiny_config(data, tmp_path, mode='monodepth2', min_depth=0.01))
+
+
+def test_a_bad_loss_formulation_is_a_config_error(data, tmp_path):
+    from adds_training.config import ConfigError
+
+    with pytest.raises(ConfigError, match='loss.balance must be one of'):
+        Trainer(tiny_config(data, tmp_path, loss={'balance': 'auto'}))

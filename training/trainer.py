@@ -123,7 +123,10 @@ class Objective(nn.Module):
 
         self.model = model
         self.mode = config.mode
-        self.weights = LossWeights(**config.loss)
+        try:
+            self.weights = LossWeights(**config.loss)
+        except ValueError as err:  # a bad loss.balance / loss.*_form value
+            raise ConfigError(str(err)) from None
         self.depth_range = dict(min_depth=config.min_depth, max_depth=config.max_depth)
         self.domains = ('day', 'night') if config.use_fake_night else ('day',)
 
