@@ -100,7 +100,7 @@ def view_synthesis_loss(frames: Frames, disps: List[torch.Tensor],
                                         target, weights.ssim) for f in SOURCE_IDS]
             photometric = photometric + reprojection_loss(warped, identity)
         image = F.interpolate(target, disp.shape[-2:], mode='area') if scale else target
-        smooth = smooth + weights.smoothness * smoothness_loss(disp, image) / 2 ** scale
+        smooth = smooth + weights.smoothness * smoothness_loss(disp.float(), image) / 2 ** scale
     return {'photometric': photometric / len(disps), 'smoothness': smooth / len(disps)}
 
 
