@@ -165,7 +165,7 @@ def compute_adds_losses(model: ADDSModel, batch: Mapping, weights: Optional[Loss
         private_code, invariant_code = model.codes(private4, invariant4, domain)
         code = difference_loss if weights.code_form == 'dsn' else orthogonality_loss
         terms[f'orthogonality_code/{domain}'] = (
-            weights.orthogonality_code * code(private_code, invariant_code))
+            weights.orthogonality_code * code(private_code.float(), invariant_code.float()))
         gram = cosine_orthogonality if weights.gram_form == 'cosine' else orthogonality_loss
         terms[f'orthogonality_gram/{domain}'] = weights.orthogonality_gram * gram(
             gram_matrix(private4.float()), gram_matrix(invariant4.float()))
