@@ -164,11 +164,12 @@ def compute_adds_losses(model: ADDSModel, batch: Mapping, weights: Optional[Loss
             weights.reconstruction_mse, weights.reconstruction_simse)
         private_code, invariant_code = model.codes(private4, invariant4, domain)
         code = difference_loss if weights.code_form == 'dsn' else orthogonality_loss
-        terms[f'orthogonality_code/{domain}'] = (
-            weights.orthogonality_code * code(private_code.float(), invariant_code.float()))
         gram = cosine_orthogonality if weights.gram_form == 'cosine' else orthogonality_loss
-        terms[f'orthogonality_gram/{domain}'] = weights.orthogonality_gram * gram(
-            gram_matrix(private4.float()), gram_matrix(invariant4.float()))
+        with full_precision(private4):  # Gram and correlation matmuls: fp32, not bf16
+            terms[f'orthogonality_code/{domain}'] = (
+                weights.orthogonality_code * code(private_code.float(), invariant_code.float()))
+            terms[f'orthogonality_gram/{domain}'] = weights.orthogonality_gram * gram(
+                gram_matrix(private4.float()), gram_matrix(invariant4.float()))
     terms['similarity'] = weights.similarity * similarity_loss(
         day_night_disp['night'].float(), day_night_disp['day'].float(), weights.similarity_form)
     terms['loss'] = torch.stack([v.float() for v in terms.values()]).sum()
