@@ -30,7 +30,7 @@ COMMANDS = {
     'parity': ('adds_training.parity', 'compare two backends or precisions on real images'),
     'bag': ('adds_training.bags.raw_to_bag', 'RobotCar raw sequence -> rosbag2 (mcap/sqlite3)'),
     'bag-depth': ('adds_training.bags.bag_depth', 'run the depth estimator over a whole bag'),
-    'node': ('adds_ros.dds_node', 'run the depth node over Cyclone DDS (no ROS 2 needed)'),
+    'node': ('adds_ros.node_cli', 'run the ROS 2 depth node (= ros2 run adds_ros depth_node)'),
     'bench': ('adds_training.bench', 'benchmark inference, pipeline, transport, training'),
     'demo': ('adds_training.demo', 'the whole system on the synthetic world, one command'),
 }

@@ -1,76 +1,58 @@
 # Copyright 2026 adds_ros developers
 # SPDX-License-Identifier: Apache-2.0
-"""`depth_node`: the rclpy adapter around DepthNodeCore (`ros2 run adds_ros depth_node`).
+"""`depth_node`: the depth node as a ROS 2 managed (lifecycle) node.
 
-Deliberately thin: it declares the shared parameter table as ROS parameters, converts messages
-and QoS, and maps lifecycle transitions onto the core. Every behaviour lives in node_core, which
-is tested here without ROS 2 and across processes over Cyclone DDS.
+Deliberately thin: it declares the shared parameter table (adds_ros.params) as ROS parameters,
+maps lifecycle transitions onto DepthNodeCore and moves messages (adds_ros.ros_messages).
+Every behaviour lives in the ROS-free core and pipeline, which are tested without ROS 2; this
+module is tested with real rclpy across processes (test/test_ros_node.py).
+
+ROS idiom, and why:
+- lifecycle publishers for the depth outputs: nothing leaves an inactive node; /diagnostics is
+  a plain publisher, so operators see an unconfigured or inactive node's state too;
+- QoS from parameters plus the standard `qos_overrides.<topic>.*` parameters (rclpy's
+  QoSOverridingOptions), so integrators tune QoS the way they do for any ROS 2 node;
+- incompatible-QoS events are warned about and counted: a mismatch otherwise moves no data and
+  says nothing.
 """
 
-import array
 import sys
-from dataclasses import fields, is_dataclass
 from typing import Any, Dict, List, Optional
 
+import rclpy
+try:
+    from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
+except ImportError:  # Humble
+    from rclpy.qos_event import PublisherEventCallbacks, SubscriptionEventCallbacks
+from rclpy.exceptions import ParameterException
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos_overriding_options import QoSOverridingOptions
+
 from adds_ros import messages
+from adds_ros.diagnostics import DIAGNOSTICS_TOPIC
+from adds_ros.errors import UserError
 from adds_ros.node_core import DepthNodeCore
 from adds_ros.params import NodeParams, parameter_table
+from adds_ros.ros_messages import from_ros, ros_qos, ros_types, to_ros
 
 NODE_NAME = 'depth_node'
+# Parameters every rclpy node has, or that rclpy declares for us: not "unknown".
+ROS_OWN = ('use_sim_time', 'start_type_description_service', 'autostart')
 
 
-def ros_types() -> Dict[str, type]:
-    """Our message class name -> the rclpy message class with the same fields."""
-    from builtin_interfaces.msg import Time
-    from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-    from sensor_msgs.msg import CameraInfo, CompressedImage, Image, RegionOfInterest
-    from std_msgs.msg import Header
-    return {cls.__name__: cls for cls in (Time, Header, Image, CompressedImage, CameraInfo,
-                                          RegionOfInterest, DiagnosticArray, DiagnosticStatus,
-                                          KeyValue)}
+def descriptor(description: str, limits: Any, choices: Any, kind: type = str) -> Any:
+    """Make a ParameterDescriptor carrying the table's description and range or choices.
 
-
-def to_ros(value: Any, types: Dict[str, type]) -> Any:
-    """Plain message -> rclpy message, field by field (names are identical by construction)."""
-    if is_dataclass(value):
-        msg = types[type(value).__name__]()
-        for spec in fields(value):
-            item = getattr(value, spec.name)
-            if isinstance(item, bytes):
-                item = array.array('B', item)  # uint8[]: rclpy checks a list element by element
-            elif isinstance(value, messages.DiagnosticStatus) and spec.name == 'level':
-                item = bytes([item])  # ROS `byte` is a length-1 bytes object in rclpy
-            else:
-                item = to_ros(item, types)
-            setattr(msg, spec.name, item)
-        return msg
-    if isinstance(value, list) and value and is_dataclass(value[0]):
-        return [to_ros(item, types) for item in value]
-    return value
-
-
-def from_ros(msg: Any, cls: type) -> Any:
-    """Copy an rclpy message into a plain message of class `cls` (images, camera_info)."""
-    values = {}
-    for spec in fields(cls):
-        item = getattr(msg, spec.name)
-        if is_dataclass(spec.type):
-            item = from_ros(item, spec.type)
-        elif spec.type is bytes:
-            item = bytes(item)
-        elif spec.type == List[float]:
-            item = [float(v) for v in item]
-        values[spec.name] = item
-    return cls(**values)
-
-
-def descriptor(description: str, limits: Any, choices: Any) -> Any:
-    """Make a ParameterDescriptor carrying the table's description and range or choices."""
+    Float parameters accept integers too (`scale_factor:=2`, YAML `camera_height: 2`): ROS
+    types them strictly, people don't; NodeParams converts and range-checks them.
+    """
     from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
     desc = ParameterDescriptor(description=description, read_only=True)
     if choices:
         desc.additional_constraints = f'one of: {", ".join(choices)}'
-    if limits and all(isinstance(v, int) for v in limits):
+    if kind is float:
+        desc.dynamic_typing = True
+    if limits and kind is int:
         desc.integer_range = [IntegerRange(from_value=limits[0], to_value=limits[1], step=1)]
     elif limits:
         desc.floating_point_range = [FloatingPointRange(from_value=float(limits[0]),
@@ -78,57 +60,66 @@ def descriptor(description: str, limits: Any, choices: Any) -> Any:
     return desc
 
 
-def ros_qos(reliability: str, depth: int) -> Any:
-    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-    return QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=depth,
-                      durability=DurabilityPolicy.VOLATILE,
-                      reliability=(ReliabilityPolicy.BEST_EFFORT if reliability == 'best_effort'
-                                   else ReliabilityPolicy.RELIABLE))
+class DepthNode(LifecycleNode):
+    """Camera topics in, REP 118 depth, camera_info, a colour view and diagnostics out."""
 
-
-class RclpyTransport:
-    """The core's Transport over an rclpy node."""
-
-    def __init__(self, node: Any) -> None:
-        self.node = node
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        self.core: Optional[DepthNodeCore] = None
         self.types = ros_types()
-        self.publishers: Dict[str, Any] = {}
-        self.subscriptions: Dict[str, Any] = {}
-
-    def open(self, core: DepthNodeCore) -> None:
-        for topic, msg_type in core.output_topics().items():
-            self.publishers[topic] = self.node.create_publisher(
-                self.types[msg_type.__name__], topic, ros_qos(*core.qos_for(topic)))
-        for topic, (msg_type, callback) in core.input_topics().items():
-            self.subscriptions[topic] = self.node.create_subscription(
-                self.types[msg_type.__name__], topic,
-                lambda msg, cls=msg_type, cb=callback: cb(from_ros(msg, cls)),
-                ros_qos(*core.qos_for(topic)))
-
-    def close(self) -> None:
-        for sub in self.subscriptions.values():
-            self.node.destroy_subscription(sub)
-        for pub in self.publishers.values():
-            self.node.destroy_publisher(pub)
-        self.publishers, self.subscriptions = {}, {}
-
-    def publish(self, topic: str, msg: Any) -> None:
-        self.publishers[topic].publish(to_ros(msg, self.types))
-
-    def subscriber_count(self, topic: str) -> int:
-        return self.publishers[topic].get_subscription_count() if topic in self.publishers else 0
-
-    def publisher_count(self, topic: str) -> int:
-        sub = self.subscriptions.get(topic)
-        return self.node.count_publishers(sub.topic_name) if sub is not None else 0
-
-
-class CoreHost:
-    """What both node flavours share: parameters in, core and transport built, torn down."""
-
-    def declare_table(self) -> None:
+        self.publishers_: Dict[str, Any] = {}
+        self.subscriptions_: Dict[str, Any] = {}
+        self.kinds = {name: type(default) for name, default, *_ in parameter_table()}
         for name, default, description, limits, choices in parameter_table():
-            self.declare_parameter(name, default, descriptor(description, limits, choices))
+            self.declare_parameter(name, default,
+                                   descriptor(description, limits, choices, self.kinds[name]))
+        self.declare_parameter('autostart', True, descriptor(
+            'configure and activate at start (false: wait for lifecycle commands)', None, None,
+            bool))
+        self._warn_unknown_parameters()
+
+    def _warn_unknown_parameters(self) -> None:
+        known = set(self.kinds) | set(ROS_OWN)
+        unknown = sorted(name for name in self._parameter_overrides
+                         if name not in known and not name.startswith('qos_overrides.'))
+        if unknown:
+            self.get_logger().warning(f'ignoring unknown parameter(s) {unknown}; known: '
+                                      f'{sorted(self.kinds)} (docs/ros.md)')
+
+    # ---- lifecycle ------------------------------------------------------------------------
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            self.start_core()
+        except (ValueError, RuntimeError) as err:
+            self.get_logger().error(str(err))
+            self.configure_error = str(err)
+            self.stop_core()
+            return TransitionCallbackReturn.FAILURE
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.core.activate()
+        inputs = sorted(sub.topic_name for sub in self.subscriptions_.values())
+        outputs = sorted(self.publishers_[topic].topic_name for topic in self.core.served())
+        self.get_logger().info(f'active: {self.core.params.model} on '
+                               f'{self.core.pipeline.backend_name}; in {inputs}; out {outputs}')
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.core.deactivate()
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.stop_core()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self.stop_core()
+        return TransitionCallbackReturn.SUCCESS
+
+    # ---- the core and its topics ----------------------------------------------------------
+    def parameter_values(self) -> Dict[str, Any]:
+        return {name: self.get_parameter(name).value for name in self.kinds}
 
     def clock_now(self) -> messages.Time:
         sec, nanosec = self.get_clock().now().seconds_nanoseconds()
@@ -136,84 +127,68 @@ class CoreHost:
 
     def start_core(self) -> None:
         """Validate parameters, load the model, open topics (raises with a clear message)."""
-        values = {name: self.get_parameter(name).value for name, *_ in parameter_table()}
-        self.transport = RclpyTransport(self)
-        self.core = DepthNodeCore(NodeParams.from_dict(values), self.transport,
+        self.core = DepthNodeCore(NodeParams.from_dict(self.parameter_values()), self,
                                   clock=self.clock_now, logger=self.get_logger())
+        self._open_topics()
         self.core.configure()
-        self.transport.open(self.core)
 
     def stop_core(self) -> None:
-        if getattr(self, 'core', None) is not None:
+        if self.core is not None:
             self.core.shutdown()
-            self.transport.close()
             self.core = None
+        for sub in self.subscriptions_.values():
+            self.destroy_subscription(sub)
+        for pub in self.publishers_.values():
+            self.destroy_publisher(pub)
+        self.publishers_, self.subscriptions_ = {}, {}
+
+    def _open_topics(self) -> None:
+        core, overrides = self.core, QoSOverridingOptions.with_default_policies()
+        for topic, msg_type in core.output_topics().items():
+            create = (self.create_publisher if topic == DIAGNOSTICS_TOPIC
+                      else self.create_lifecycle_publisher)
+            self.publishers_[topic] = create(
+                self.types[msg_type.__name__], topic, ros_qos(*core.qos_for(topic)),
+                qos_overriding_options=overrides, event_callbacks=PublisherEventCallbacks(
+                    incompatible_qos=lambda event, t=topic: core.on_incompatible_qos(
+                        t, event.last_policy_kind.name)))
+        for topic, (msg_type, callback) in core.input_topics().items():
+            self.subscriptions_[topic] = self.create_subscription(
+                self.types[msg_type.__name__], topic,
+                lambda msg, cls=msg_type, cb=callback: cb(from_ros(msg, cls)),
+                ros_qos(*core.qos_for(topic)), qos_overriding_options=overrides,
+                event_callbacks=SubscriptionEventCallbacks(
+                    incompatible_qos=lambda event, t=topic: core.on_incompatible_qos(
+                        t, event.last_policy_kind.name)))
+
+    # ---- the core's Transport ------------------------------------------------------------
+    def publish(self, topic: str, msg: Any) -> None:
+        self.publishers_[topic].publish(to_ros(msg, self.types))
+
+    def subscriber_count(self, topic: str) -> int:
+        pub = self.publishers_.get(topic)
+        return pub.get_subscription_count() if pub is not None else 0
+
+    def publisher_count(self, topic: str) -> int:
+        sub = self.subscriptions_.get(topic)
+        return self.count_publishers(sub.topic_name) if sub is not None else 0
 
 
-def make_node() -> Any:
-    """Create a lifecycle node where rclpy has them (Humble and later), else a plain node."""
-    try:
-        from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn
-    except ImportError:
-        return _plain_node()
-
-    class DepthLifecycleNode(CoreHost, LifecycleNode):
-        def __init__(self) -> None:
-            super().__init__(NODE_NAME)
-            self.core: Optional[DepthNodeCore] = None
-            self.declare_table()
-            self.declare_parameter('autostart', True, descriptor(
-                'configure and activate at start (false: wait for lifecycle commands)',
-                None, None))
-
-        def on_configure(self, state: Any) -> Any:
-            try:
-                self.start_core()
-            except (ValueError, RuntimeError) as err:
-                self.get_logger().error(str(err))
-                self.stop_core()
-                return TransitionCallbackReturn.FAILURE
-            return TransitionCallbackReturn.SUCCESS
-
-        def on_activate(self, state: Any) -> Any:
-            self.core.activate()
-            return TransitionCallbackReturn.SUCCESS
-
-        def on_deactivate(self, state: Any) -> Any:
-            self.core.deactivate()
-            return TransitionCallbackReturn.SUCCESS
-
-        def on_cleanup(self, state: Any) -> Any:
-            self.stop_core()
-            return TransitionCallbackReturn.SUCCESS
-
-        def on_shutdown(self, state: Any) -> Any:
-            self.stop_core()
-            return TransitionCallbackReturn.SUCCESS
-
-    node = DepthLifecycleNode()
+def make_node(**kwargs: Any) -> DepthNode:
+    """Create the node; with autostart, configure and activate it or raise UserError."""
+    node = DepthNode(**kwargs)
     if node.get_parameter('autostart').value:
         node.trigger_configure()
-        if node.core is not None:
-            node.trigger_activate()
+        if node.core is None:
+            error = getattr(node, 'configure_error', 'configure failed')
+            node.destroy_node()
+            raise UserError(error)
+        node.trigger_activate()
     return node
 
 
-def _plain_node() -> Any:
-    from rclpy.node import Node
-
-    class DepthNode(CoreHost, Node):
-        def __init__(self) -> None:
-            super().__init__(NODE_NAME)
-            self.declare_table()
-            self.start_core()
-            self.core.activate()
-
-    return DepthNode()
-
-
 def main(args: Optional[List[str]] = None) -> int:
-    import rclpy
+    """`ros2 run adds_ros depth_node [--ros-args ...]`: 0 on a clean stop, 1 on bad setup."""
     from rclpy.executors import ExternalShutdownException
 
     rclpy.init(args=args)
@@ -223,8 +198,8 @@ def main(args: Optional[List[str]] = None) -> int:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except (ValueError, RuntimeError) as err:
-        print(f'depth_node: {err}', file=sys.stderr)
+    except (UserError, ParameterException, ValueError) as err:
+        print(f'{NODE_NAME}: {err}', file=sys.stderr)
         return 1
     finally:
         if node is not None:

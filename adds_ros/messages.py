@@ -4,7 +4,8 @@
 
 Field names and types mirror the ROS 2 definitions exactly (sensor_msgs, std_msgs,
 builtin_interfaces, diagnostic_msgs). That is what lets one generic field-by-field copy turn
-them into rclpy messages or Cyclone DDS samples, and back.
+them into rclpy messages (adds_ros.ros_messages) or rosbags messages, and back. `data` fields
+hold any bytes-like buffer (bytes, memoryview), so pixels need not be copied to build one.
 """
 
 from dataclasses import dataclass, field
@@ -133,7 +134,11 @@ _ARRAY_ENCODINGS = {
 
 def image_from_array(array: np.ndarray, encoding: str,
                      header: Optional[Header] = None) -> Image:
-    """Pack an HxW or HxWxC array into an Image (little endian, rows not padded)."""
+    """Pack an HxW or HxWxC array into an Image (little endian, rows not padded).
+
+    `data` is a byte view of the (contiguous) array, not a copy: don't write to the array
+    afterwards.
+    """
     if encoding not in _ARRAY_ENCODINGS:
         raise ValueError(f'cannot pack encoding {encoding!r}; known: {sorted(_ARRAY_ENCODINGS)}')
     dtype, channels = _ARRAY_ENCODINGS[encoding]
@@ -144,7 +149,8 @@ def image_from_array(array: np.ndarray, encoding: str,
                          f'{array.shape}')
     height, width = array.shape[:2]
     return Image(header=header or Header(), height=height, width=width, encoding=encoding,
-                 is_bigendian=0, step=width * channels * array.itemsize, data=array.tobytes())
+                 is_bigendian=0, step=width * channels * array.itemsize,
+                 data=memoryview(array).cast('B'))
 
 
 def depth_image(depth: np.ndarray, header: Header) -> Image:

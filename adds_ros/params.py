@@ -16,6 +16,7 @@ from adds_ros.image_decode import MAX_PIXELS, MAX_SIDE
 from adds_ros.scale import MODES as SCALE_MODES, ScaleConfig
 
 BACKENDS = ('auto', 'onnxruntime', 'tensorrt', 'torch')
+PRECISIONS = ('auto', 'fp32', 'fp16', 'int8')
 RELIABILITY = ('best_effort', 'reliable')
 
 
@@ -34,6 +35,8 @@ class NodeParams:
     night_model: str = param('', 'night-stem model for per-domain checkpoints (empty: one model)')
     backend: str = param('auto', 'inference backend', choices=BACKENDS)
     device: str = param('auto', "inference device, e.g. 'cpu', 'cuda:0'")
+    precision: str = param('auto', 'TensorRT engine precision for an .onnx model (auto: fp16 '
+                                   'where the GPU runs it fast, else fp32)', choices=PRECISIONS)
     domain: str = param('auto', 'day/night stem: auto (from illumination) or forced',
                         choices=DOMAIN_MODES)
     night_below: float = param(0.25, 'smoothed mean luma under which night starts', (0.0, 1.0))
@@ -69,7 +72,8 @@ class NodeParams:
     compressed: bool = param(False, 'subscribe to image/compressed instead of image')
     use_camera_info: bool = param(True, 'subscribe to camera_info and check it against frames')
     publish_colorized: bool = param(True, 'publish depth/colorized (bgr8) for viewing')
-    input_reliability: str = param('best_effort', 'QoS reliability of the subscriptions',
+    input_reliability: str = param('reliable', 'QoS reliability of the subscriptions '
+                                   '(best_effort starves on large frames: docs/ros.md)',
                                    choices=RELIABILITY)
     input_depth: int = param(1, 'QoS history depth of the subscriptions', (1, 100))
     output_reliability: str = param('reliable', 'QoS reliability of the publishers',

@@ -151,12 +151,15 @@ def test_pipeline_row_shares_and_target_ratio():
 def test_frame_stages_runs_the_node_steps(tmp_path, encoding):
     from adds_ros.estimator import DepthEstimator
     from adds_ros.messages import image_from_array
+    from adds_ros.params import NodeParams
+    from adds_ros.pipeline import FramePipeline
 
     model = tiny_model(tmp_path / 'tiny.onnx', 16, 32, crop=(0.25, 0.75, 0.0, 1.0))
     frame = camera_frame(encoding, 48, 64)
     assert frame.shape == ((48, 64) if encoding.startswith('bayer') else (48, 64, 3))
     with DepthEstimator(model, backend='onnxruntime', device='cpu') as estimator:
-        stages = frame_stages(image_from_array(frame, encoding), estimator, np.eye(3))
+        pipeline = FramePipeline(NodeParams(model=str(model)), {'day': estimator})
+        stages = frame_stages(image_from_array(frame, encoding), pipeline)
     assert set(stages) == set(STAGES)
     assert all(seconds >= 0 for seconds in stages.values())
     assert (stages['demosaic'] > 0) == encoding.startswith('bayer')

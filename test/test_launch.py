@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.ros
+pytestmark = pytest.mark.launch
 
 LAUNCH = Path(__file__).resolve().parents[1] / 'launch' / 'depth.launch.py'
 

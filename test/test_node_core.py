@@ -12,7 +12,8 @@ import pytest
 
 from adds_ros import messages as m
 from adds_ros.estimator import DepthEstimator
-from adds_ros.node_core import DepthNodeCore, camera_k_from_metadata
+from adds_ros.node_core import DepthNodeCore
+from adds_ros.pipeline import camera_k_from_metadata
 from adds_ros.params import NodeParams
 
 H, W = 32, 64
@@ -90,8 +91,7 @@ def test_lifecycle_order_is_enforced_and_the_model_loads_on_the_worker(tmp_path)
     core = make_core(tmp_path, factory=factory)
     with pytest.raises(RuntimeError, match="cannot go to 'active' from state 'unconfigured'"):
         core.activate()
-    with pytest.raises(RuntimeError, match='not configured'):
-        core.output_topics()
+    assert 'depth/image' in core.output_topics()  # fixed names: known before the model loads
     core.configure()
     assert threads == ['adds-inference'] and core.state == 'inactive'
     core.on_image(frame())
@@ -99,7 +99,7 @@ def test_lifecycle_order_is_enforced_and_the_model_loads_on_the_worker(tmp_path)
     core.activate()
     core.deactivate()
     core.cleanup()
-    assert core.state == 'unconfigured' and core.estimators == {}
+    assert core.state == 'unconfigured' and core.pipeline.estimators == {}
     assert threads == ['adds-inference', 'closed on adds-inference']
     core.configure()
     core.activate()
@@ -144,13 +144,13 @@ def test_without_a_scale_only_inverse_depth_is_published_with_a_warning(tmp_path
     recorder = Recorder()
     core = make_core(tmp_path, recorder, metric_scale=None)
     core.configure()
-    assert 'depth/image' not in core.output_topics()
-    assert 'inverse_depth/image' in core.output_topics()
+    assert 'depth/image' in core.output_topics()  # names never change with the model
+    assert 'depth/image' not in core.served() and 'inverse_depth/image' in core.served()
     assert any('INVERSE depth' in w for w in core.logger.warnings)
     core.activate()
     msg = frame(4)
     core.on_image(msg)
-    wait_for(lambda: recorder.on('inverse_depth/camera_info'))
+    wait_for(lambda: recorder.on('depth/camera_info'))
     core.shutdown()
     estimator = onnx_factory(core.params.model, core.params)
     prediction = estimator.predict(np.frombuffer(msg.data, np.uint8).reshape(H, W, 3))
@@ -280,7 +280,7 @@ def test_night_frames_go_to_the_night_model(tmp_path):
         rgb = np.full((H, W, 3), level, np.uint8)
         np.testing.assert_array_equal(m.array_from_float_image(msg),
                                       estimator.metric_depth(estimator.predict(rgb)))
-    assert core.domain == 'night'
+    assert core.pipeline.domain == 'night'
 
 
 def test_diagnostics_report_rate_latency_drops_backend_and_model(tmp_path):

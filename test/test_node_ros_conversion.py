@@ -12,7 +12,7 @@ import array
 import numpy as np
 
 from adds_ros import messages as m
-from adds_ros.depth_node import from_ros, to_ros
+from adds_ros.ros_messages import from_ros, to_ros
 
 NAMES = ('Time', 'Header', 'Image', 'CompressedImage', 'CameraInfo', 'RegionOfInterest',
          'DiagnosticArray', 'DiagnosticStatus', 'KeyValue')

@@ -2,13 +2,13 @@
 # SPDX-License-Identifier: Apache-2.0
 """`adds bag-depth`: the depth node over every image of a bag, offline, into a new bag.
 
-The node core itself does the work (`DepthNodeCore`: decoding of every encoding the node takes,
-the camera_info check, the estimator, the metric-scale policy, the colourised view), driven by a
-transport that records what it publishes. Frames are fed one at a time and each is awaited, so
-none is superseded as on a live graph, and the output holds exactly what a live node would have
-published for each frame: depth (or inverse depth when no metric scale is known), its
-camera_info and the colourised view, with the input's stamps and frame_ids, logged at the input's
-times. Frames the node rejects are skipped and counted by the node's own drop reasons.
+The node's own per-frame pipeline does the work (`adds_ros.pipeline.FramePipeline`: decoding of
+every encoding the node takes, the camera_info check, the estimator, the metric-scale policy,
+the colourised view), called once per frame, so none is superseded as on a live graph and the
+output holds exactly what a live node would have published for each frame: depth (or inverse
+depth when no metric scale is known), its camera_info and the colourised view, with the input's
+stamps and frame_ids, logged at the input's times. Frames the node rejects are skipped and
+counted by the node's own drop reasons; a held ground-plane scale ages in the bag's time.
 
 With `--gt ROOT --gt-folder FOLDER` the depth is scored against ground truth in the processed
 layout that `adds prepare` + `adds gt` write (`ROOT/FOLDER.timestamps` maps each GT PNG's index
@@ -18,6 +18,7 @@ to the µs timestamp that matches the image stamp), under one of the evaluation 
 import argparse
 import bisect
 import dataclasses
+import functools
 import logging
 import sys
 import time
@@ -30,10 +31,15 @@ import numpy as np
 from rosbags.interfaces import QosReliability
 from tqdm import tqdm
 
+import yaml
+
+from adds_ros.diagnostics import Statistics, Throttle
 from adds_ros.errors import UserError
+from adds_ros.image_decode import InputError, decode_compressed, decode_image
 from adds_ros.messages import CameraInfo, CompressedImage, Image, array_from_float_image
-from adds_ros.node_core import DIAGNOSTICS_TOPIC, DepthNodeCore, default_estimator_factory
-from adds_ros.params import NodeParams
+from adds_ros.params import NodeParams, load_params_file
+from adds_ros.pipeline import (COLORIZED, DEPTH, DEPTH_INFO, INVERSE, EstimatorFactory,
+                               FramePipeline, default_estimator_factory)
 from adds_training.bags import rosbag_io
 from adds_training.data import layout
 from adds_training.data.robotcar.prepare import read_index_timestamps
@@ -61,7 +67,6 @@ class BagDepthConfig:
     gt_root: Optional[Path] = None
     gt_folder: str = ''
     protocol: str = 'adds40'
-    frame_timeout_s: float = 300.0
     overwrite: bool = False
 
 
@@ -74,27 +79,6 @@ class BagDepthSummary:
     unscored: int = 0
     metrics: Optional[Dict[str, float]] = None
     mean_latency_ms: float = float('nan')
-
-
-class RecordingTransport:
-    """The node core's transport: keeps what it publishes; every output has a listener."""
-
-    def __init__(self) -> None:
-        self.outbox: List[Tuple[str, Any]] = []
-
-    def publish(self, topic: str, msg: Any) -> None:
-        if topic != DIAGNOSTICS_TOPIC:  # wall-clock status, not part of the recording
-            self.outbox.append((topic, msg))
-
-    def subscriber_count(self, topic: str) -> int:
-        return 1
-
-    def publisher_count(self, topic: str) -> int:
-        return 1  # the bag is the camera
-
-    def take(self) -> List[Tuple[str, Any]]:
-        out, self.outbox = self.outbox, []
-        return out
 
 
 class GroundTruth:
@@ -163,50 +147,52 @@ def score(msg: Image, gt: np.ndarray, protocol: Protocol, metric: bool) -> Dict[
     return evaluate_image(gt, depth, protocol, metric_scale=1.0 if metric else None)
 
 
-def qos_for(core: DepthNodeCore, topic: str):
-    """Return the rosbags QoS profile the node would offer on `topic`."""
-    reliability, depth = core.qos_for(topic)
-    return rosbag_io.qos_profile(RELIABILITY[reliability], depth)
+def output_qos(params: NodeParams):
+    """Return the rosbags QoS profile the node offers on its depth outputs."""
+    return rosbag_io.qos_profile(RELIABILITY[params.output_reliability], params.output_depth)
 
 
 class OfflineNode:
-    """The node core fed one frame at a time and awaited, so every frame is processed."""
+    """The node's frame pipeline, fed one frame at a time: every frame is processed."""
 
-    def __init__(self, params: NodeParams, estimator_factory=default_estimator_factory,
-                 timeout_s: float = 300.0) -> None:
-        self.transport = RecordingTransport()
-        self.core = DepthNodeCore(params, self.transport, estimator_factory=estimator_factory,
-                                  logger=LOGGER)
-        self.timeout_s = timeout_s
+    def __init__(self, params: NodeParams,
+                 estimator_factory: EstimatorFactory = default_estimator_factory) -> None:
+        self.params = params
+        self.factory = estimator_factory
+        self.stats = Statistics(10 ** 6)  # every latency: the summary's mean covers the bag
+        self.throttle = Throttle(LOGGER, params.warn_period)
+        self.decode = functools.partial(
+            decode_compressed if params.compressed else decode_image,
+            max_pixels=params.max_pixels)
 
     def __enter__(self) -> 'OfflineNode':
-        self.core.configure()
-        self.core.activate()
+        self.pipeline = FramePipeline.load(self.params, self.factory, message_time=True)
         return self
 
     def __exit__(self, *exc) -> None:
-        self.core.shutdown()
+        self.pipeline.close()
+
+    def outputs(self) -> List[str]:
+        """Return what a live node publishes per frame (metres, or inverse depth if unscaled)."""
+        depth = DEPTH if self.pipeline.metric else INVERSE
+        return [depth, DEPTH_INFO] + ([COLORIZED] if self.params.publish_colorized else [])
 
     def process(self, msg: Any, info: Optional[CameraInfo]) -> List[Tuple[str, Any]]:
-        """Run one Image or CompressedImage; return (relative topic, message) published."""
-        if info is not None:
-            self.core.on_camera_info(info)
-        (self.core.on_compressed if isinstance(msg, CompressedImage) else self.core.on_image)(msg)
-        self._wait()
-        return self.transport.take()
-
-    def _wait(self) -> None:
-        """Block until the core has published or dropped every frame it received."""
-        stats = self.core.stats
-        deadline = time.monotonic() + self.timeout_s
-        while True:
-            with stats.lock:
-                if stats.published + sum(stats.dropped.values()) >= stats.received:
-                    return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f'the depth node gave no result for a frame in '
-                                   f'{self.timeout_s} s')
-            time.sleep(0.0005)
+        """Run one Image or CompressedImage; return (relative topic, message) to write."""
+        self.stats.receive()
+        start = time.perf_counter()
+        try:
+            result = self.pipeline.process(msg, self.decode, info, self.outputs())
+        except InputError as err:
+            self.stats.drop(err.reason)
+            self.throttle.warn(err.reason, f'skipped frame: {err}')
+            return []
+        except Exception as err:  # as the node: a backend failure skips the frame
+            self.stats.drop('inference_error')
+            self.throttle.warn('inference_error', f'skipped frame: {type(err).__name__}: {err}')
+            return []
+        self.stats.done(time.perf_counter() - start)
+        return list(result.outputs.items())
 
 
 def warn_if_bayer(bag: Path, image_topic: str) -> Optional[str]:
@@ -237,7 +223,8 @@ def warn_if_bayer(bag: Path, image_topic: str) -> Optional[str]:
 
 
 def bag_depth(cfg: BagDepthConfig,
-              estimator_factory=default_estimator_factory) -> BagDepthSummary:
+              estimator_factory: EstimatorFactory = default_estimator_factory
+              ) -> BagDepthSummary:
     """Write the depth bag; return counts, latency and (with GT) the mean metrics."""
     cfg.bag, cfg.out = Path(cfg.bag), Path(cfg.out)
     topics = rosbag_io.bag_topics(cfg.bag)
@@ -257,18 +244,16 @@ def bag_depth(cfg: BagDepthConfig,
     copied = [t for t in TF_TOPICS if cfg.copy_tf and t in topics]
     summary = BagDepthSummary()
     rows: List[Dict[str, float]] = []
-    with OfflineNode(params, estimator_factory, cfg.frame_timeout_s) as node:
-        core = node.core
-        metric = core.scaler.metric
+    with OfflineNode(params, estimator_factory) as node:
+        metric = node.pipeline.metric
         if protocol is not None and not metric and not protocol.median_scaling:
             raise ValueError(f'protocol {cfg.protocol} is metric but the model has no metric '
                              'scale: pass --scale or choose a median-scaling protocol')
-        depth_topic = f'{core.prefix}/image'
+        depth_topic = node.outputs()[0]
         with rosbag_io.BagWriter(cfg.out, cfg.storage, cfg.split_size_mb, cfg.overwrite) as bag:
-            for topic, kind in core.output_topics().items():
-                if topic != DIAGNOSTICS_TOPIC:
-                    bag.add_topic(f'{namespace}/{topic}', OUTPUT_TYPES[kind],
-                                  qos_for(core, topic))
+            for topic in node.outputs():
+                kind = CameraInfo if topic == DEPTH_INFO else Image
+                bag.add_topic(f'{namespace}/{topic}', OUTPUT_TYPES[kind], output_qos(params))
             for topic in copied:
                 bag.add_topic(topic, rosbag_io.TF_MESSAGE, TF_TOPICS[topic])
             wanted = [image_topic] + copied
@@ -302,8 +287,8 @@ def bag_depth(cfg: BagDepthConfig,
                     except ValueError as err:  # e.g. no GT pixel inside the protocol's region
                         summary.unscored += 1
                         LOGGER.warning(f'frame {stamp // 1000} not evaluated: {err}')
-        summary.skipped.update(core.stats.dropped)
-        latencies = list(core.stats.latencies)
+        summary.skipped.update(node.stats.dropped)
+        latencies = list(node.stats.latencies)
     summary.mean_latency_ms = float(np.mean(latencies) * 1e3) if latencies else float('nan')
     summary.evaluated = len(rows)
     summary.metrics = mean_metrics(rows) if rows else None
@@ -335,11 +320,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--overwrite', action='store_true', help='replace an existing bag')
 
 
-def build_config(args: argparse.Namespace) -> BagDepthConfig:
-    """Node parameters as `adds node` builds them, then this command's own flags on top."""
-    from adds_ros.dds_node import build_params
+def node_params(args: argparse.Namespace) -> NodeParams:
+    """Params file, then -p NAME:=VALUE (YAML values), then --model: ROS 2's order."""
+    values: Dict[str, Any] = load_params_file(args.params_file) if args.params_file else {}
+    for item in args.param:
+        name, sep, value = item.partition(':=')
+        if not sep or not name:
+            raise ValueError(f'parameter {item!r} must be written NAME:=VALUE')
+        values[name] = yaml.safe_load(value)
+    values['model'] = args.model
+    return NodeParams.from_dict(values)
 
-    params = build_params(args)
+
+def build_config(args: argparse.Namespace) -> BagDepthConfig:
+    """Build the node's parameters, then put this command's own flags on top."""
+    params = node_params(args)
     overrides = {name: value for name, value in
                  (('backend', args.backend), ('device', args.device)) if value is not None}
     if args.scale is not None:

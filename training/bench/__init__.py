@@ -4,9 +4,9 @@
 
 One command measures, side by side in one run: the machine's matmul rate and the model's FLOPs
 (hence the floor latency), inference per backend, the node's per-frame pipeline at camera
-size, end-to-end latency and rate through Cyclone DDS across processes with the node's memory
-over a long run, and a training step of ADDS and the Monodepth2 baseline. It prints the tables
-and writes <out>/benchmarks.md and <out>/benchmarks.json. The work lives in
+size, end-to-end latency and rate through real ROS 2 (rclpy) across processes with the node's
+memory over a long run, frames delivered per QoS pairing, and a training step of ADDS and the
+Monodepth2 baseline. It prints the tables and writes <out>/benchmarks.md and <out>/benchmarks.json.
 `adds_training.bench.suite`; this module only parses arguments, so `adds --help` stays fast.
 """
 
@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             ('iterations', int, 'timed runs per candidate'),
             ('warmup', int, 'untimed runs first'),
             ('threads', int, 'intra-op threads for torch and ONNX Runtime (0: physical cores)'),
-            ('dds_frames', int, 'lock-step frames for the end-to-end latency'),
+            ('ros_frames', int, 'lock-step frames for the end-to-end latency'),
             ('camera_hz', float, 'camera rate of the sustained end-to-end run'),
             ('long_run', float, 'seconds of the sustained run (node memory over thousands of '
                                 'frames)'),

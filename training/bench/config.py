@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, List, Optional, Tuple
 
 Size = Tuple[int, int]
-QUICK = dict(sizes=[(64, 128)], camera=(240, 320), iterations=3, warmup=1, dds_frames=3,
+QUICK = dict(sizes=[(64, 128)], camera=(240, 320), iterations=3, warmup=1, ros_frames=3,
              camera_hz=20.0, long_run=2.0, train_size=(64, 128), train_steps=1,
              train_warmup=0, matmul_size=256, profile_runs=1, thread_counts=(1,))
 
@@ -29,7 +29,7 @@ class BenchConfig:
     warmup: int = 2
     threads: int = 0
     thread_counts: Tuple[int, ...] = ()
-    dds_frames: int = 20
+    ros_frames: int = 20
     camera_hz: float = 30.0
     long_run: float = 70.0
     train_size: Optional[Size] = None
@@ -45,7 +45,7 @@ class BenchConfig:
     def __post_init__(self) -> None:
         if not self.sizes:
             raise ValueError('give at least one network input size')
-        for name in ('iterations', 'dds_frames', 'train_batch', 'train_steps'):
+        for name in ('iterations', 'ros_frames', 'train_batch', 'train_steps'):
             if getattr(self, name) < 1:
                 raise ValueError(f'--{name.replace("_", "-")} must be at least 1, got '
                                  f'{getattr(self, name)}')

@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional
 
 import psutil
 
-LIBRARIES = ('torch', 'onnxruntime', 'numpy', 'cv2', 'cyclonedds', 'tensorrt', 'onnx')
+LIBRARIES = ('torch', 'onnxruntime', 'numpy', 'cv2', 'rclpy', 'tensorrt', 'onnx')
 
 
 def cpu_model() -> str:

@@ -1,11 +1,12 @@
 # Copyright 2026 adds_ros developers
 # SPDX-License-Identifier: Apache-2.0
-"""The node's per-frame work at camera size, stage by stage, with the same functions it calls.
+"""The node's per-frame work at camera size, stage by stage: the node's own FramePipeline.
 
 sensor_msgs/Image -> decode (+ demosaic for Bayer) -> crop/resize/normalise -> inference ->
 post-processing (upsample disparity into the crop, depth, metric scale) -> message packing
-(REP 118 depth image, camera_info, DDS wire form and CDR serialisation). The colourised view is
-timed on its own: the node only makes it while someone subscribes to it.
+(REP 118 depth image and camera_info, then the rclpy messages the node hands to rclpy, where
+rclpy is installed). The colourised view is timed on its own: the node only makes it while
+someone subscribes to it.
 
 `bench_estimator_paths` compares the estimator's two ways of running a frame at camera size:
 the host path (crop/resize, network, upsample on the host) and the in-graph path (the
@@ -39,48 +40,38 @@ def camera_frame(encoding: str, height: int, width: int, seed: int = 0) -> np.nd
     return rgb[..., 1].copy() if encoding.startswith('bayer') else rgb
 
 
-def packing(values: np.ndarray, k: np.ndarray, header: Any, encoding: str = '32FC1') -> bytes:
-    """Pack what the node publishes for one frame, down to the bytes DDS sends."""
-    from adds_ros.dds import types as wire
-    from adds_ros.dds.transport import convert
-    from adds_ros.messages import camera_info_from_k, image_from_array
+def rclpy_conversion(outputs: Dict[str, Any]) -> float:
+    """Seconds to turn the pipeline's plain messages into rclpy messages (0 without rclpy)."""
+    try:
+        from adds_ros.ros_messages import ros_types, to_ros
+        types = ros_types()
+    except ImportError:
+        return 0.0
+    start = time.perf_counter()
+    for msg in outputs.values():
+        to_ros(msg, types)
+    return time.perf_counter() - start
 
-    height, width = values.shape[:2]
-    image = image_from_array(values, encoding, header)
-    info = camera_info_from_k(k, width, height, header)
-    return convert(image, wire).serialize() + convert(info, wire).serialize()
 
-
-def frame_stages(msg: Any, estimator: Any, k: np.ndarray) -> Dict[str, float]:
+def frame_stages(msg: Any, pipeline: Any, info: Any = None) -> Dict[str, float]:
     """Seconds of each stage for one message (demosaic timed separately from the decode)."""
     from adds_ros.image_decode import decode_image, ENCODINGS as CONVERSIONS
-    from adds_ros.postprocess import colorize
+    from adds_ros.pipeline import COLORIZED, DEPTH, DEPTH_INFO
 
-    clock = time.perf_counter
-    start = clock()
-    rgb = decode_image(msg)
-    decoded = clock()
     demosaic = 0.0
-    conversion = CONVERSIONS[msg.encoding][2]
     if msg.encoding.startswith('bayer'):
         raw = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.width)
-        before = clock()
-        cv2.cvtColor(raw, conversion)
-        demosaic = clock() - before
-    prediction = estimator.predict(rgb)
-    before = clock()
-    values = estimator.metric_depth(prediction, scale=1.0)
-    scaled = clock() - before
-    before = clock()
-    packing(values, k, msg.header)
-    packed = clock() - before
-    before = clock()
-    packing(colorize(values), k, msg.header, 'bgr8')
-    colorized = clock() - before
-    t = prediction.timings
-    return {'decode': max(decoded - start - demosaic, 0.0), 'demosaic': demosaic,
+        before = time.perf_counter()
+        cv2.cvtColor(raw, CONVERSIONS[msg.encoding][2])
+        demosaic = time.perf_counter() - before
+    main = pipeline.process(msg, decode_image, info, (DEPTH, DEPTH_INFO))
+    t = main.timings
+    view = pipeline.process(msg, decode_image, info, (COLORIZED,))
+    colorized = view.timings['colorize'] + rclpy_conversion(view.outputs)
+    return {'decode': max(t['decode'] - demosaic, 0.0), 'demosaic': demosaic,
             'crop/resize': t['preprocess'], 'inference': t['inference'],
-            'post-processing': t['postprocess'] + scaled, 'message packing': packed,
+            'post-processing': t['postprocess'] + t['scale'],
+            'message packing': t['pack'] + rclpy_conversion(main.outputs),
             'colorize (viewer only)': colorized}
 
 
@@ -90,18 +81,20 @@ def bench_pipeline(onnx: Path, camera: Tuple[int, int], iterations: int, warmup:
     """Per encoding: each stage's median, p99 and share; and outside-inference / inference."""
     from adds_ros.estimator import DepthEstimator
     from adds_ros.messages import Header, image_from_array
-    from adds_ros.node_core import camera_k_from_metadata
+    from adds_ros.params import NodeParams
+    from adds_ros.pipeline import FramePipeline
 
     estimator = DepthEstimator(onnx, backend='onnxruntime', device='cpu', threads=threads)
+    pipeline = FramePipeline(NodeParams(model=str(onnx), scale_mode='fixed', scale_factor=1.0),
+                             {'day': estimator})
     height, width = camera
-    k = camera_k_from_metadata(estimator.metadata, height, width)
     messages = {enc: image_from_array(camera_frame(enc, height, width), enc, Header())
                 for enc in ENCODINGS}
     samples: Dict[str, Dict[str, List[float]]] = {enc: {s: [] for s in STAGES}
                                                   for enc in ENCODINGS}
     for i in range(warmup + iterations):
         for enc in (ENCODINGS if i % 2 else ENCODINGS[::-1]):
-            stages = frame_stages(messages[enc], estimator, k)
+            stages = frame_stages(messages[enc], pipeline)
             if i >= warmup:
                 for stage, seconds in stages.items():
                     samples[enc][stage].append(seconds)

@@ -160,13 +160,23 @@ def transport_section(results: Dict[str, Any]) -> List[str]:
         return []
     lock, sus, mem = t['lockstep'], t['sustained'], t['memory']
     lat = sus.get('sustained_latency') or {}
-    return ['## End to end through Cyclone DDS (separate processes, loopback)', '',
-            f"Camera process publishes {t['camera']} sensor_msgs/Image; `adds node` "
-            '(ONNX Runtime, CPU, RobotCar-size network) publishes depth/image; latency is from '
-            'publish to the depth image received, matched by stamp.', '',
+    inference = t.get('inference', {}).get('inference')
+    large = (results.get('transport_large_data') or {}).get('lockstep', {})
+    return ['## End to end through real ROS 2 (rclpy, Fast DDS, separate processes, loopback)',
+            '',
+            f"A camera node publishes {t['camera']} sensor_msgs/Image; `depth_node` (the console "
+            'script, ONNX Runtime, CPU, the tiny test network so that the transport shows) '
+            'publishes depth/image; latency is from publish to the depth image received, '
+            'matched by stamp.', '',
             table(['measure', 'value'], [
+                ('in-process inference p50 (ms)', fmt(inference, 2)),
+                ('lock-step latency p50 minus inference p50 (ms, target <= 10)',
+                 fmt(lock['p50_ms'] - inference, 1) if lock.get('p50_ms') and inference
+                 else 'n/a'),
                 ('lock-step latency p50 / p99 (ms)', f"{fmt(lock.get('p50_ms'))} / "
                                                      f"{fmt(lock.get('p99_ms'))}"),
+                ('lock-step latency p50 / p99 with config/fastdds_large_data.xml (ms)',
+                 f"{fmt(large.get('p50_ms'))} / {fmt(large.get('p99_ms'))}"),
                 ('lock-step frames (lost)', f"{lock.get('n', 0)} ({lock['lost']})"),
                 ('camera rate asked / achieved (Hz)', f"{fmt(sus['camera_hz'])} / "
                                                       f"{fmt(sus['sent_hz'])}"),
@@ -183,6 +193,21 @@ def transport_section(results: Dict[str, Any]) -> List[str]:
                 ('RSS baseline trend (MiB per 1000 camera frames)',
                  fmt(mem['baseline_growth_mib_per_1000_frames'], 2)),
             ]), '']
+
+
+def qos_section(results: Dict[str, Any]) -> List[str]:
+    rows = results.get('qos')
+    if not rows:
+        return []
+    return ['## Frames delivered per QoS pairing (rclpy, Fast DDS, 10 Hz camera)', '',
+            'Depth images back at the camera for frames sent, per camera publisher QoS, node '
+            'input QoS (`input_reliability`) and Fast DDS built-in transport '
+            '(`FASTDDS_BUILTIN_TRANSPORTS`). A best-effort camera and a reliable node do not '
+            'match at all (the node warns: incompatible QoS).', '',
+            table(['transport', 'camera', 'camera QoS', 'node QoS', 'depth back / sent'],
+                  [(r['transport'], r['camera'], r['camera_qos'], r['node_qos'],
+                    f"{r['depth_back']} / {r['sent']}" if r['compatible']
+                    else f"{r['depth_back']} / {r['sent']} (incompatible)") for r in rows]), '']
 
 
 def training_section(results: Dict[str, Any]) -> List[str]:
@@ -222,7 +247,7 @@ def render_markdown(results: Dict[str, Any], notes: Sequence[str] = ()) -> str:
             f"({results['elapsed_s']:.0f} s). Regenerate with the same command.", '']
     body = (targets_section(results) + machine_section(results) + inference_section(results)
             + pipeline_section(results) + estimator_paths_section(results)
-            + transport_section(results)
+            + transport_section(results) + qos_section(results)
             + training_section(results))
     tail = (['## Findings (computed from this run)', ''] + [f'- {n}' for n in notes] + ['']
             if notes else [])

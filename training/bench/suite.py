@@ -46,6 +46,26 @@ def floor_numbers(config: BenchConfig, checkpoint: Path) -> Dict[str, Any]:
             'model': model}
 
 
+def bench_ros(config: BenchConfig, results: Dict[str, Any]) -> None:
+    """End to end over real rclpy with the tiny model (the transport's cost), and QoS."""
+    from adds_training.bench.tiny_model import tiny_model
+    from adds_training.bench.transport import bench_qos, bench_transport
+
+    tiny = tiny_model(config.work / 'tiny_depth.onnx', 32, 64)
+    bar, tick = section_bar('transport', config.ros_frames + 2 * config.long_run)
+    results['transport'] = bench_transport(tiny, config.camera, config.ros_frames,
+                                           config.camera_hz, config.long_run, config.work, tick)
+    results['transport_large_data'] = bench_transport(
+        tiny, config.camera, config.ros_frames, config.camera_hz, 2.0, config.work, tick,
+        setup='fastdds_large_data.xml')
+    bar.close()
+    cameras = [(240, 320)] if config.quick else [(480, 640), (960, 1280)]
+    bar, tick = section_bar('QoS', 8 * len(cameras))
+    results['qos'] = bench_qos(tiny, cameras, 10 if config.quick else 100, 10.0, config.work,
+                               tick)
+    bar.close()
+
+
 def section_bar(name: str, total: float) -> Tuple[tqdm, Callable[[], None]]:
     bar = tqdm(total=total, desc=name, unit='step', leave=False, file=sys.stderr)
     return bar, lambda: bar.update(1)
@@ -96,12 +116,7 @@ def run_sections(config: BenchConfig, results: Dict[str, Any], checkpoint: Path,
             tick)
         bar.close()
     if 'transport' not in config.skip:
-        from adds_training.bench.transport import bench_transport
-        bar, tick = section_bar('transport', config.dds_frames + 2 * config.long_run)
-        results['transport'] = bench_transport(main, config.camera, config.dds_frames,
-                                               config.camera_hz, config.long_run, config.work,
-                                               tick)
-        bar.close()
+        bench_ros(config, results)
     if 'fuzz' not in config.skip:
         from adds_training.bench.fuzz import bench_fuzz
         results['fuzz'] = bench_fuzz(50 if config.quick else 1000)

@@ -1,18 +1,20 @@
 # Copyright 2026 adds_ros developers
 # SPDX-License-Identifier: Apache-2.0
-"""End to end through Cyclone DDS: a camera process, `adds node` in its own process, and back.
+"""End to end through real ROS 2: a camera node, `depth_node` in its own process, and back.
 
 Latency is measured in lock step (publish a frame, wait for its depth image, matched by stamp)
 so that it is the cost of one frame, not of a queue. The sustained rate comes from a camera
 publishing at its own rate while the node keeps only the newest frame; the node's resident
 memory is sampled over that whole run, and its peak read from the kernel (VmHWM), to show it
-stays flat over thousands of frames.
+stays flat over thousands of frames. With the tiny model the network costs almost nothing, so
+the latency left over is the transport's: rclpy's message conversion and Fast DDS.
+
+`bench_qos` counts the frames that arrive per QoS pairing (camera publisher x node subscriber)
+and Fast DDS transport, at the camera sizes asked for: the measurement the node's default input
+QoS was chosen by (docs/ros.md).
 """
 
 import os
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -21,14 +23,19 @@ import numpy as np
 import psutil
 
 from adds_training.bench.pipeline import camera_frame
+from adds_training.bench.rosgraph import (Peer, ros_env, start_depth_node, stop, unique_domain,
+                                          wait_until)
 from adds_training.bench.stats import summarize
 
-# Loopback only: a benchmark must not send camera frames over the machine's network.
-LOOPBACK = ('<CycloneDDS><Domain><General><Interfaces><NetworkInterface name="lo"/>'
-            '</Interfaces></General></Domain></CycloneDDS>')
 NODE_PARAMS = ('backend:=onnxruntime', 'device:=cpu', 'use_camera_info:=false',
-               'publish_colorized:=false', 'scale_mode:=fixed', 'scale_factor:=1.0')
-ENCODING = 'bayer_gbrg8'
+               'publish_colorized:=false', 'scale_mode:=fixed', 'scale_factor:=1.0',
+               'diagnostics_period:=0.5')
+ENCODING = 'rgb8'
+# The project's Fast DDS profile for camera-size frames (64 MiB shared-memory segment).
+LARGE_DATA_PROFILE = Path(__file__).resolve().parents[2] / 'config' / 'fastdds_large_data.xml'
+# Fast DDS set-ups compared: its defaults, and the profile (docs/ros.md says why).
+FASTDDS_SETUPS = {'default': {}, 'fastdds_large_data.xml': {
+    'FASTDDS_DEFAULT_PROFILES_FILE': str(LARGE_DATA_PROFILE)}}
 
 
 def peak_rss(pid: int) -> Optional[int]:
@@ -43,107 +50,139 @@ def peak_rss(pid: int) -> Optional[int]:
     return None
 
 
-class Receiver:
-    """Depth images arriving at the camera's side, by stamp."""
+class Graph:
+    """A depth node process and this process's camera and depth subscriber."""
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.arrived: Dict[Tuple[int, int], float] = {}
-        self.event = threading.Event()
+    def __init__(self, model: Path, work: Path, params: Tuple[str, ...] = NODE_PARAMS,
+                 camera_reliable: bool = True, node_reliable: bool = True, offset: int = 0,
+                 **env: str) -> None:
+        from sensor_msgs.msg import Image
 
-    def __call__(self, msg: Any) -> None:
-        with self.lock:
-            self.arrived[(msg.header.stamp.sec, msg.header.stamp.nanosec)] = time.monotonic()
-        self.event.set()
+        for name in ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTDDS_BUILTIN_TRANSPORTS'):
+            os.environ.pop(name, None)  # this process's own participant follows `env` too
+        os.environ.update(env)
+        self.domain = unique_domain(40 + offset)
+        self.log = work / f'bench_node{offset}.log'
+        args = ['--log-level', 'warn', '-p', f'model:={model}']
+        for item in params:
+            args += ['-p', item]
+        self.proc = start_depth_node(args, ros_env(self.domain, **env), self.log)
+        self.peer = Peer(self.domain, 'bench_camera')
+        self.camera = self.peer.publisher(Image, 'image', reliable=camera_reliable, depth=1)
+        self.peer.listen(Image, 'depth/image', depth=10)
+        # matched (or, for a pairing that cannot match, merely seen) in both directions
+        matched = (self.camera.get_subscription_count if camera_reliable or not node_reliable
+                   else lambda: self.peer.node.count_subscribers('image'))
+        wait_until(lambda: matched() > 0 and self.peer.node.count_publishers('depth/image') > 0,
+                   120, 'the node', self.proc, self.log)
 
-    def wait_for(self, stamp: Tuple[int, int], timeout: float) -> Optional[float]:
+    def frame(self, camera: Tuple[int, int]) -> Any:
+        from adds_ros.messages import image_from_array
+        from adds_ros.ros_messages import ros_types, to_ros
+        return to_ros(image_from_array(camera_frame(ENCODING, *camera), ENCODING), ros_types())
+
+    def send(self, msg: Any, stamp: Tuple[int, int]) -> float:
+        msg.header.stamp.sec, msg.header.stamp.nanosec = stamp
+        sent = time.monotonic()
+        self.camera.publish(msg)
+        return sent
+
+    def wait(self, stamp: Tuple[int, int], timeout: float) -> Optional[float]:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            with self.lock:
-                if stamp in self.arrived:
-                    return self.arrived[stamp]
-                self.event.clear()
-            self.event.wait(0.05)
+            arrived = self.peer.arrival('depth/image', stamp)
+            if arrived is not None:
+                return arrived
+            time.sleep(0.001)
         return None
 
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str,
-               proc: subprocess.Popen) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if proc.poll() is not None:
-            raise RuntimeError(f'the node exited with code {proc.returncode} while waiting '
-                               f'for {what}')
-        if time.monotonic() > end:
-            raise RuntimeError(f'timed out after {timeout:.0f} s waiting for {what}')
-        time.sleep(0.05)
-
-
-def start_node(model: Path, domain: int, log: Path) -> subprocess.Popen:
-    args = [sys.executable, '-m', 'adds_ros.dds_node', '--model', str(model), '--domain-id',
-            str(domain), '--log-level', 'WARNING']
-    for item in NODE_PARAMS:
-        args += ['-p', item]
-    env = dict(os.environ, CYCLONEDDS_URI=os.environ.get('CYCLONEDDS_URI', LOOPBACK),
-               ROS_DOMAIN_ID=str(domain))
-    with open(log, 'wb') as out:
-        return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
+    def close(self) -> None:
+        self.peer.close()
+        stop(self.proc)
 
 
 def bench_transport(model: Path, camera: Tuple[int, int], frames: int, camera_hz: float,
-                    seconds: float, work: Path, progress: Callable[[], None] = lambda: None
-                    ) -> Dict[str, Any]:
+                    seconds: float, work: Path, progress: Callable[[], None] = lambda: None,
+                    setup: str = 'default') -> Dict[str, Any]:
     """Lock-step latency over `frames` frames, then `seconds` of a `camera_hz` camera."""
-    os.environ.setdefault('CYCLONEDDS_URI', LOOPBACK)
-    from adds_ros.dds.transport import DdsTransport
-    from adds_ros.messages import Image, image_from_array, Time
-
-    domain = os.getpid() % 200 + 20
-    log = work / 'bench_node.log'
-    proc = start_node(model, domain, log)
-    transport = DdsTransport(domain)
-    receiver = Receiver()
+    graph = Graph(model, work, **FASTDDS_SETUPS[setup])
     try:
-        transport.advertise('image', Image, 'reliable', 1)
-        transport.subscribe('depth/image', Image, receiver, 'reliable', 10)
-        wait_until(lambda: transport.subscriber_count('image') > 0
-                   and transport.publisher_count('depth/image') > 0, 120, 'the node', proc)
-        frame = image_from_array(camera_frame(ENCODING, *camera), ENCODING)
-        node = psutil.Process(proc.pid)
-
-        def send(stamp: Tuple[int, int]) -> float:
-            frame.header.stamp = Time(*stamp)
-            sent = time.monotonic()
-            transport.publish('image', frame)
-            return sent
-
-        warm = [receiver.wait_for((0, i), 60) for i in range(3) if send((0, i))]
+        msg = graph.frame(camera)
+        warm = [graph.wait((0, i), 60) for i in range(3) if graph.send(msg, (0, i))]
         if not any(warm):  # session arenas, thread pools, the reverse path's discovery
-            raise RuntimeError(f'no depth image came back from the node (log: {log})')
+            raise RuntimeError(f'no depth image came back from the node (log: {graph.log})')
         latencies, lost = [], 0
         for i in range(frames):
-            sent = send((1, i))
-            arrived = receiver.wait_for((1, i), 30)
+            sent = graph.send(msg, (1, i))
+            arrived = graph.wait((1, i), 30)
             lost += arrived is None
             if arrived is not None:
                 latencies.append(arrived - sent)
             progress()
+        node = psutil.Process(graph.proc.pid)
         rss_start = node.memory_info().rss
-        sent_at, rss = sustained(send, node, camera_hz, seconds, progress)
+        sent_at, rss = sustained(lambda stamp: graph.send(msg, stamp), node, camera_hz,
+                                 seconds, progress)
         time.sleep(1.0)
-        with receiver.lock:
-            done = [(stamp[1], t) for stamp, t in receiver.arrived.items() if stamp[0] == 2]
-        peak = peak_rss(proc.pid)
+        with graph.peer.lock:
+            done = [(m.header.stamp.nanosec, t) for t, m in graph.peer.received['depth/image']
+                    if m.header.stamp.sec == 2]
+        peak = peak_rss(graph.proc.pid)
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        transport.close()
-    return transport_result(latencies, lost, sent_at, done, rss_start, rss, peak, camera,
-                            camera_hz)
+        graph.close()
+    result = transport_result(latencies, lost, sent_at, done, rss_start, rss, peak, camera,
+                              camera_hz)
+    result['inference'] = inference_p50(model, camera)
+    result['fastdds'] = setup
+    return result
+
+
+def inference_p50(model: Path, camera: Tuple[int, int], repeats: int = 20) -> Dict[str, float]:
+    """Return the estimator's own p50 per stage (ms) on the same frame, in this process."""
+    from adds_ros.estimator import DepthEstimator
+    rgb = camera_frame(ENCODING, *camera)
+    with DepthEstimator(model, backend='onnxruntime', device='cpu') as estimator:
+        runs = [estimator.predict(rgb).timings for _ in range(repeats)]
+    return {stage: float(np.median([r[stage] for r in runs]) * 1e3) for stage in runs[0]}
+
+
+def bench_qos(model: Path, cameras: List[Tuple[int, int]], frames: int, rate_hz: float,
+              work: Path, progress: Callable[[], None] = lambda: None) -> List[Dict[str, Any]]:
+    """Depth images back per (camera QoS, node input QoS, Fast DDS transport, camera size)."""
+    rows = []
+    for transport, env in FASTDDS_SETUPS.items():
+        for camera_reliable in (True, False):
+            for node_reliable in (True, False):
+                name = 'reliable' if node_reliable else 'best_effort'
+                graph = Graph(model, work, NODE_PARAMS + (f'input_reliability:={name}',),
+                              camera_reliable, node_reliable, offset=len(rows) + 1, **env)
+                try:
+                    for camera in cameras:
+                        rows.append(qos_row(graph, camera, frames, rate_hz, transport,
+                                            camera_reliable, node_reliable))
+                        progress()
+                finally:
+                    graph.close()
+    return rows
+
+
+def qos_row(graph: Graph, camera: Tuple[int, int], frames: int, rate_hz: float,
+            transport: str, camera_reliable: bool, node_reliable: bool) -> Dict[str, Any]:
+    msg = graph.frame(camera)
+    tag = camera[1]  # stamps of this size's frames: (width, i)
+    start = time.monotonic()
+    for i in range(frames):
+        graph.send(msg, (tag, i))
+        time.sleep(max(0.0, start + (i + 1) / rate_hz - time.monotonic()))
+    time.sleep(2.0)
+    with graph.peer.lock:
+        back = {m.header.stamp.nanosec for _, m in graph.peer.received['depth/image']
+                if m.header.stamp.sec == tag}
+    name = {True: 'reliable', False: 'best_effort'}
+    return {'transport': transport, 'camera': f'{camera[1]}x{camera[0]}',
+            'camera_qos': name[camera_reliable], 'node_qos': name[node_reliable],
+            'compatible': camera_reliable or not node_reliable, 'sent': frames,
+            'depth_back': len(back)}
 
 
 def sustained(send: Callable[[Tuple[int, int]], float], node: psutil.Process,

@@ -1,0 +1,137 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""A real ROS 2 graph on this machine for benchmarks and tests: the depth node and its peers.
+
+`depth_node` runs in its own process, started the way users start it (the console script with
+`--ros-args`); a camera and a subscriber are rclpy nodes of `Peer`, which spins them on a
+thread. Discovery stays on the loopback interface and in a domain of its own per process, so
+parallel runs neither see each other nor send a frame over the machine's network.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+Stamp = Tuple[int, int]
+
+
+def ros_env(domain: int, **extra: str) -> Dict[str, str]:
+    """Environment of a ROS 2 process that discovers only on this machine, in `domain`."""
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain), ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST',
+               PYTHONUNBUFFERED='1', RCUTILS_COLORIZED_OUTPUT='0')
+    env.update(extra)
+    return env
+
+
+def unique_domain(offset: int = 0) -> int:
+    """Pick a DDS domain per process (Fast DDS default ports allow 0..101): runs never mix."""
+    return (os.getpid() * 7 + offset) % 90 + 5
+
+
+def depth_node_command() -> List[str]:
+    """`depth_node` as installed (console script next to this Python), else the module."""
+    script = Path(sys.executable).with_name('depth_node')
+    found = str(script) if script.exists() else shutil.which('depth_node')
+    return [found] if found else [sys.executable, '-m', 'adds_ros.depth_node']
+
+
+def start_depth_node(ros_args: Sequence[str], env: Dict[str, str], log: Path
+                     ) -> subprocess.Popen:
+    """Start `depth_node --ros-args ...` with its output in `log`."""
+    with open(log, 'wb') as out:
+        return subprocess.Popen([*depth_node_command(), '--ros-args', *ros_args], env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+
+
+def stop(proc: subprocess.Popen, timeout: float = 20.0) -> int:
+    """SIGINT (what Ctrl-C and `ros2 launch` send), then kill if it does not end."""
+    if proc.poll() is None:
+        proc.send_signal(2)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+class Peer:
+    """rclpy nodes in this process, spun on a thread: publish and collect by stamp."""
+
+    def __init__(self, domain: int, name: str = 'adds_peer') -> None:
+        import rclpy
+        from rclpy.context import Context
+        from rclpy.executors import MultiThreadedExecutor
+
+        os.environ.update(ros_env(domain))
+        self.context = Context()
+        rclpy.init(context=self.context, domain_id=domain)
+        self.node = rclpy.create_node(name, context=self.context)
+        self.executor = MultiThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self.lock = threading.Lock()
+        self.received: Dict[str, List[Tuple[float, Any]]] = {}
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        from rclpy.executors import ExternalShutdownException
+        try:
+            self.executor.spin()
+        except ExternalShutdownException:
+            pass
+
+    def publisher(self, msg_type: type, topic: str, reliable: bool = True, depth: int = 1
+                  ) -> Any:
+        return self.node.create_publisher(msg_type, topic, qos(reliable, depth))
+
+    def listen(self, msg_type: type, topic: str, reliable: bool = True, depth: int = 10
+               ) -> None:
+        """Keep (arrival time, message) of everything on `topic`."""
+        self.received[topic] = []
+
+        def keep(msg: Any) -> None:
+            with self.lock:
+                self.received[topic].append((time.monotonic(), msg))
+        self.node.create_subscription(msg_type, topic, keep, qos(reliable, depth))
+
+    def messages(self, topic: str) -> List[Any]:
+        with self.lock:
+            return [msg for _, msg in self.received[topic]]
+
+    def arrival(self, topic: str, stamp: Stamp) -> Optional[float]:
+        with self.lock:
+            for arrived, msg in self.received[topic]:
+                if (msg.header.stamp.sec, msg.header.stamp.nanosec) == stamp:
+                    return arrived
+        return None
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.context.try_shutdown()
+        self._thread.join(timeout=5)
+
+
+def qos(reliable: bool, depth: int) -> Any:
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE if reliable
+                      else ReliabilityPolicy.BEST_EFFORT)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str,
+               proc: Optional[subprocess.Popen] = None, log: Optional[Path] = None) -> None:
+    """Poll `predicate`; fail naming `what` (and the node's log) on timeout or node exit."""
+    end = time.monotonic() + timeout
+    while not predicate():
+        tail = f'; node log:\n{log.read_text()[-3000:]}' if log and log.exists() else ''
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f'the node exited with code {proc.returncode} while waiting '
+                               f'for {what}{tail}')
+        if time.monotonic() > end:
+            raise RuntimeError(f'timed out after {timeout:.0f} s waiting for {what}{tail}')
+        time.sleep(0.02)
