@@ -18,9 +18,19 @@ RUNTIME = [
     'PyYAML>=5.4,<7',
     'tqdm>=4.60,<5',
 ]
+# ROS 2 itself as wheels (Kilted, Fast DDS) for machines without a ROS 2 installation: the
+# real rclpy and message packages. Not in 'all': on a ROS 2 system they would shadow the
+# sourced installation, so scripts/setup.sh adds them only where no ROS 2 is sourced.
+ROS_WHEELS = [
+    'ros-kilted-rclpy[fastrtps]>=9.1,<10',
+    'ros-kilted-sensor-msgs>=5.5,<6',
+    'ros-kilted-std-msgs>=5.5,<6',
+    'ros-kilted-builtin-interfaces>=2.3,<3',
+    'ros-kilted-diagnostic-msgs>=5.5,<6',
+    'ros-kilted-lifecycle-msgs>=2.3,<3',
+    'ros-kilted-rcl-interfaces>=2.3,<3',
+]
 EXTRAS = {
-    # Cyclone DDS transport: runs the node core without a ROS 2 installation.
-    'dds': ['cyclonedds>=0.10.5,<12'],
     # Offline side: training, CycleGAN, evaluation, export, bag tools.
     'train': [
         'torch==2.13.0',
@@ -39,6 +49,10 @@ EXTRAS = {
     ],
 }
 EXTRAS['all'] = sorted({req for reqs in EXTRAS.values() for req in reqs})
+# TensorRT comes from JetPack or NVIDIA's index; this is its CUDA layer (match the driver's CUDA
+# major, 12 on JetPack 6). Not in 'all': it is for GPU machines.
+EXTRAS['tensorrt'] = ['cuda-python>=12']
+EXTRAS['ros'] = ROS_WHEELS
 
 setup(
     name=PACKAGE,
@@ -51,7 +65,7 @@ setup(
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         ('share/' + PACKAGE, ['package.xml']),
         ('share/' + PACKAGE + '/launch', glob('launch/*.py')),
-        ('share/' + PACKAGE + '/config', glob('config/*.yaml')),
+        ('share/' + PACKAGE + '/config', glob('config/*.yaml') + glob('config/*.xml')),
     ],
     python_requires='>=3.10',
     install_requires=RUNTIME,
