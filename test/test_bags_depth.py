@@ -169,7 +169,7 @@ def test_topic_choice_and_cli(scene, tmp_path, capsys):
     topics = set(rosbag_io.bag_topics(tmp_path / 'out'))
     assert topics == {'/front/depth/image', '/front/depth/camera_info'}
     assert main(['bag-depth', str(bag), '--out', str(tmp_path / 'o2'), '--model',
-                 str(tmp_path / 'none.onnx')]) == 1
+                 str(tmp_path / 'none.onnx')]) == 2
     assert 'no model' in capsys.readouterr().err
 
 

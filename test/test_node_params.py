@@ -44,7 +44,7 @@ def test_shipped_params_files_load_and_validate():
         values = load_params_file(CONFIG / name)
         values['model'] = 'model.onnx'
         params = NodeParams.from_dict(values)
-        assert params.input_reliability == 'best_effort'
+        assert params.input_reliability == 'reliable'  # measured: docs/ros.md, QoS
     assert load_params_file(CONFIG / 'robotcar.yaml')['camera_height'] > 0
 
 

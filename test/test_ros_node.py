@@ -25,6 +25,7 @@ from adds_ros.image_decode import decode_compressed, decode_image
 from adds_ros.ros_messages import from_ros, ros_types, to_ros
 from adds_training.bench.rosgraph import (Peer, depth_node_command, ros_env, start_depth_node,
                                           stop, unique_domain)
+from adds_training.bench.transport import LARGE_DATA_PROFILE
 
 pytestmark = pytest.mark.ros
 
@@ -71,8 +72,8 @@ class Transport:
 class Graph:
     """This test's side of the ROS graph: a camera publisher and listeners on the outputs."""
 
-    def __init__(self, domain: int) -> None:
-        self.peer = Peer(domain)
+    def __init__(self, domain: int, **env: str) -> None:
+        self.peer = Peer(domain, **env)
         self.transport = Transport(self.peer)
         self.lock = self.peer.lock
         self.plain: Dict[str, type] = {}
@@ -110,7 +111,8 @@ def start_node(tmp_path):
     """Start `depth_node` on a fresh domain; yields (graph, process, log path) per call."""
     started = []
 
-    def start(model: Path, *params: str, offset: int = 0, active: bool = True):
+    def start(model: Path, *params: str, offset: int = 0, active: bool = True,
+              env: Dict[str, str] = {}):
         domain = unique_domain(offset)
         log = tmp_path / f'node{offset}.log'
         args = ['--params-file', str(PARAMS_FILE), '-p', f'model:={model}',
@@ -118,8 +120,8 @@ def start_node(tmp_path):
                 '-p', 'diagnostics_period:=0.1']
         for item in params:
             args += ['-p', item]
-        proc = start_depth_node(args, ros_env(domain), log)
-        graph = Graph(domain)
+        proc = start_depth_node(args, ros_env(domain, **env), log)
+        graph = Graph(domain, **env)
         started.append((proc, graph))
         if active:
             wait_for(lambda: graph.diagnostics().get('state') == 'active'
@@ -413,8 +415,11 @@ def test_camera_info_is_paired_with_the_frame_by_stamp(tmp_path, start_node):
 
 @pytest.mark.parametrize('height,width', [(480, 640), (960, 1280)])
 def test_camera_resolution_frames_round_trip(tmp_path, start_node, height, width):
+    # Fast DDS as docs/ros.md configures it for camera-size frames: by default they travel as
+    # UDP fragments, and a small message lost behind them waits for a retransmission.
     model = tiny_model(tmp_path / 'm.onnx', 32, 64)
-    graph, proc, _ = start_node(model, offset=6 + width // 640)
+    graph, proc, _ = start_node(model, offset=6 + width // 640, env={
+        'FASTDDS_DEFAULT_PROFILES_FILE': str(LARGE_DATA_PROFILE)})
     advertise_camera(graph)
     subscribe_outputs(graph, 'depth/image', 'depth/camera_info')
     estimator = DepthEstimator(model, backend='onnxruntime', device='cpu')

@@ -62,14 +62,20 @@ def stop(proc: subprocess.Popen, timeout: float = 20.0) -> int:
 class Peer:
     """rclpy nodes in this process, spun on a thread: publish and collect by stamp."""
 
-    def __init__(self, domain: int, name: str = 'adds_peer') -> None:
+    def __init__(self, domain: int, name: str = 'adds_peer', **env: str) -> None:
+        """`env`: extra environment for this participant only (e.g. a Fast DDS profile)."""
         import rclpy
         from rclpy.context import Context
         from rclpy.executors import MultiThreadedExecutor
 
-        os.environ.update(ros_env(domain))
+        saved = dict(os.environ)
+        os.environ.update(ros_env(domain, **env))
         self.context = Context()
-        rclpy.init(context=self.context, domain_id=domain)
+        try:
+            rclpy.init(context=self.context, domain_id=domain)
+        finally:  # the middleware read it at init: later participants choose their own
+            os.environ.clear()
+            os.environ.update(saved)
         self.node = rclpy.create_node(name, context=self.context)
         self.executor = MultiThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)

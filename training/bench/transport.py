@@ -14,7 +14,6 @@ and Fast DDS transport, at the camera sizes asked for: the measurement the node'
 QoS was chosen by (docs/ros.md).
 """
 
-import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -58,16 +57,13 @@ class Graph:
                  **env: str) -> None:
         from sensor_msgs.msg import Image
 
-        for name in ('FASTDDS_DEFAULT_PROFILES_FILE', 'FASTDDS_BUILTIN_TRANSPORTS'):
-            os.environ.pop(name, None)  # this process's own participant follows `env` too
-        os.environ.update(env)
         self.domain = unique_domain(40 + offset)
         self.log = work / f'bench_node{offset}.log'
         args = ['--log-level', 'warn', '-p', f'model:={model}']
         for item in params:
             args += ['-p', item]
         self.proc = start_depth_node(args, ros_env(self.domain, **env), self.log)
-        self.peer = Peer(self.domain, 'bench_camera')
+        self.peer = Peer(self.domain, 'bench_camera', **env)
         self.camera = self.peer.publisher(Image, 'image', reliable=camera_reliable, depth=1)
         self.peer.listen(Image, 'depth/image', depth=10)
         # matched (or, for a pairing that cannot match, merely seen) in both directions
