@@ -81,5 +81,7 @@ setup(
             'adds = adds_ros.cli:main',
             'depth_node = adds_ros.depth_node:main',
         ],
+        # each half registers its own `adds` sub-commands (adds_ros/cli.py)
+        'adds_ros.commands': ['training = adds_training.commands'],
     },
 )

@@ -11,35 +11,37 @@ import argparse
 import importlib
 import importlib.util
 import sys
-from typing import Optional, Sequence
+from importlib.metadata import entry_points
+from typing import Dict, Optional, Sequence, Tuple
 
 from adds_ros import __version__
 from adds_ros.errors import EXIT_USER_ERROR, UserError
 
-# name -> (module, one-line help). Order is the order a user walks the pipeline.
-COMMANDS = {
-    'synth': ('adds_training.data.synthetic.cli', 'render the synthetic day/night street world'),
-    'prepare': ('adds_training.data.robotcar.prepare', 'RobotCar raw -> processed layout'),
-    'gt': ('adds_training.data.robotcar.gt', 'RobotCar lidar -> ground-truth depth PNGs'),
-    'cyclegan': ('adds_training.cyclegan.cli', 'train a day-to-night CycleGAN / translate'),
-    'train': ('adds_training.trainer', 'train ADDS or the Monodepth2 baseline'),
-    'ablate': ('adds_training.ablation', 'the ADDS ablation on the synthetic world, resumable'),
-    'eval': ('adds_training.evaluate', 'evaluate on day and night splits (3 protocols)'),
-    'export': ('adds_training.export', 'export the depth network to ONNX with metadata'),
-    'engine': ('adds_training.engine_cli', 'build (or reuse) a cached TensorRT engine'),
-    'parity': ('adds_training.parity', 'compare two backends or precisions on real images'),
-    'bag': ('adds_training.bags.raw_to_bag', 'RobotCar raw sequence -> rosbag2 (mcap/sqlite3)'),
-    'bag-depth': ('adds_training.bags.bag_depth', 'run the depth estimator over a whole bag'),
-    'node': ('adds_ros.node_cli', 'run the ROS 2 depth node (= ros2 run adds_ros depth_node)'),
-    'bench': ('adds_training.bench', 'benchmark inference, pipeline, transport, training'),
-    'demo': ('adds_training.demo', 'the whole system on the synthetic world, one command'),
-}
+# Other packages add sub-commands through this entry-point group: an entry point names a module
+# with a COMMANDS table like adds_ros.commands' (the training half registers adds_training's).
+PLUGIN_GROUP = 'adds_ros.commands'
+
+
+def command_table() -> Dict[str, Tuple[str, str]]:
+    """Name -> (module, one-line help): the runtime's own commands, then registered ones.
+
+    The runtime never names a training module: adds_training registers its commands itself
+    (setup.py entry point), so an install without it simply lists fewer commands.
+    """
+    from adds_ros.commands import COMMANDS
+    table = dict(COMMANDS)
+    for entry in entry_points(group=PLUGIN_GROUP):
+        try:
+            table.update(importlib.import_module(entry.value).COMMANDS)
+        except ImportError:  # a half that is not installed
+            continue
+    return table
 
 
 def available_commands() -> dict:
     """Return the sub-commands whose module is installed (optional extras may be missing)."""
     out = {}
-    for name, (module, help_text) in COMMANDS.items():
+    for name, (module, help_text) in command_table().items():
         try:
             found = importlib.util.find_spec(module) is not None
         except ModuleNotFoundError:

@@ -26,6 +26,15 @@ from robotcar_fixture import build_raw_sequence, write_camera_model
 IMAGE_TOPIC = '/stereo/left/image_raw'
 INFO_TOPIC = '/stereo/left/camera_info'
 
+# A child process whose bag conversion takes 0.3 s per frame, so a test can interrupt it.
+SLOW_FRAMES = ('import sys, time\n'
+               'from adds_training.bags import raw_to_bag as r\n'
+               'real = r.frame_message\n'
+               'def slow(*a):\n'
+               '    time.sleep(0.3)\n'
+               '    return real(*a)\n'
+               'r.frame_message = slow\n')
+
 
 @pytest.fixture(scope='module')
 def fixture(tmp_path_factory):
@@ -206,15 +215,8 @@ def test_failed_conversion_leaves_nothing(fixture, tmp_path, monkeypatch):
 def test_killed_conversion_leaves_no_complete_looking_bag(fixture, tmp_path):
     fx = fixture
     bag = tmp_path / 'drive'
-    script = (
-        'import sys, time\n'
-        'from adds_training.bags import raw_to_bag as r\n'
-        'real = r.frame_message\n'
-        'def slow(*a):\n'
-        '    time.sleep(0.3)\n'
-        '    return real(*a)\n'
-        'r.frame_message = slow\n'
-        f'r.convert(r.BagConfig({str(fx.sequence)!r}, {str(bag)!r}, {str(fx.models)!r}))\n')
+    script = (SLOW_FRAMES + f'r.convert(r.BagConfig({str(fx.sequence)!r}, {str(bag)!r}, '
+                            f'{str(fx.models)!r}))\n')
     child = subprocess.Popen([sys.executable, '-c', script], stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
@@ -430,16 +432,7 @@ def test_sqlite_bag_damaged_inside_is_named(fixture, tmp_path):
         list(rosbag_io.read_messages(bag))
 
 
-SLOW_BAG = (
-    'import sys, time\n'
-    'from adds_training.bags import raw_to_bag as r\n'
-    'real = r.frame_message\n'
-    'def slow(*a):\n'
-    '    time.sleep(0.3)\n'
-    '    return real(*a)\n'
-    'r.frame_message = slow\n'
-    'from adds_ros.cli import main\n'
-    'sys.exit(main(sys.argv[1:]))\n')
+SLOW_BAG = SLOW_FRAMES + 'from adds_ros.cli import main\nsys.exit(main(sys.argv[1:]))\n'
 
 
 @pytest.mark.parametrize('sig, reason', [(signal.SIGINT, 'Ctrl-C'), (signal.SIGTERM, 'SIGTERM')])

@@ -29,3 +29,27 @@ def test_unknown_command_fails_with_usage():
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert 'invalid choice' in result.stderr
+
+
+def test_each_half_registers_its_own_commands():
+    from adds_ros.commands import COMMANDS as RUNTIME
+    from adds_training.commands import COMMANDS as TRAINING
+    table = cli.command_table()
+    assert set(RUNTIME) | set(TRAINING) == set(table)  # training's via the entry point
+    assert all(module.startswith('adds_ros.') for module, _ in RUNTIME.values())
+    assert all(module.startswith('adds_training.') for module, _ in TRAINING.values())
+
+
+def test_the_runtime_imports_no_training_module():
+    """Only the torch backend may (lazily) use the training code, to run .pt checkpoints."""
+    import ast
+    from pathlib import Path
+    root = Path(cli.__file__).parent
+    offenders = []
+    for path in sorted(root.rglob('*.py')):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ''] if isinstance(node, ast.ImportFrom) else [])
+            if any(n.split('.')[0] == 'adds_training' for n in names):
+                offenders.append(path.relative_to(root).as_posix())
+    assert sorted(set(offenders)) == ['backends/torch_backend.py']

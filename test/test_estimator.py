@@ -31,6 +31,11 @@ def tiny_onnx(path, metadata: ModelMetadata, weight: float = 0.0, bias: float = 
         [helper.make_node('Conv', ['image', 'w', 'b'], ['disparity'])], 'tiny',
         [helper.make_tensor_value_info('image', TensorProto.FLOAT, shape)],
         [helper.make_tensor_value_info('disparity', TensorProto.FLOAT, out_shape)], [w, b])
+    return save_model(graph, metadata, path)
+
+
+def save_model(graph, metadata: ModelMetadata, path):
+    """Write `graph` as an opset-17 model with `metadata` as props; return `path`."""
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
     model.ir_version = 8
     for key, value in metadata.to_onnx_props().items():
@@ -52,13 +57,7 @@ def tiny_in_graph_onnx(path, metadata: ModelMetadata):
         [helper.make_tensor_value_info('image', TensorProto.UINT8, [1, height, width, 3])],
         [helper.make_tensor_value_info(name, TensorProto.FLOAT, [height, width])
          for name in ('depth', 'disparity')], [axes, two])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)])
-    model.ir_version = 8
-    for key, value in metadata.to_onnx_props().items():
-        model.metadata_props.add(key=key, value=value)
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    return path
+    return save_model(graph, metadata, path)
 
 
 def meta(**overrides) -> ModelMetadata:
@@ -150,21 +149,21 @@ def test_in_graph_model_gets_the_frame_and_its_maps_come_back(tmp_path):
         estimator.predict(rgb.astype(np.float32))
 
 
-def test_graph_must_match_in_graph_metadata(tmp_path):
-    host_graph = tiny_onnx(tmp_path / 'h.onnx', meta())
-    model = onnx.load(str(host_graph))
-    del model.metadata_props[:]
-    for key, value in in_graph_meta().to_onnx_props().items():
-        model.metadata_props.add(key=key, value=value)
-    onnx.save(model, str(host_graph))
-    with pytest.raises(ValueError, match=r"expected uint8 \[1, 48, 80, 3\]"):
-        DepthEstimator(host_graph, device='cpu')
-    path = tiny_in_graph_onnx(tmp_path / 'i.onnx', in_graph_meta())
+def relabel(path, metadata):
+    """Give the ONNX file at `path` another model's metadata (graph unchanged)."""
     model = onnx.load(str(path))
     del model.metadata_props[:]
-    for key, value in meta().to_onnx_props().items():
+    for key, value in metadata.to_onnx_props().items():
         model.metadata_props.add(key=key, value=value)
     onnx.save(model, str(path))
+    return path
+
+
+def test_graph_must_match_in_graph_metadata(tmp_path):
+    host_graph = relabel(tiny_onnx(tmp_path / 'h.onnx', meta()), in_graph_meta())
+    with pytest.raises(ValueError, match=r"expected uint8 \[1, 48, 80, 3\]"):
+        DepthEstimator(host_graph, device='cpu')
+    path = relabel(tiny_in_graph_onnx(tmp_path / 'i.onnx', in_graph_meta()), meta())
     with pytest.raises(ValueError, match=r'expected float \[N, 3, 32, 64\]'):
         DepthEstimator(path, device='cpu')
 
