@@ -11,7 +11,7 @@ from adds_training.geometry import pixel_intrinsics
 from adds_training.losses import LossWeights
 from adds_training.networks import ADDSModel, DepthNet, ModelConfig
 from adds_training.networks.resnet import load_imagenet_weights, ResNet
-from adds_training.objectives import compute_adds_losses, compute_monodepth2_losses
+from adds_training.objectives import compute_adds_losses, compute_monodepth2_losses, Objective
 
 
 @pytest.fixture(autouse=True)
@@ -193,7 +193,7 @@ def test_augmented_frames_feed_the_networks_and_bad_batches_are_named():
     model = ADDSModel().eval()
     batch = make_batch(1, 64, 64)
     plain = compute_monodepth2_losses(model, batch)['loss']
-    same = model(dict(batch, day_aug=batch['day']), objective='monodepth2')['loss']
+    same = Objective(model, 'monodepth2')(dict(batch, day_aug=batch['day']))['loss']
     assert torch.allclose(plain, same)
     darker = {f: 0.5 * v for f, v in batch['day'].items()}
     assert not torch.allclose(plain, compute_monodepth2_losses(

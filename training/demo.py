@@ -195,10 +195,10 @@ def run_train(cfg: DemoConfig, paths: DemoPaths) -> None:
 
 
 def run_eval(cfg: DemoConfig, paths: DemoPaths) -> None:
+    from adds_training.device import pick_device
     from adds_training.evaluate import estimate_metric_scale, evaluate_split, write_reports
     from adds_training.metrics import get_protocol
     from adds_training.networks import load_depth_net
-    from adds_training.trainer import pick_device
 
     net, info = load_depth_net(paths.checkpoint)
     meta = info['meta']

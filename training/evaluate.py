@@ -144,8 +144,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from adds_training.checkpoint import update_meta
+    from adds_training.device import pick_device
     from adds_training.networks import load_depth_net
-    from adds_training.trainer import pick_device
 
     protocols = [get_protocol(name) for name in args.protocols]
     if args.estimate_scale and args.estimate_scale.startswith('test'):

@@ -9,18 +9,24 @@ Batch format (all images RGB in [0, 1], Bx3xHxW, H and W multiples of 32):
 - `batch[domain + '_aug'][frame_id]` (optional, defaults to the above): the colour-augmented
   frames the networks see; also the reconstruction target.
 - `batch['K']`, `batch['inv_K']`: Bx4x4 pixel intrinsics at scale 0 and their inverse.
+
+The networks know only tensors; `Objective` is the one module that runs them on a batch and
+returns the loss terms. The trainer (wrapped in DistributedDataParallel) and the training-step
+benchmark both call it.
 """
 
-from typing import Dict, Iterable, List, Mapping, Optional
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
 import torch
+from torch import nn
 import torch.nn.functional as F
 
+from .config import MODES
 from .geometry import backproject, disp_to_depth, full_precision, pose_vec_to_mat, project
 from .losses import (cosine_orthogonality, difference_loss, gram_matrix, LossWeights,
                      orthogonality_loss, photometric_error, reconstruction_loss,
                      reprojection_loss, similarity_loss, smoothness_loss)
-from .networks.adds import ADDSModel
+from .networks.adds import ADDSModel, check_domain
 
 FRAME_IDS = (0, -1, 1)
 SOURCE_IDS = (-1, 1)
@@ -174,6 +180,42 @@ def compute_adds_losses(model: ADDSModel, batch: Mapping, weights: Optional[Loss
         day_night_disp['night'].float(), day_night_disp['day'].float(), weights.similarity_form)
     terms['loss'] = torch.stack([v.float() for v in terms.values()]).sum()
     return terms
+
+
+class Objective(nn.Module):
+    """The whole training loss of a batch as one module: `mode` 'adds' or 'monodepth2'.
+
+    DistributedDataParallel syncs the gradients of what one forward used, so every network call
+    of a step happens inside `forward`. The baseline trains on `baseline_domains` (fake nights
+    are just more images there); ADDS always uses both domains.
+    """
+
+    def __init__(self, model: ADDSModel, mode: str = 'adds', weights: Optional[LossWeights] = None,
+                 min_depth: float = 0.1, max_depth: float = 100.0,
+                 baseline_domains: Sequence[str] = ('day',)) -> None:
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
+        self.model = model
+        self.mode = mode
+        self.weights = weights or LossWeights()
+        self.depth_range = dict(min_depth=min_depth, max_depth=max_depth)
+        self.domains = tuple(check_domain(d) for d in baseline_domains)
+        if not self.domains:
+            raise ValueError('baseline_domains is empty: name at least one domain')
+
+    def forward(self, batch: Mapping,
+                parts: Optional[Dict[str, torch.Tensor]] = None) -> Dict[str, torch.Tensor]:
+        """Loss terms of one batch; `parts` (optional) receives the smoothness shares."""
+        if self.mode == 'adds':
+            return compute_adds_losses(self.model, batch, self.weights, parts=parts,
+                                       **self.depth_range)
+        terms: Dict[str, torch.Tensor] = {}
+        for domain in self.domains:
+            terms.update(compute_monodepth2_losses(self.model, batch, self.weights, domain,
+                                                   parts=parts, **self.depth_range))
+        terms['loss'] = torch.stack([terms[f'view_synthesis/{d}'] for d in self.domains]).sum()
+        return terms
 
 
 def group_terms(terms: Mapping[str, torch.Tensor],

@@ -33,6 +33,7 @@ from adds_training.checkpoint import (capture_rng_state, load_checkpoint, restor
                                       save_checkpoint)
 from adds_ros.errors import UserValueError
 from adds_training.config import ConfigError, load_config, TrainConfig
+from adds_training.device import pick_device, seed_everything
 
 # Config keys that may change between a run and its resumption (they do not alter results).
 RESUMABLE_CHANGES = {'epochs', 'max_steps', 'log_every', 'image_every', 'checkpoint_every',
@@ -46,22 +47,6 @@ FROM_SCRATCH_WARNING = (
     'every depth of the reference range look far, and such runs slide into a static, '
     'saturated solution. Set min_depth=0.01 (as config/train_synthetic.yaml does) or give '
     'ImageNet weights.')
-
-
-def pick_device(name: str = 'auto', local_rank: int = 0) -> torch.device:
-    """'auto' -> this rank's GPU if there is one, else the CPU."""
-    if name == 'auto':
-        name = f'cuda:{local_rank}' if torch.cuda.is_available() else 'cpu'
-    device = torch.device(name)
-    if device.type == 'cuda' and not torch.cuda.is_available():
-        raise ValueError(f'device {name} requested but CUDA is not available')
-    return device
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2 ** 32)
-    torch.manual_seed(seed)
 
 
 def sample_seed(seed: int, epoch: int, index: int) -> int:
@@ -88,10 +73,7 @@ class SeededDataset(Dataset):
     def __getitem__(self, index: int):
         state = random.getstate(), np.random.get_state()
         with torch.random.fork_rng(devices=[]):
-            seed = sample_seed(self.seed, self.epoch, index)
-            random.seed(seed)
-            np.random.seed(seed)
-            torch.manual_seed(seed)
+            seed_everything(sample_seed(self.seed, self.epoch, index))
             try:
                 return self.dataset[index]
             finally:
@@ -114,36 +96,17 @@ class ResumableSampler(DistributedSampler):
         return self.num_samples - self.skip
 
 
-class Objective(nn.Module):
-    """The whole training loss as one module, so DDP sees every network call in `forward`."""
+def make_objective(model: nn.Module, config: TrainConfig) -> nn.Module:
+    """Return the training loss of `config` as one module (what DDP wraps)."""
+    from adds_training.losses import LossWeights
+    from adds_training.objectives import Objective
 
-    def __init__(self, model: nn.Module, config: TrainConfig) -> None:
-        super().__init__()
-        from adds_training.losses import LossWeights
-
-        self.model = model
-        self.mode = config.mode
-        try:
-            self.weights = LossWeights(**config.loss)
-        except ValueError as err:  # a bad loss.balance / loss.*_form value
-            raise ConfigError(str(err)) from None
-        self.depth_range = dict(min_depth=config.min_depth, max_depth=config.max_depth)
-        self.domains = ('day', 'night') if config.use_fake_night else ('day',)
-
-    def forward(self, batch: Mapping,
-                parts: Optional[Dict[str, torch.Tensor]] = None) -> Dict[str, torch.Tensor]:
-        """Loss terms of one batch; `parts` (optional) receives the smoothness shares."""
-        from adds_training.objectives import compute_adds_losses, compute_monodepth2_losses
-
-        if self.mode == 'adds':
-            return compute_adds_losses(self.model, batch, self.weights, parts=parts,
-                                       **self.depth_range)
-        terms: Dict[str, torch.Tensor] = {}
-        for domain in self.domains:  # baseline: fake nights are just more training images
-            terms.update(compute_monodepth2_losses(self.model, batch, self.weights, domain,
-                                                   parts=parts, **self.depth_range))
-        terms['loss'] = torch.stack([terms[f'view_synthesis/{d}'] for d in self.domains]).sum()
-        return terms
+    try:
+        weights = LossWeights(**config.loss)
+    except ValueError as err:  # a bad loss.balance / loss.*_form value
+        raise ConfigError(str(err)) from None
+    domains = ('day', 'night') if config.use_fake_night else ('day',)
+    return Objective(model, config.mode, weights, config.min_depth, config.max_depth, domains)
 
 
 def to_device(batch, device: torch.device, channels_last: bool):
@@ -203,7 +166,7 @@ class Trainer:
         self.channels_last = config.channels_last
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.objective: nn.Module = Objective(self.model, config)
+        self.objective: nn.Module = make_objective(self.model, config)
         if self.distributed:
             self.objective = nn.parallel.DistributedDataParallel(
                 self.objective, device_ids=[self.device.index] if self.device.type == 'cuda'

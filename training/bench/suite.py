@@ -122,11 +122,9 @@ def run_sections(config: BenchConfig, results: Dict[str, Any], checkpoint: Path,
         results['fuzz'] = bench_fuzz(50 if config.quick else 1000)
     if 'training' not in config.skip:
         from adds_training.bench.train_step import bench_training
-        import torch
-        device = 'cuda' if torch.cuda.is_available() else 'cpu'
         results['training'] = bench_training(('adds', 'monodepth2'), config.train_size,
                                              config.train_batch, config.train_steps,
-                                             config.train_warmup, config.threads, device)
+                                             config.train_warmup, config.threads, 'auto')
 
 
 def run_suite(config: BenchConfig) -> int:

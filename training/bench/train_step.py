@@ -3,9 +3,10 @@
 """One optimiser step of ADDS and of the Monodepth2 baseline: time, samples/s, peak memory.
 
 Each objective runs in a fresh process, so its peak resident memory is its own (not what the
-benchmark loaded before). The step is forward + backward + Adam, exactly what the trainer does;
-forward calls per sub-network are counted too, to show no network runs twice (the reference
-implementation ran its pose network once per domain).
+benchmark loaded before). The step is forward + backward + Adam through the trainer's own loss
+module (`adds_training.objectives.Objective`, what DDP wraps); forward calls per sub-network are
+counted too, to show no network runs twice (the reference implementation ran its pose network
+once per domain).
 """
 
 import multiprocessing
@@ -60,23 +61,27 @@ def train_steps(objective: str, size: Tuple[int, int], batch: int, steps: int, w
     """Time `steps` optimiser steps after `warmup` ones; runs in the calling process."""
     import torch
 
+    from adds_training.device import pick_device, seed_everything
     from adds_training.networks import ADDSModel, ModelConfig
+    from adds_training.objectives import Objective
 
     torch.set_num_threads(threads)
-    torch.manual_seed(seed)
-    model = ADDSModel(ModelConfig()).to(device).train()
+    seed_everything(seed)
+    dev = pick_device(device)
+    model = ADDSModel(ModelConfig()).to(dev).train()
+    losses = Objective(model, objective)
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-4)
-    data = {key: ({f: t.to(device) for f, t in value.items()} if isinstance(value, dict)
-                  else value.to(device))
+    data = {key: ({f: t.to(dev) for f, t in value.items()} if isinstance(value, dict)
+                  else value.to(dev))
             for key, value in synthetic_batch(batch, *size, seed).items()}
     counts, handles = forward_counts(model)
     seconds = []
     for i in range(warmup + steps):
         start = time.perf_counter()
         optimiser.zero_grad(set_to_none=True)
-        model(data, objective=objective)['loss'].backward()
+        losses(data)['loss'].backward()
         optimiser.step()
-        if device.startswith('cuda'):
+        if dev.type == 'cuda':
             torch.cuda.synchronize()
         if i == 0:
             for handle in handles:
@@ -85,11 +90,11 @@ def train_steps(objective: str, size: Tuple[int, int], batch: int, steps: int, w
             seconds.append(time.perf_counter() - start)
     summary = summarize(seconds)
     return {'objective': objective, 'size': f'{size[1]}x{size[0]}', 'batch': batch,
-            'device': device, 'step_p50_s': summary['p50_ms'] / 1e3, 'steps': len(seconds),
+            'device': dev.type, 'step_p50_s': summary['p50_ms'] / 1e3, 'steps': len(seconds),
             'samples_per_s': batch / (summary['p50_ms'] / 1e3),
             'peak_rss_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             'cuda_max_allocated_mib': (torch.cuda.max_memory_allocated() / 2 ** 20
-                                       if device.startswith('cuda') else None),
+                                       if dev.type == 'cuda' else None),
             'forward_calls_per_step': {k: v for k, v in counts.items() if v}}
 
 

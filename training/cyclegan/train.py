@@ -25,6 +25,7 @@ from adds_ros.errors import UserValueError
 from adds_training.checkpoint import load_torch_file
 from adds_training.cyclegan.data import epoch_plan, resolve_images, UnpairedImages
 from adds_training.cyclegan.networks import init_weights, PatchDiscriminator, ResnetGenerator
+from adds_training.device import pick_device, seed_everything
 
 LOG = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = 'adds_ros/cyclegan/1'
@@ -129,12 +130,6 @@ def lr_factor(step: int, steps_per_epoch: int, epochs: int, epochs_decay: int) -
     return max(0.0, 1.0 - (step - constant) / decay)
 
 
-def pick_device(name: str) -> torch.device:
-    if name == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    return torch.device(name)
-
-
 def save_torch_atomic(path: Path, obj: dict) -> None:
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
@@ -159,7 +154,7 @@ class CycleGANTrainer:
             (cfg.height, cfg.width), cfg.crop, cfg.equalize_night)
         self.steps_per_epoch = max(1, len(self.dataset) // cfg.batch_size)
         self.total_steps = (cfg.epochs + cfg.epochs_decay) * self.steps_per_epoch
-        torch.manual_seed(cfg.seed)
+        seed_everything(cfg.seed)
         self.nets = torch.nn.ModuleDict({
             'G_day2night': ResnetGenerator(cfg.ngf, cfg.n_blocks),
             'G_night2day': ResnetGenerator(cfg.ngf, cfg.n_blocks),

@@ -20,8 +20,9 @@ from adds_ros.errors import UserValueError
 from adds_training.checkpoint import load_torch_file
 from adds_training.cyclegan.data import list_images, split_entries, to_tensor, to_uint8
 from adds_training.cyclegan.networks import ResnetGenerator
-from adds_training.cyclegan.train import CHECKPOINT_FORMAT, GENERATOR_FORMAT, KIND, pick_device
+from adds_training.cyclegan.train import CHECKPOINT_FORMAT, GENERATOR_FORMAT, KIND
 from adds_training.data import layout
+from adds_training.device import pick_device
 
 
 @dataclass

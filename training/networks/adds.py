@@ -3,12 +3,14 @@
 """The ADDS domain-separated model and the `DepthNet` view that inference needs.
 
 Every image is split into a domain-invariant feature (shared encoder, drives depth) and a
-private feature (one encoder per domain, carries illumination). A trainer calls the small
-methods of `ADDSModel` (one network pass each); export and evaluation only need `DepthNet`.
+private feature (one encoder per domain, carries illumination). The networks know only
+tensors: `ADDSModel` has no forward of its own, and `adds_training.objectives.Objective` calls its
+small methods (one network pass each) to compute a batch's losses. Export and evaluation only
+need `DepthNet`.
 """
 
 import dataclasses
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -22,7 +24,6 @@ DOMAINS = ('day', 'night')
 STEMS = ('shared', 'per_domain')
 DEPTH_STEMS = ('shared', 'day', 'night')
 CODE_CHANNELS = 64
-OBJECTIVES = ('adds', 'monodepth2')
 MEAN, STD = 0.45, 0.225
 
 
@@ -159,19 +160,6 @@ class ADDSModel(nn.Module):
         """
         features = self.pose_encoder(normalise(torch.cat([frame_a, frame_b], 1)))
         return self.pose_decoder(features[-1])
-
-    def forward(self, batch: Mapping[str, Any], objective: str = 'adds',
-                **kwargs: Any) -> Dict[str, torch.Tensor]:
-        """Loss terms of one batch (see adds_training.objectives for the batch format).
-
-        A single forward per step is what DistributedDataParallel needs to sync gradients.
-        `kwargs` go to the objective (weights, min_depth, max_depth; domain for monodepth2).
-        """
-        from ..objectives import compute_adds_losses, compute_monodepth2_losses
-        if objective not in OBJECTIVES:
-            raise ValueError(f'objective must be one of {OBJECTIVES}, got {objective!r}')
-        compute = compute_adds_losses if objective == 'adds' else compute_monodepth2_losses
-        return compute(self, batch, **kwargs)
 
     def depth_net(self, domain: str = 'day') -> DepthNet:
         """Return a `DepthNet` sharing this model's invariant encoder and depth decoder."""
