@@ -15,6 +15,8 @@ from adds_training import demo
 from adds_training.bags import rosbag_io
 from adds_training.demo import DemoConfig, DemoPaths, QUICK, run_demo
 
+pytestmark = pytest.mark.slow  # the quick demo chain: ~15 s
+
 
 @pytest.fixture(scope='module')
 def finished(tmp_path_factory):

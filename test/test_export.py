@@ -62,6 +62,7 @@ def project_net(project):
     return load_depth_net(project[0])
 
 
+@pytest.mark.slow
 def test_project_checkpoint_exports_clean_onnx_with_metadata(project, project_net):
     _, out = project
     model = onnx.load(str(out))
@@ -115,6 +116,7 @@ def reference_folder(folder: Path, seed: int = 0) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_reference_layout_exports_the_night_stem(tmp_path):
     folder = reference_folder(tmp_path)
     out = tmp_path / 'export' / 'night.onnx'
@@ -176,6 +178,7 @@ def camera_images(count: int = 3):
     return [noise, scene, np.full((*CAMERA, 3), 255, np.uint8)][:count]
 
 
+@pytest.mark.slow
 def test_in_graph_export_takes_the_camera_frame_and_returns_camera_maps(in_graph):
     model = onnx.load(str(in_graph[2]))
     onnx.checker.check_model(model, full_check=True)

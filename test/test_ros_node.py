@@ -27,7 +27,7 @@ from adds_training.bench.rosgraph import (Peer, depth_node_command, ros_env, sta
                                           stop, unique_domain)
 from adds_training.bench.transport import LARGE_DATA_PROFILE
 
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.slow]  # ~25 s: a node process per test
 
 H, W = 64, 128
 K = [100.0, 0.0, 64.0, 0.0, 100.0, 32.0, 0.0, 0.0, 1.0]

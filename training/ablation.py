@@ -31,9 +31,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from adds_ros.atomic import write_text_atomic
 from adds_ros.errors import UserError
+from adds_ros.resources import config_file
 
-REPO = Path(__file__).resolve().parents[1]
-CONFIG = REPO / 'config' / 'train_synthetic.yaml'
+CONFIG = config_file('train_synthetic.yaml')
 PROTOCOLS = ('full40', 'full40_metric')
 SPLITS = {'day': 'test_day', 'night': 'test_night'}
 BEGIN, END = '<!-- ablation:begin -->', '<!-- ablation:end -->'
@@ -148,8 +148,7 @@ def _call(command: List[str], log: Path, threads: int) -> None:
     with open(log, 'a') as out:
         out.write(f'$ {" ".join(command)}\n')
         out.flush()
-        code = subprocess.call(command, stdout=out, stderr=subprocess.STDOUT, env=env,
-                               cwd=REPO)
+        code = subprocess.call(command, stdout=out, stderr=subprocess.STDOUT, env=env)
     if code:
         raise RuntimeError(f'{command[3]} failed with exit code {code}; see {log}')
 

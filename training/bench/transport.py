@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 import psutil
 
+from adds_ros.resources import config_file
 from adds_training.bench.pipeline import camera_frame
 from adds_training.bench.rosgraph import (Peer, ros_env, start_depth_node, stop, unique_domain,
                                           wait_until)
@@ -31,7 +32,7 @@ NODE_PARAMS = ('backend:=onnxruntime', 'device:=cpu', 'use_camera_info:=false',
                'diagnostics_period:=0.5')
 ENCODING = 'rgb8'
 # The project's Fast DDS profile for camera-size frames (64 MiB shared-memory segment).
-LARGE_DATA_PROFILE = Path(__file__).resolve().parents[2] / 'config' / 'fastdds_large_data.xml'
+LARGE_DATA_PROFILE = config_file('fastdds_large_data.xml')
 # Fast DDS set-ups compared: its defaults, and the profile (docs/ros.md says why).
 FASTDDS_SETUPS = {'default': {}, 'fastdds_large_data.xml': {
     'FASTDDS_DEFAULT_PROFILES_FILE': str(LARGE_DATA_PROFILE)}}

@@ -1,0 +1,24 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""Files the package ships in config/: found in a source tree and in an installed package.
+
+setup.py installs config/ to <prefix>/share/adds_ros/config (where `ros2 pkg prefix` points);
+a source checkout or an editable install keeps it next to the packages. Both are tried, so
+tools work from a clone, a pip install and a colcon install alike.
+"""
+
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def config_file(name: str) -> Path:
+    """Path of config/<name>, from the source tree or the install prefix's share folder."""
+    candidates = [PACKAGE_DIR.parent / 'config' / name,
+                  # <prefix>/lib/pythonX.Y/site-packages/adds_ros -> <prefix>/share/adds_ros
+                  PACKAGE_DIR.parents[3] / 'share' / 'adds_ros' / 'config' / name]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f'config/{name} is not shipped with this install (looked in '
+                            f'{", ".join(str(p.parent) for p in candidates)})')
