@@ -14,9 +14,9 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 def config_file(name: str) -> Path:
     """Path of config/<name>, from the source tree or the install prefix's share folder."""
-    candidates = [PACKAGE_DIR.parent / 'config' / name,
-                  # <prefix>/lib/pythonX.Y/site-packages/adds_ros -> <prefix>/share/adds_ros
-                  PACKAGE_DIR.parents[3] / 'share' / 'adds_ros' / 'config' / name]
+    candidates = [PACKAGE_DIR.parent / 'config' / name]
+    if len(PACKAGE_DIR.parents) > 3:  # <prefix>/lib/pythonX.Y/site-packages/adds_ros
+        candidates.append(PACKAGE_DIR.parents[3] / 'share' / 'adds_ros' / 'config' / name)
     for path in candidates:
         if path.is_file():
             return path
