@@ -8,8 +8,8 @@ them into rclpy messages (adds_ros.ros_messages) or rosbags messages, and back. 
 hold any bytes-like buffer (bytes, memoryview), so pixels need not be copied to build one.
 """
 
-from dataclasses import dataclass, field
-from typing import List, Optional
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any, List, Optional
 
 import numpy as np
 
@@ -121,6 +121,29 @@ class DiagnosticArray:
 
     header: Header = field(default_factory=Header)
     status: List[DiagnosticStatus] = field(default_factory=list)
+
+
+def from_fields(msg: Any, cls: type) -> Any:
+    """Make a plain message of class `cls` from any message with the same field names.
+
+    One copy rule for every middleware's message objects (rclpy, rosbags): nested messages
+    recurse, `data` becomes a byte view of the source buffer (array.array or numpy: no copy),
+    float arrays become lists of floats.
+    """
+    values = {}
+    for spec in fields(cls):
+        item = getattr(msg, spec.name)
+        if is_dataclass(spec.type):
+            item = from_fields(item, spec.type)
+        elif spec.name == 'data':
+            item = memoryview(np.ascontiguousarray(item, dtype=np.uint8)).cast('B')
+        elif spec.type == List[float]:
+            item = [float(v) for v in item]
+        elif getattr(spec.type, '__origin__', None) is list and is_dataclass(
+                spec.type.__args__[0]):
+            item = [from_fields(v, spec.type.__args__[0]) for v in item]
+        values[spec.name] = item
+    return cls(**values)
 
 
 # Encodings written by `image_from_array`: numpy dtype and channel count of each.

@@ -13,7 +13,7 @@ one generic field-by-field copy serves every type. The costs that matter are the
 
 import array
 from dataclasses import fields, is_dataclass
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 from adds_ros import messages
 
@@ -56,17 +56,7 @@ def to_ros(value: Any, types: Dict[str, type]) -> Any:
 
 def from_ros(msg: Any, cls: type) -> Any:
     """Make a plain message of class `cls` from an rclpy message (pixel data not copied)."""
-    values = {}
-    for spec in fields(cls):
-        item = getattr(msg, spec.name)
-        if is_dataclass(spec.type):
-            item = from_ros(item, spec.type)
-        elif spec.name == 'data':
-            item = memoryview(item).cast('B')
-        elif spec.type == List[float]:
-            item = [float(v) for v in item]
-        values[spec.name] = item
-    return cls(**values)
+    return messages.from_fields(msg, cls)
 
 
 def ros_qos(reliability: str, depth: int) -> Any:

@@ -29,7 +29,6 @@ import secrets
 import shutil
 import signal
 import threading
-import typing
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
@@ -43,7 +42,7 @@ from rosbags.typesys.base import Nodetype
 
 from adds_ros.atomic import write_text_atomic
 from adds_ros.errors import UserValueError
-from adds_ros.messages import Time
+from adds_ros.messages import from_fields, Time
 
 PathLike = Union[str, os.PathLike]
 
@@ -140,19 +139,8 @@ def to_rosbags(msg, msgtype: str):
 
 
 def from_rosbags(msg, cls: type):
-    """Copy a rosbags message into the project dataclass `cls` (arrays become bytes/lists)."""
-    hints = typing.get_type_hints(cls)
-    values = {}
-    for field in dataclasses.fields(cls):
-        value, hint = getattr(msg, field.name), hints[field.name]
-        if dataclasses.is_dataclass(hint):
-            value = from_rosbags(value, hint)
-        elif hint is bytes:
-            value = np.asarray(value, dtype=np.uint8).tobytes()
-        elif isinstance(value, np.ndarray):
-            value = value.tolist()
-        values[field.name] = value
-    return cls(**values)
+    """Copy a rosbags message into the project dataclass `cls` (pixel data not copied)."""
+    return from_fields(msg, cls)
 
 
 def serialize(msg, msgtype: str) -> bytes:
