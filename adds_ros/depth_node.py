@@ -30,7 +30,7 @@ from rclpy.qos_overriding_options import QoSOverridingOptions
 
 from adds_ros import messages
 from adds_ros.diagnostics import DIAGNOSTICS_TOPIC
-from adds_ros.errors import UserError
+from adds_ros.errors import EXIT_USER_ERROR, UserError
 from adds_ros.node_core import DepthNodeCore
 from adds_ros.params import NodeParams, parameter_table
 from adds_ros.ros_messages import from_ros, ros_qos, ros_types, to_ros
@@ -91,8 +91,9 @@ class DepthNode(LifecycleNode):
         try:
             self.start_core()
         except (ValueError, RuntimeError) as err:
-            self.get_logger().error(str(err))
             self.configure_error = str(err)
+            if not self.get_parameter('autostart').value:  # at autostart main() says it once
+                self.get_logger().error(self.configure_error)
             self.stop_core()
             return TransitionCallbackReturn.FAILURE
         return TransitionCallbackReturn.SUCCESS
@@ -187,8 +188,11 @@ def make_node(**kwargs: Any) -> DepthNode:
     return node
 
 
-def main(args: Optional[List[str]] = None) -> int:
-    """`ros2 run adds_ros depth_node [--ros-args ...]`: 0 on a clean stop, 1 on bad setup."""
+def main(args: Optional[List[str]] = None, prog: str = NODE_NAME) -> int:
+    """`ros2 run adds_ros depth_node [--ros-args ...]`: 0 on a clean stop, 2 on bad setup.
+
+    A bad setup is one line `<prog>: <problem>` on stderr, no traceback.
+    """
     from rclpy.executors import ExternalShutdownException
 
     rclpy.init(args=args)
@@ -199,8 +203,8 @@ def main(args: Optional[List[str]] = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (UserError, ParameterException, ValueError) as err:
-        print(f'{NODE_NAME}: {err}', file=sys.stderr)
-        return 1
+        print(f'{prog}: {err}', file=sys.stderr)
+        return EXIT_USER_ERROR
     finally:
         if node is not None:
             node.stop_core()

@@ -55,4 +55,4 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f'ROS 2 (rclpy) is not importable ({err}): source your ROS 2 '
                         'setup.bash, or run scripts/setup.sh, which installs the ROS 2 wheels '
                         'into .venv') from err
-    return main(['adds node', *ros_args])
+    return main(['adds node', *ros_args], prog='adds node')

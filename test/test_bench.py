@@ -221,6 +221,7 @@ def prepared_work(work):
     return path
 
 
+@pytest.mark.slow
 def test_quick_run_reuses_exports_and_writes_the_report(tmp_path):
     export = prepared_work(tmp_path / 'work')
     before = export.stat().st_mtime_ns

@@ -9,6 +9,7 @@ its own per test. What is checked here is what a ROS 2 graph sees.
 
 import collections
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Callable, Dict, List
@@ -442,3 +443,13 @@ def test_camera_resolution_frames_round_trip(tmp_path, start_node, height, width
                  what='depth camera_info')
         assert graph.by_stamp('depth/camera_info', header.stamp).k == k
     assert proc.poll() is None
+
+
+def test_adds_node_is_the_same_node_with_the_same_one_line_errors(tmp_path):
+    env = ros_env(unique_domain(11))
+    result = subprocess.run([sys.executable, '-m', 'adds_ros.cli', 'node', '--model',
+                             str(tmp_path / 'missing.onnx'), '-r', 'image:=/cam/image'],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"adds node: could not load the depth model: no model file at {tmp_path / 'missing.onnx'}"]

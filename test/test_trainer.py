@@ -102,6 +102,7 @@ def test_resume_refuses_a_different_config(data, tmp_path):
         other.resume(tmp_path / 'last.pt')
 
 
+@pytest.mark.slow
 def test_resume_with_another_number_of_processes_is_refused(data, tmp_path):
     from adds_ros.errors import UserError
     from adds_training.checkpoint import save_checkpoint
@@ -175,6 +176,7 @@ def test_augmentation_depends_only_on_seed_epoch_and_index(data):
     assert not all(torch.equal(x, dataset[i]['day'][0]) for i, x in enumerate(first))
 
 
+@pytest.mark.slow
 def test_cli_resumes_from_last_checkpoint(data, tmp_path, capsys):
     import argparse
 
