@@ -14,6 +14,8 @@ from typing import List, Sequence, Tuple, Union
 import cv2
 import numpy as np
 
+from adds_ros.errors import UserValueError
+
 CropBox = Tuple[int, int, int, int]
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
 
@@ -61,11 +63,15 @@ def to_network_input(rgb: np.ndarray, crop: Sequence[float], height: int,
 
 
 def image_files(folder: Union[str, Path]) -> List[Path]:
-    """List the images of a folder (sorted, hidden files skipped); none at all is an error."""
+    """List the images of a folder in name order; none at all (or no folder) is a user error.
+
+    The one image-folder lister (calibration, parity, CycleGAN): hidden files are skipped
+    because they are atomic-write temporaries.
+    """
     folder = Path(folder)
     files = sorted(p for p in folder.iterdir()
                    if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith('.')) \
         if folder.is_dir() else []
     if not files:
-        raise ValueError(f'no images ({", ".join(IMAGE_SUFFIXES)}) in {folder}')
+        raise UserValueError(f'no images ({", ".join(IMAGE_SUFFIXES)}) in {folder}')
     return files

@@ -11,7 +11,8 @@ import torch
 
 from adds_ros.cli import main
 from adds_ros.errors import UserError
-from adds_training.cyclegan.data import augment, epoch_plan, equalize_luminance, list_images
+from adds_ros.preprocess import image_files
+from adds_training.cyclegan.data import augment, epoch_plan, equalize_luminance
 from adds_training.cyclegan.metrics import (histogram_distance, image_statistics, mean_abs_error,
                                             sample_strip)
 from adds_training.cyclegan.networks import PatchDiscriminator, ResnetGenerator
@@ -140,7 +141,7 @@ def test_translate_keeps_names_sizes_count_and_skips_existing(domains):
     report = translate_folder(generator, domains / 'mixed', domains / 'fake', batch_size=2,
                               device='cpu')
     assert (report.translated, report.skipped) == (4, 0)
-    for src in list_images(domains / 'mixed'):
+    for src in image_files(domains / 'mixed'):
         dst = domains / 'fake' / src.name
         assert layout.read_rgb(dst).shape == layout.read_rgb(src).shape
     before = {p.name: p.stat().st_mtime_ns for p in (domains / 'fake').iterdir()}
@@ -188,7 +189,7 @@ def test_cli_train_translate_measure(domains, capsys):
                  '--epochs-decay', '0', '--num-workers', '0', '--no-crop']) == 0
     assert main(['cyclegan', 'translate', '--checkpoint', str(out / 'day2night.pt'),
                  '--in', str(domains / 'day'), '--out', str(domains / 'fake')]) == 0
-    assert len(list_images(domains / 'fake')) == 4
+    assert len(image_files(domains / 'fake')) == 4
     assert main(['cyclegan', 'measure', '--day', str(domains / 'day'), '--fake',
                  str(domains / 'fake'), '--night', str(domains / 'night'), '--samples',
                  str(domains / 's.png'), '--json', str(domains / 'm.json')]) == 0

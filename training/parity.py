@@ -102,10 +102,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from adds_training.data.layout import read_rgb
 
-    try:
-        files = image_files(args.images)[:args.max_images or None]
-    except ValueError as err:  # no such folder, or no image in it
-        raise UserValueError(str(err)) from None
+    files = image_files(args.images)[:args.max_images or None]
     model = DepthEstimator(args.model, args.backend, args.device, **estimator_options(
         args.model, args.precision, args.reference, args.calib))
     reference = DepthEstimator(args.reference, args.reference_backend, args.device,

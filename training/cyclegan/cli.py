@@ -98,16 +98,16 @@ def run_translate(args: argparse.Namespace) -> int:
 
 def run_measure(args: argparse.Namespace) -> int:
     from adds_ros.atomic import write_text_atomic
-    from adds_training.cyclegan.data import list_images
+    from adds_ros.preprocess import image_files
     from adds_training.cyclegan.metrics import compare_to_night, read_images, sample_strip
     from adds_training.data import layout
-    day_paths = list_images(args.day)
+    day_paths = image_files(args.day)
     fake_paths = [args.fake / p.name for p in day_paths]
     missing = [str(p) for p in fake_paths if not p.exists()]
     if missing:
         raise UserError(f'{len(missing)} fake-night images missing, e.g. {missing[0]}')
     day, fake = read_images(day_paths), read_images(fake_paths)
-    night_paths = [args.night / p.name for p in day_paths] if args.paired else list_images(
+    night_paths = [args.night / p.name for p in day_paths] if args.paired else image_files(
         args.night)
     night = read_images(night_paths)
     result = compare_to_night(day, fake, night, paired=args.paired)

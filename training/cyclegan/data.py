@@ -16,21 +16,12 @@ import numpy as np
 import torch
 
 from adds_ros.errors import UserValueError
+from adds_ros.preprocess import image_files
 from adds_training.data import layout
 
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp')
 LOAD_SCALE = 286 / 256  # the recipe resizes 256 -> 286 before its random 256 crop
 
 PlanItem = Tuple[int, int, int]  # (day index, night index, augmentation seed)
-
-
-def list_images(folder: Path) -> List[Path]:
-    """Image files of `folder` in name order; hidden files (atomic temporaries) are skipped."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise UserValueError(f'image folder not found: {folder}')
-    return sorted(p for p in folder.iterdir()
-                  if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith('.'))
 
 
 def split_entries(root: Path, split: str) -> List[layout.SplitEntry]:
@@ -128,7 +119,7 @@ def resolve_images(folder: Optional[Path], root: Optional[Path], split: Optional
     if (folder is None) == (split is None):
         raise UserValueError(f'give either a {name} folder or a {name} split (with a data root)')
     if folder is not None:
-        images = list_images(folder)
+        images = image_files(folder)
     else:
         if root is None:
             raise UserValueError(f'the {name} split {split!r} needs a data root')

@@ -17,8 +17,9 @@ import torch
 from tqdm import tqdm
 
 from adds_ros.errors import UserValueError
+from adds_ros.preprocess import image_files
 from adds_training.checkpoint import load_torch_file
-from adds_training.cyclegan.data import list_images, split_entries, to_tensor, to_uint8
+from adds_training.cyclegan.data import split_entries, to_tensor, to_uint8
 from adds_training.cyclegan.networks import ResnetGenerator
 from adds_training.cyclegan.train import CHECKPOINT_FORMAT, GENERATOR_FORMAT, KIND
 from adds_training.data import layout
@@ -92,9 +93,7 @@ def translate_pairs(checkpoint: Path, pairs: Sequence[Tuple[Path, Path]], batch_
 def translate_folder(checkpoint: Path, in_dir: Path, out_dir: Path,
                      **kwargs) -> TranslationReport:
     """Translate every image of `in_dir` into `out_dir` under the same file name."""
-    pairs = [(src, Path(out_dir) / src.name) for src in list_images(in_dir)]
-    if not pairs:
-        raise UserValueError(f'no images in {in_dir}')
+    pairs = [(src, Path(out_dir) / src.name) for src in image_files(in_dir)]
     return translate_pairs(checkpoint, pairs, **kwargs)
 
 
