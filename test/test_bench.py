@@ -207,7 +207,7 @@ def prepared_work(work):
     """
     import onnx
 
-    from adds_training.networks.checkpoint import file_hash
+    from adds_training.checkpoint import file_hash
 
     checkpoint = random_checkpoint(work / 'random_adds_resnet18.pt', (64, 128))
     path = tiny_model(work / 'random_adds_resnet18_128x64.onnx', 64, 128,

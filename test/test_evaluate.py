@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from adds_training import evaluate
-from adds_training.checkpoint import load_checkpoint, save_checkpoint
+from adds_training.checkpoint import checkpoint_dict, load_checkpoint, save_checkpoint
 from adds_training.metrics import get_protocol
 from test_trainer_support import HEIGHT, make_tiny_dataset, WIDTH
 
@@ -84,7 +84,7 @@ def test_reports(data, tmp_path):
 
 
 def _checkpoint(path):
-    from adds_training.networks import ADDSModel, checkpoint_dict
+    from adds_training.networks import ADDSModel
 
     torch.manual_seed(0)
     meta = {'height': HEIGHT, 'width': WIDTH, 'min_depth': MIN_DEPTH, 'max_depth': MAX_DEPTH}

@@ -17,8 +17,9 @@ from adds_ros.errors import UserValueError
 from adds_ros.estimator import DepthEstimator
 from adds_ros.metadata import ModelMetadata
 from adds_training import export
+from adds_training.checkpoint import checkpoint_dict
 from adds_training.geometry import disp_to_depth
-from adds_training.networks import ADDSModel, checkpoint_dict, load_depth_net
+from adds_training.networks import ADDSModel, load_depth_net
 
 HEIGHT, WIDTH = 64, 128
 META = {'height': HEIGHT, 'width': WIDTH, 'crop': [0.25, 0.75, 0.0, 1.0], 'min_depth': 0.1,

@@ -9,8 +9,9 @@ from reference_fixtures import load_layout, random_state_dicts
 import torch
 
 from adds_ros.atomic import atomic_path
-from adds_training.networks import (ADDSModel, checkpoint_dict, DepthNet,
-                                    import_reference_checkpoint, load_depth_net, ModelConfig)
+from adds_training.checkpoint import checkpoint_dict
+from adds_training.networks import (ADDSModel, DepthNet, import_reference_checkpoint,
+                                    load_depth_net, ModelConfig)
 
 
 @pytest.fixture(autouse=True)

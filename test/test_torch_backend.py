@@ -8,7 +8,8 @@ import torch
 
 from adds_ros.backends.torch_backend import TorchBackend
 from adds_ros.estimator import DepthEstimator
-from adds_training.networks import ADDSModel, checkpoint_dict
+from adds_training.checkpoint import checkpoint_dict
+from adds_training.networks import ADDSModel
 
 META = {'height': 64, 'width': 128, 'crop': [0.25, 0.75, 0.0, 1.0], 'min_depth': 0.1,
         'max_depth': 80.0}

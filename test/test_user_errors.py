@@ -16,7 +16,7 @@ import torch
 
 from adds_ros.cli import main
 from adds_ros.errors import EXIT_USER_ERROR, UserError
-from adds_training.checkpoint import save_checkpoint
+from adds_training.checkpoint import checkpoint_dict, save_checkpoint
 from adds_training.data import layout
 
 
@@ -37,7 +37,7 @@ def data(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def checkpoint(tmp_path_factory):
-    from adds_training.networks import ADDSModel, checkpoint_dict
+    from adds_training.networks import ADDSModel
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp('ckpt') / 'model.pt'

@@ -1,21 +1,26 @@
 # Copyright 2026 adds_ros developers
 # SPDX-License-Identifier: Apache-2.0
-"""Project checkpoints: atomic writes and everything needed to resume a run exactly.
+"""Project checkpoints: the one module that owns the format (write, read, validate, resume).
 
-Format (docs/design.md): `{'format': 'adds_ros/1', 'config', 'model', 'meta'}` plus, for
-resuming, the optimiser, scheduler and grad-scaler states, the step/epoch counters and every
-random generator's state. A checkpoint is written to a hidden temporary file and renamed, so a
-run killed while saving leaves the previous checkpoint intact.
+Format (docs/design.md): `{'format': 'adds_ros/1', 'config': {..., 'model': ModelConfig
+fields}, 'model': ADDSModel.state_dict(), 'meta': {'height', 'width', ...}}` plus, for resuming,
+the optimiser, scheduler and grad-scaler states, the step/epoch counters and every random
+generator's state. Every `.pt` the project writes goes through `save_torch_atomic` (a hidden
+temporary file, then a rename), so a run killed while saving leaves the previous file intact.
+Building networks from the weights is `adds_training.networks.loading`'s job: this module
+imports no network.
 
 Every `.pt` a user names is read by `load_torch_file`: `weights_only=True` (a pickle that would
 build other objects, and so could run code, is refused) and one error that names the file and
 what is wrong with it.
 """
 
+import dataclasses
+import hashlib
 import pickle
 import random
 from pathlib import Path
-from typing import Any, Dict, Union
+from typing import Any, Dict, Iterable, Mapping, Optional, Union
 
 import numpy as np
 import torch
@@ -27,14 +32,41 @@ FORMAT = 'adds_ros/1'
 PathLike = Union[str, Path]
 
 
+def save_torch_atomic(path: PathLike, obj: Any) -> None:
+    """`torch.save` to a temporary file beside `path`, renamed over it once complete."""
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def checkpoint_dict(model: torch.nn.Module, meta: Mapping[str, Any],
+                    config: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """Build a checkpoint of an ADDSModel; `config` (e.g. training settings) gets the model fields.
+
+    `model` is anything with a dataclass `config` and a `state_dict` (so this module need not
+    import the networks); `meta` should hold at least the training 'height' and 'width'.
+    """
+    full_config = dict(config or {})
+    full_config['model'] = dataclasses.asdict(model.config)
+    return {'format': FORMAT, 'config': full_config, 'model': model.state_dict(),
+            'meta': dict(meta)}
+
+
 def save_checkpoint(path: PathLike, state: Dict[str, Any]) -> None:
     """Write `state` (which must carry the project format fields) atomically."""
     missing = [k for k in ('config', 'model', 'meta') if k not in state]
     if missing:
         raise ValueError(f'checkpoint state lacks {missing}')
-    state = {'format': FORMAT, **state}
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    save_torch_atomic(path, {'format': FORMAT, **state})
+
+
+def file_hash(paths: Iterable[Path]) -> str:
+    """'sha256:<hex>' over the bytes of `paths`, in order (identifies the weights)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, 'rb') as f:
+            for chunk in iter(lambda: f.read(1 << 20), b''):
+                digest.update(chunk)
+    return 'sha256:' + digest.hexdigest()
 
 
 def _load_failure(err: Exception) -> str:

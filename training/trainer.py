@@ -213,7 +213,7 @@ class Trainer:
 
     def state(self, rng_states: Optional[list] = None) -> dict:
         """Build the checkpoint: project format fields plus everything resuming needs."""
-        from adds_training.networks import checkpoint_dict
+        from adds_training.checkpoint import checkpoint_dict
 
         state = checkpoint_dict(self.model, checkpoint_meta(self.config, self.info),
                                 self.config.to_dict())

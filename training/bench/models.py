@@ -20,9 +20,9 @@ def random_checkpoint(path: Path, size: Size, num_layers: int = 18, seed: int = 
     """Write a project checkpoint of a randomly initialised ADDS model with RobotCar geometry."""
     import torch
 
-    from adds_training.checkpoint import save_checkpoint
+    from adds_training.checkpoint import checkpoint_dict, save_checkpoint
     from adds_training.export import robotcar_defaults
-    from adds_training.networks import ADDSModel, checkpoint_dict, ModelConfig
+    from adds_training.networks import ADDSModel, ModelConfig
 
     torch.manual_seed(seed)
     model = ADDSModel(ModelConfig(num_layers=num_layers))
@@ -38,7 +38,7 @@ def export_for_size(checkpoint: Path, out: Path, size: Size,
     `camera` (height, width) exports the in-graph model for that camera size.
     """
     from adds_training.export import export_checkpoint
-    from adds_training.networks.checkpoint import file_hash
+    from adds_training.checkpoint import file_hash
 
     if out.exists():
         try:

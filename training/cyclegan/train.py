@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from adds_ros.atomic import atomic_path, write_text_atomic
+from adds_ros.atomic import write_text_atomic
 from adds_ros.errors import UserValueError
-from adds_training.checkpoint import load_torch_file
+from adds_training.checkpoint import load_torch_file, save_torch_atomic
 from adds_training.cyclegan.data import epoch_plan, resolve_images, UnpairedImages
 from adds_training.cyclegan.networks import init_weights, PatchDiscriminator, ResnetGenerator
 from adds_training.device import pick_device, seed_everything
@@ -128,11 +128,6 @@ def lr_factor(step: int, steps_per_epoch: int, epochs: int, epochs_decay: int) -
     if step < constant or decay == 0:
         return 1.0
     return max(0.0, 1.0 - (step - constant) / decay)
-
-
-def save_torch_atomic(path: Path, obj: dict) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
 
 
 def _lsgan(scores: torch.Tensor, real: bool) -> torch.Tensor:

@@ -20,9 +20,8 @@ _EXPORTS = {
     'load_imagenet_weights': 'resnet',
     'ImportReport': 'reference_import',
     'import_reference_checkpoint': 'reference_import',
-    'load_depth_net': 'checkpoint',
-    'load_model': 'checkpoint',
-    'checkpoint_dict': 'checkpoint',
+    'load_depth_net': 'loading',
+    'load_model': 'loading',
 }
 
 __all__ = sorted(_EXPORTS)

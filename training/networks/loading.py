@@ -1,47 +1,24 @@
 # Copyright 2026 adds_ros developers
 # SPDX-License-Identifier: Apache-2.0
-"""Project checkpoints and `load_depth_net`, the one loader evaluation and export use.
+"""Networks from weights: `load_depth_net`, the one loader evaluation and export use.
 
-A project checkpoint is `torch.save({'format': 'adds_ros/1', 'config': {..., 'model':
-ModelConfig fields}, 'model': ADDSModel.state_dict(), 'meta': {'height', 'width', ...}})`.
-`load_depth_net` also reads the authors' (and Monodepth2's) Monodepth2-style folders.
+The checkpoint format itself (write, read, validate) is `adds_training.checkpoint`'s; this
+module builds the `ADDSModel` its weights fit. `load_depth_net` also reads the authors' (and
+Monodepth2's) Monodepth2-style folders.
 """
 
 import dataclasses
-import hashlib
 import os
 from pathlib import Path
-from typing import Any, Dict, Iterable, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Mapping, Tuple, Union
 
 from adds_ros.errors import UserFileNotFoundError, UserValueError
-from adds_training.checkpoint import FORMAT, load_checkpoint
+from adds_training.checkpoint import file_hash, FORMAT, load_checkpoint
 
 from .adds import ADDSModel, check_domain, DepthNet, ModelConfig
 from .reference_import import import_reference_checkpoint
 
 PathLike = Union[str, os.PathLike]
-
-
-def checkpoint_dict(model: ADDSModel, meta: Mapping[str, Any],
-                    config: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
-    """Build the dict to `torch.save`; `config` (e.g. training settings) gets the model fields.
-
-    `meta` should hold at least the training 'height' and 'width'.
-    """
-    full_config = dict(config or {})
-    full_config['model'] = dataclasses.asdict(model.config)
-    return {'format': FORMAT, 'config': full_config, 'model': model.state_dict(),
-            'meta': dict(meta)}
-
-
-def file_hash(paths: Iterable[Path]) -> str:
-    """'sha256:<hex>' over the bytes of `paths`, in order (identifies the weights)."""
-    digest = hashlib.sha256()
-    for path in paths:
-        with open(path, 'rb') as f:
-            for chunk in iter(lambda: f.read(1 << 20), b''):
-                digest.update(chunk)
-    return 'sha256:' + digest.hexdigest()
 
 
 def _model_config(config: Mapping[str, Any], path: Path) -> ModelConfig:
