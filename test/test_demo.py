@@ -11,7 +11,7 @@ import pytest
 
 from adds_ros.messages import array_from_float_image, Image
 from adds_ros.metadata import ModelMetadata
-from adds_training import demo
+from adds_training import demo, pictures
 from adds_training.bags import rosbag_io
 from adds_training.demo import DemoConfig, DemoPaths, QUICK, run_demo
 
@@ -87,7 +87,7 @@ def test_depth_bag_has_one_metric_frame_per_night_frame(finished):
 def test_picture_has_the_expected_size_and_content(finished):
     cfg, paths, _ = finished
     picture = cv2.imread(str(paths.picture))
-    s = demo.picture_scale(cfg.width)
+    s = pictures.panel_scale(cfg.width)
     assert picture.shape == (2 * cfg.height * s, 3 * cfg.width * s, 3)
     panel_w = cfg.width * s
     for row in range(2):

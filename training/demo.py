@@ -26,12 +26,12 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Sequence, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 from tqdm import tqdm
 
-from adds_ros.atomic import write_bytes_atomic, write_text_atomic
+from adds_ros.atomic import write_text_atomic
 from adds_ros.errors import UserError
 
 EVAL_SPLITS = ('test_day', 'test_night')
@@ -41,7 +41,6 @@ IMAGE_TOPIC = '/camera/image_raw'
 FRAME_ID = 'camera_optical'
 START_NS = 1_700_000_000 * 10 ** 9          # first stamp of the camera bag
 FRAME_PERIOD_NS = 100_000_000               # 10 Hz: the synthetic car moves ~1 m per frame
-PANEL_WIDTH = 384                           # panels of the picture are enlarged towards this
 
 
 @dataclass
@@ -288,33 +287,6 @@ def depth_from_bag(bag: Path, stamp_ns: int) -> np.ndarray:
     raise ValueError(f'{bag} has no depth frame stamped {stamp_ns} ns on {depth_topic()}')
 
 
-def picture_scale(width: int) -> int:
-    """Integer enlargement of the panels (nearest neighbour: every network pixel stays visible)."""
-    return max(1, PANEL_WIDTH // width)
-
-
-def picture_row(rgb: np.ndarray, depth: np.ndarray, gt: np.ndarray,
-                labels: Sequence[str]) -> np.ndarray:
-    """Input | depth | GT as one bgr8 strip; both depths share one colour scale (inverse depth)."""
-    import cv2
-
-    from adds_ros.postprocess import colorize
-
-    valid = gt > 0
-    vmax = float(np.percentile(1.0 / gt[valid], 95)) if valid.any() else None
-    panels = [cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), colorize(depth, vmax=vmax),
-              colorize(gt, vmax=vmax)]
-    scale = picture_scale(rgb.shape[1])
-    out = []
-    for panel, label in zip(panels, labels):
-        panel = cv2.resize(panel, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-        for colour, thickness in (((0, 0, 0), 3), ((255, 255, 255), 1)):
-            cv2.putText(panel, label, (6, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour,
-                        thickness, cv2.LINE_AA)
-        out.append(panel)
-    return np.concatenate(out, 1)
-
-
 def middle_frame(paths: DemoPaths, split: str) -> Tuple[str, int]:
     from adds_training.data import layout
 
@@ -324,29 +296,26 @@ def middle_frame(paths: DemoPaths, split: str) -> Tuple[str, int]:
 
 def run_picture(cfg: DemoConfig, paths: DemoPaths) -> None:
     """Night: the depth bag's frame (the node's output); day: the ONNX model via the estimator."""
-    import cv2
-
     from adds_ros.estimator import DepthEstimator
+    from adds_training import pictures
     from adds_training.data import layout
 
     rows = []
     folder, index = middle_frame(paths, 'test_night')
     stamp = dict(night_stamps(paths))[index]
-    rows.append(picture_row(layout.read_rgb(layout.frame_path(paths.data, folder, index)),
-                            depth_from_bag(paths.depth_bag, stamp),
-                            layout.read_gt_png(layout.gt_path(paths.data, folder, index)),
-                            ('night input', 'ADDS depth (depth bag)', 'ground truth')))
+    rows.append(pictures.depth_strip(
+        layout.read_rgb(layout.frame_path(paths.data, folder, index)),
+        depth_from_bag(paths.depth_bag, stamp),
+        layout.read_gt_png(layout.gt_path(paths.data, folder, index)),
+        ('night input', 'ADDS depth (depth bag)', 'ground truth')))
     folder, index = middle_frame(paths, 'test_day')
     rgb = layout.read_rgb(layout.frame_path(paths.data, folder, index))
     with DepthEstimator(paths.model, backend='onnxruntime', device='cpu') as estimator:
         depth = estimator.metric_depth(estimator.predict(rgb))
-    rows.append(picture_row(rgb, depth,
-                            layout.read_gt_png(layout.gt_path(paths.data, folder, index)),
-                            ('day input', 'ADDS depth (ONNX)', 'ground truth')))
-    ok, data = cv2.imencode('.png', np.concatenate(rows, 0), [cv2.IMWRITE_PNG_COMPRESSION, 9])
-    if not ok:
-        raise OSError(f'cannot encode {paths.picture}')
-    write_bytes_atomic(paths.picture, data.tobytes())
+    rows.append(pictures.depth_strip(
+        rgb, depth, layout.read_gt_png(layout.gt_path(paths.data, folder, index)),
+        ('day input', 'ADDS depth (ONNX)', 'ground truth')))
+    pictures.save_png(paths.picture, np.concatenate(rows, 0))
 
 
 @dataclass(frozen=True)

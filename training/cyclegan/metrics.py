@@ -11,10 +11,10 @@ Sets are compared as wholes, so they need not be paired or of equal size.
 from pathlib import Path
 from typing import Dict, List, Sequence
 
-import cv2
 import numpy as np
 
 from adds_ros.errors import UserValueError
+from adds_training import pictures
 from adds_training.data import layout
 
 CHANNELS = ('R', 'G', 'B', 'Y')
@@ -106,9 +106,5 @@ def sample_strip(day: Sequence[np.ndarray], fake_night: Sequence[np.ndarray],
     if rows < 1:
         raise UserValueError('need at least one day, fake-night and night image')
     height, width = day[0].shape[:2]
-
-    def fit(rgb: np.ndarray) -> np.ndarray:
-        return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
-
-    return np.concatenate([np.concatenate([fit(day[i]), fit(fake_night[i]), fit(night[i])], 1)
-                           for i in range(rows)], 0)
+    return pictures.grid([[pictures.fit(image[i], height, width)
+                           for image in (day, fake_night, night)] for i in range(rows)])

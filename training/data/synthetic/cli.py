@@ -46,8 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from adds_training.data.synthetic.write import contact_sheet, render_dataset, \
-        save_contact_sheet, SynthConfig
+    from adds_training import pictures
+    from adds_training.data.synthetic.write import contact_sheet, render_dataset, SynthConfig
     try:
         cfg = SynthConfig(seed=args.seed, height=args.height, width=args.width,
                           frames=args.frames, max_depth=args.max_depth, workers=args.workers,
@@ -68,6 +68,6 @@ def run(args: argparse.Namespace) -> int:
     if args.contact_sheet:
         step = max(cfg.frames // 3, 1)
         entries = [('day_train', i) for i in range(0, cfg.frames, step)][:3]
-        save_contact_sheet(args.contact_sheet, contact_sheet(args.out, entries))
+        pictures.save_png(args.contact_sheet, contact_sheet(args.out, entries))
         print(f'contact sheet: {args.contact_sheet}')
     return 0

@@ -25,7 +25,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from adds_ros.atomic import write_bytes_atomic, write_text_atomic
+from adds_ros.atomic import write_text_atomic
+from adds_training import pictures
 from adds_training.data import layout
 from adds_training.data.synthetic.render import cast, gt_depth, render_views, shade
 from adds_training.data.synthetic.world import camera_trajectory, make_world, World
@@ -265,29 +266,10 @@ def render_dataset(out: Path, cfg: SynthConfig, progress: bool = True) -> Datase
     return summary
 
 
-def colourise_depth(depth: np.ndarray, near: float = 2.0, far: float = 80.0) -> np.ndarray:
-    """RGB uint8 view of depth: log depth from near (bright) to far (dark), invalid black."""
-    closeness = 1 - np.log(np.clip(depth, near, far) / near) / np.log(far / near)
-    bgr = cv2.applyColorMap(np.round(closeness * 255).astype(np.uint8), cv2.COLORMAP_MAGMA)
-    bgr[depth <= 0] = 0
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
 def contact_sheet(root: Path, entries: Sequence[Tuple[str, int]]) -> np.ndarray:
     """One row per day frame: day | its night render | its depth, as one RGB image."""
-    rows = []
-    for folder, index in entries:
-        depth = layout.read_gt_png(layout.gt_path(root, folder, index))
-        rows.append(np.concatenate([layout.read_rgb(layout.frame_path(root, folder, index)),
-                                    layout.read_rgb(layout.fake_night_path(root, folder, index)),
-                                    colourise_depth(depth)], 1))
-    return np.concatenate(rows, 0)
-
-
-def save_contact_sheet(path: Path, sheet: np.ndarray) -> None:
-    """Write the sheet as a maximally compressed PNG (it is meant to live in the docs)."""
-    ok, data = cv2.imencode('.png', cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR),
-                            [cv2.IMWRITE_PNG_COMPRESSION, 9])
-    if not ok:
-        raise OSError(f'cannot encode contact sheet {path}')
-    write_bytes_atomic(path, data.tobytes())
+    return pictures.grid([[layout.read_rgb(layout.frame_path(root, folder, index)),
+                           layout.read_rgb(layout.fake_night_path(root, folder, index)),
+                           pictures.log_depth_rgb(layout.read_gt_png(
+                               layout.gt_path(root, folder, index)))]
+                          for folder, index in entries])
