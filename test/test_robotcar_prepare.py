@@ -57,12 +57,12 @@ def test_static_frames_dropped_and_triplets_never_cross_a_gap(tmp_path):
     assert written == [0, 1, 2, 3, 6, 7, 8, 9]
     split = layout.read_split(layout.split_path(tmp_path / 'out', 'day'))
     assert [i for _, i in split] == [1, 2, 7, 8]
-    stamps = prepare.read_index_timestamps(tmp_path / 'out', 'day')
+    stamps = layout.read_index_timestamps(tmp_path / 'out', 'day')
     assert stamps == {i: int(fx.stamps[i]) for i in written}
     held_out = prepare.prepare(config(fx, tmp_path / 'out', split='val', frames=(5, 9)))
     assert held_out['static'] == 1 and held_out['resumed'] == 3
     assert layout.read_split(layout.split_path(tmp_path / 'out', 'val')) == [('day', 7)]
-    assert prepare.read_index_timestamps(tmp_path / 'out', 'day') == stamps  # merged, not lost
+    assert layout.read_index_timestamps(tmp_path / 'out', 'day') == stamps  # merged, not lost
 
 
 def test_corrupt_and_missing_images_are_skipped_counted_and_resumed(tmp_path, capsys):

@@ -235,11 +235,10 @@ def run_camera_bag(cfg: DemoConfig, paths: DemoPaths) -> None:
     from adds_ros.messages import camera_info_from_k, Header, image_from_array
     from adds_training.bags import rosbag_io
     from adds_training.data import layout
-    from adds_training.data.robotcar.prepare import timestamps_path
 
     frames = night_stamps(paths)
-    write_text_atomic(timestamps_path(paths.data, 'night_test'),
-                      ''.join(f'{index} {stamp // 1000}\n' for index, stamp in frames))
+    layout.write_index_timestamps(paths.data, 'night_test',
+                                  {index: stamp // 1000 for index, stamp in frames})
     K = layout.DatasetInfo.load(paths.data).K_for(cfg.height, cfg.width)
     info_topic = rosbag_io.camera_info_topic(IMAGE_TOPIC)
     with rosbag_io.BagWriter(paths.camera_bag, overwrite=True) as bag:
@@ -336,9 +335,9 @@ def _synth_outputs(paths: DemoPaths) -> List[Path]:
 
 
 def _camera_bag_outputs(paths: DemoPaths) -> List[Path]:
-    from adds_training.data.robotcar.prepare import timestamps_path
+    from adds_training.data import layout
 
-    return [paths.camera_bag / 'metadata.yaml', timestamps_path(paths.data, 'night_test')]
+    return [paths.camera_bag / 'metadata.yaml', layout.timestamps_path(paths.data, 'night_test')]
 
 
 STAGES = (

@@ -42,7 +42,6 @@ from adds_ros.pipeline import (COLORIZED, DEPTH, DEPTH_INFO, INVERSE, EstimatorF
                                FramePipeline, default_estimator_factory)
 from adds_training.bags import rosbag_io
 from adds_training.data import layout
-from adds_training.data.robotcar.prepare import read_index_timestamps
 from adds_training.metrics import (METRIC_NAMES, Protocol, evaluate_image, get_protocol,
                                    markdown_table, mean_metrics)
 
@@ -87,7 +86,7 @@ class GroundTruth:
     def __init__(self, root: Path, folder: str) -> None:
         self.root, self.folder = Path(root), folder
         self.index = {stamp: index for index, stamp in
-                      read_index_timestamps(self.root, folder).items()}
+                      layout.read_index_timestamps(self.root, folder).items()}
 
     def at(self, stamp_us: int) -> Optional[np.ndarray]:
         """GT metres (0 = invalid) for the frame at `stamp_us`, or None if it has none."""

@@ -9,6 +9,7 @@ One on-disk format (docs/data.md):
     <root>/<folder>_gt/<same name>.png            16-bit depth, metres = value / 256, 0 = invalid
     <root>/splits/<name>.txt                      one `folder/index` per line
     <root>/dataset.json                           intrinsics and GT geometry (DatasetInfo)
+    <root>/<folder>.timestamps                    `index µs` per line: each frame's camera time
 
 The authors' release has no dataset.json; `DatasetInfo.load` falls back to the RobotCar values
 for it, so a user who downloaded that release can train at once.
@@ -18,7 +19,7 @@ import json
 import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Collection, Iterable, List, Optional, Sequence, Tuple
+from typing import Collection, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -112,6 +113,25 @@ def gt_path(root: Path, folder: str, index: int) -> Path:
 
 def split_path(root: Path, name: str) -> Path:
     return Path(root) / 'splits' / f'{name}.txt'
+
+
+def timestamps_path(root: Path, folder: str) -> Path:
+    return Path(root) / f'{folder}.timestamps'
+
+
+def write_index_timestamps(root: Path, folder: str, stamps: Mapping[int, int]) -> None:
+    """Write `<root>/<folder>.timestamps` (index -> µs), sorted by index, atomically."""
+    text = ''.join(f'{index:010d} {stamp}\n' for index, stamp in sorted(stamps.items()))
+    write_text_atomic(timestamps_path(root, folder), text)
+
+
+def read_index_timestamps(root: Path, folder: str) -> Dict[int, int]:
+    """Read `<root>/<folder>.timestamps` (index -> µs): how frames map back to camera time."""
+    path = timestamps_path(root, folder)
+    if not path.exists():
+        raise FileNotFoundError(f'{path} not found: run `adds prepare` for {folder} first')
+    pairs = (line.split() for line in path.read_text().splitlines() if line.strip())
+    return {int(index): int(stamp) for index, stamp in pairs}
 
 
 def parse_split_line(line: str) -> Optional[SplitEntry]:

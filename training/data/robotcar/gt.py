@@ -21,7 +21,7 @@ from adds_ros.errors import UserError
 from adds_training.data import layout
 from adds_training.data.robotcar import raw
 from adds_training.data.robotcar.gt_formats import points_to_depth
-from adds_training.data.robotcar.prepare import read_index_timestamps, report, run_jobs
+from adds_training.data.robotcar.prepare import report, run_jobs
 
 
 @dataclass
@@ -110,7 +110,7 @@ def _run_job(job: Tuple[int, int]) -> Tuple[int, str, int]:
 
 def frames(cfg: GTConfig) -> List[Tuple[int, int]]:
     """(index, µs) of the frames to label: the split's entries of `folder`, or all prepared."""
-    stamps = read_index_timestamps(cfg.out, cfg.folder)
+    stamps = layout.read_index_timestamps(cfg.out, cfg.folder)
     if cfg.split is None:
         return sorted(stamps.items())
     path = Path(cfg.split)

@@ -27,7 +27,6 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from adds_ros.atomic import write_text_atomic
 from adds_ros.errors import UserError
 from adds_training.data import layout
 from adds_training.data.robotcar import raw, splits
@@ -170,14 +169,15 @@ def split_timestamps(root: Path, split_file: Path, fmt: str = 'auto') -> List[in
     for record in records:
         if record.folder not in known:
             try:
-                known[record.folder] = read_index_timestamps(root, record.folder)
+                known[record.folder] = layout.read_index_timestamps(root, record.folder)
             except FileNotFoundError:
+                path = layout.timestamps_path(root, record.folder)
                 raise ValueError(f'{split_file}: cannot hold out {record.folder}/... frames: '
-                                 f'{timestamps_path(root, record.folder)} is missing (frames '
-                                 'not written by adds prepare have no raw time)') from None
+                                 f'{path} is missing (frames not written by adds prepare have '
+                                 'no raw time)') from None
         if record.index not in known[record.folder]:
             raise ValueError(f'{split_file}: {record.folder}/{record.index} is not listed in '
-                             f'{timestamps_path(root, record.folder)}')
+                             f'{layout.timestamps_path(root, record.folder)}')
         stamps.append(known[record.folder][record.index])
     return sorted(stamps)
 
@@ -208,24 +208,10 @@ def write_timestamps(cfg: PrepareConfig, stamps: np.ndarray, written: Sequence[i
     `adds gt` and users map indices back to raw timestamps with it.
     """
     known = {}
-    if timestamps_path(cfg.out, cfg.folder).exists():
-        known = read_index_timestamps(cfg.out, cfg.folder)
+    if layout.timestamps_path(cfg.out, cfg.folder).exists():
+        known = layout.read_index_timestamps(cfg.out, cfg.folder)
     known.update({i: int(stamps[i]) for i in written})
-    text = ''.join(f'{i:010d} {t}\n' for i, t in sorted(known.items()))
-    write_text_atomic(timestamps_path(cfg.out, cfg.folder), text)
-
-
-def timestamps_path(root: Path, folder: str) -> Path:
-    return Path(root) / f'{folder}.timestamps'
-
-
-def read_index_timestamps(root: Path, folder: str) -> Dict[int, int]:
-    """Read `<root>/<folder>.timestamps` written by `adds prepare` (index -> µs)."""
-    path = timestamps_path(root, folder)
-    if not path.exists():
-        raise FileNotFoundError(f'{path} not found: run `adds prepare` for {folder} first')
-    pairs = (line.split() for line in path.read_text().splitlines() if line.strip())
-    return {int(index): int(stamp) for index, stamp in pairs}
+    layout.write_index_timestamps(cfg.out, cfg.folder, known)
 
 
 def save_info(cfg: PrepareConfig, info: layout.DatasetInfo) -> None:
