@@ -232,24 +232,13 @@ def night_stamps(paths: DemoPaths) -> List[Tuple[int, int]]:
 
 def run_camera_bag(cfg: DemoConfig, paths: DemoPaths) -> None:
     """Record the night test drive as a camera would, plus the index -> µs lookup of its GT."""
-    from adds_ros.messages import camera_info_from_k, Header, image_from_array
-    from adds_training.bags import rosbag_io
+    from adds_training.bags.dataset_bag import write_camera_bag
     from adds_training.data import layout
 
     frames = night_stamps(paths)
     layout.write_index_timestamps(paths.data, 'night_test',
                                   {index: stamp // 1000 for index, stamp in frames})
-    K = layout.DatasetInfo.load(paths.data).K_for(cfg.height, cfg.width)
-    info_topic = rosbag_io.camera_info_topic(IMAGE_TOPIC)
-    with rosbag_io.BagWriter(paths.camera_bag, overwrite=True) as bag:
-        bag.add_topic(IMAGE_TOPIC, rosbag_io.IMAGE)
-        bag.add_topic(info_topic, rosbag_io.CAMERA_INFO)
-        for index, stamp in tqdm(frames, desc='camera bag', unit='frame'):
-            header = Header(stamp=rosbag_io.time_from_ns(stamp), frame_id=FRAME_ID)
-            rgb = layout.read_rgb(layout.frame_path(paths.data, 'night_test', index))
-            bag.write(IMAGE_TOPIC, stamp, image_from_array(rgb, 'rgb8', header))
-            bag.write(info_topic, stamp, camera_info_from_k(K, rgb.shape[1], rgb.shape[0],
-                                                            header))
+    write_camera_bag(paths.camera_bag, paths.data, 'night_test', frames, IMAGE_TOPIC, FRAME_ID)
 
 
 def run_depth_bag(cfg: DemoConfig, paths: DemoPaths) -> None:
@@ -274,18 +263,6 @@ def depth_topic() -> str:
     return output_namespace(IMAGE_TOPIC) + '/depth/image'
 
 
-def depth_from_bag(bag: Path, stamp_ns: int) -> np.ndarray:
-    """Return the depth image (metres) the node published for the frame stamped `stamp_ns`."""
-    from adds_ros.messages import array_from_float_image, Image
-    from adds_training.bags import rosbag_io
-
-    for _, msgtype, _, data in rosbag_io.read_messages(bag, [depth_topic()]):
-        msg = rosbag_io.from_rosbags(rosbag_io.deserialize(data, msgtype), Image)
-        if rosbag_io.stamp_ns(msg.header.stamp) == stamp_ns:
-            return array_from_float_image(msg)
-    raise ValueError(f'{bag} has no depth frame stamped {stamp_ns} ns on {depth_topic()}')
-
-
 def middle_frame(paths: DemoPaths, split: str) -> Tuple[str, int]:
     from adds_training.data import layout
 
@@ -297,6 +274,7 @@ def run_picture(cfg: DemoConfig, paths: DemoPaths) -> None:
     """Night: the depth bag's frame (the node's output); day: the ONNX model via the estimator."""
     from adds_ros.estimator import DepthEstimator
     from adds_training import pictures
+    from adds_training.bags.dataset_bag import depth_image_at
     from adds_training.data import layout
 
     rows = []
@@ -304,7 +282,7 @@ def run_picture(cfg: DemoConfig, paths: DemoPaths) -> None:
     stamp = dict(night_stamps(paths))[index]
     rows.append(pictures.depth_strip(
         layout.read_rgb(layout.frame_path(paths.data, folder, index)),
-        depth_from_bag(paths.depth_bag, stamp),
+        depth_image_at(paths.depth_bag, depth_topic(), stamp),
         layout.read_gt_png(layout.gt_path(paths.data, folder, index)),
         ('night input', 'ADDS depth (depth bag)', 'ground truth')))
     folder, index = middle_frame(paths, 'test_day')
