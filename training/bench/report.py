@@ -17,6 +17,8 @@ TARGETS = {
     'colorize_ms': (1.0, 'max', 'colourised view of a camera-size depth image, ms (CPU)'),
     'torch_vs_best_pytorch': (1.3, 'max', 'project PyTorch backend latency / best PyTorch '
                                           'variant (CUDA)'),
+    'ros_overhead_ms': (10.0, 'max', 'end-to-end p50 over real rclpy minus inference p50, '
+                                     'tiny model, ms'),
 }
 
 
@@ -61,6 +63,11 @@ def check_targets(results: Dict[str, Any]) -> List[Dict[str, Any]]:
     for row in results.get('inference', []):
         if 'vs_best_pytorch' in row:
             add('torch_vs_best_pytorch', row['size'], row['vs_best_pytorch'])
+    for key in ('transport', 'transport_large_data'):
+        run = results.get(key) or {}
+        if run.get('lockstep', {}).get('p50_ms') is not None:
+            add('ros_overhead_ms', f"{run['camera']}, Fast DDS {run.get('fastdds', 'default')}",
+                run['lockstep']['p50_ms'] - run['inference']['inference'])
     return checks
 
 
@@ -201,10 +208,10 @@ def qos_section(results: Dict[str, Any]) -> List[str]:
         return []
     return ['## Frames delivered per QoS pairing (rclpy, Fast DDS, 10 Hz camera)', '',
             'Depth images back at the camera for frames sent, per camera publisher QoS, node '
-            'input QoS (`input_reliability`) and Fast DDS built-in transport '
-            '(`FASTDDS_BUILTIN_TRANSPORTS`). A best-effort camera and a reliable node do not '
-            'match at all (the node warns: incompatible QoS).', '',
-            table(['transport', 'camera', 'camera QoS', 'node QoS', 'depth back / sent'],
+            'input QoS (`input_reliability`) and Fast DDS set-up (its defaults, or '
+            '`config/fastdds_large_data.xml` in every process). A best-effort camera and a '
+            'reliable node do not match at all (the node warns: incompatible QoS).', '',
+            table(['Fast DDS', 'camera', 'camera QoS', 'node QoS', 'depth back / sent'],
                   [(r['transport'], r['camera'], r['camera_qos'], r['node_qos'],
                     f"{r['depth_back']} / {r['sent']}" if r['compatible']
                     else f"{r['depth_back']} / {r['sent']} (incompatible)") for r in rows]), '']
@@ -245,6 +252,8 @@ def render_markdown(results: Dict[str, Any], notes: Sequence[str] = ()) -> str:
     head = ['# Benchmarks', '',
             f"Written by `{results['command']}` on {results['date']} "
             f"({results['elapsed_s']:.0f} s). Regenerate with the same command.", '']
+    if results.get('resplice'):  # sections of two runs in one report: say which is which
+        head += [f"**{results['resplice']}.**", '']
     body = (targets_section(results) + machine_section(results) + inference_section(results)
             + pipeline_section(results) + estimator_paths_section(results)
             + transport_section(results) + qos_section(results)
