@@ -83,5 +83,7 @@ setup(
         ],
         # each half registers its own `adds` sub-commands (adds_ros/cli.py)
         'adds_ros.commands': ['training = adds_training.commands'],
+        # the training half runs .pt checkpoints for the runtime's estimator
+        'adds_ros.backends': ['torch = adds_training.torch_backend:TorchBackend'],
     },
 )

@@ -41,7 +41,7 @@ def test_each_half_registers_its_own_commands():
 
 
 def test_the_runtime_imports_no_training_module():
-    """Only the torch backend may (lazily) use the training code, to run .pt checkpoints."""
+    """Not even lazily: the training half registers what it adds (commands, the torch backend)."""
     import ast
     from pathlib import Path
     root = Path(cli.__file__).parent
@@ -52,4 +52,4 @@ def test_the_runtime_imports_no_training_module():
                      else [node.module or ''] if isinstance(node, ast.ImportFrom) else [])
             if any(n.split('.')[0] == 'adds_training' for n in names):
                 offenders.append(path.relative_to(root).as_posix())
-    assert sorted(set(offenders)) == ['backends/torch_backend.py']
+    assert offenders == []

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from adds_ros.backends.torch_backend import TorchBackend
+from adds_training.torch_backend import TorchBackend
 from adds_ros.estimator import DepthEstimator
 from adds_training.checkpoint import checkpoint_dict
 from adds_training.networks import ADDSModel

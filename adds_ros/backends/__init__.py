@@ -11,6 +11,11 @@
 | .engine, .plan | tensorrt                    | tensorrt                                      |
 | .pt, .pth      | torch                       | torch                                         |
 
+The torch backend runs project checkpoints with the training code, so it lives in the training
+half (`adds_training.torch_backend`) and registers itself through the `adds_ros.backends` entry
+point (setup.py): the runtime never imports the training package, and an install without it
+says so when asked for a `.pt` model.
+
 Backend modules import their heavy libraries (onnxruntime, tensorrt, torch) only when built, so
 importing this package costs nothing. `precision` ('auto', 'fp32', 'fp16', 'int8') goes to the
 backends whose constructor takes it (TensorRT: see tensorrt_backend); the others run the graph as
@@ -21,6 +26,7 @@ import abc
 import importlib
 import importlib.util
 import inspect
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Dict, Optional, Sequence, Tuple, Union
 
@@ -29,12 +35,14 @@ import numpy as np
 from adds_ros.errors import UserFileNotFoundError, UserValueError
 from adds_ros.metadata import ModelMetadata
 
-# name -> (module, class)
+# name -> (module, class); more come from the `adds_ros.backends` entry-point group
 BACKENDS = {
     'onnxruntime': ('adds_ros.backends.onnxruntime_backend', 'OnnxRuntimeBackend'),
     'tensorrt': ('adds_ros.backends.tensorrt_backend', 'TensorRTBackend'),
-    'torch': ('adds_ros.backends.torch_backend', 'TorchBackend'),
 }
+PLUGIN_GROUP = 'adds_ros.backends'
+# backend -> what to install when it is asked for but not registered
+PROVIDED_BY = {'torch': "the training package (pip install -e '.[train]')"}
 # suffix -> the backends that can run such a file
 SUFFIX_BACKENDS = {
     '.onnx': ('onnxruntime', 'tensorrt'),
@@ -85,9 +93,9 @@ def choose_backend(model: Union[str, Path], backend: str = 'auto',
     if suffix not in SUFFIX_BACKENDS:
         raise ValueError(f'cannot tell how to run {model}: expected one of '
                          f'{sorted(SUFFIX_BACKENDS)}')
-    if backend != 'auto' and backend not in BACKENDS:
+    if backend != 'auto' and backend not in BACKENDS and backend not in PROVIDED_BY:
         raise ValueError(f"unknown backend {backend!r}: expected 'auto' or one of "
-                         f'{sorted(BACKENDS)}')
+                         f'{sorted(set(BACKENDS) | set(PROVIDED_BY))}')
     possible = SUFFIX_BACKENDS[suffix]
     if backend == 'auto':
         if len(possible) == 1:
@@ -107,14 +115,25 @@ def create_backend(model: Union[str, Path], backend: str = 'auto', device: str =
     if not model.exists():
         raise UserFileNotFoundError(f'no model file at {model}')
     name = choose_backend(model, backend)
-    module_name, class_name = BACKENDS[name]
-    cls = getattr(importlib.import_module(module_name), class_name)
+    cls = backend_class(name)
     if 'precision' in inspect.signature(cls).parameters:
         options['precision'] = precision
     elif precision not in ('auto', 'fp32'):
         raise UserValueError(f'the {name} backend runs the graph as exported; precision '
                              f'{precision!r} needs the tensorrt backend')
     return cls(model, device=device, **options)
+
+
+def backend_class(name: str) -> type:
+    """The class of backend `name`: the runtime's own, or one another package registered."""
+    if name in BACKENDS:
+        module_name, class_name = BACKENDS[name]
+        return getattr(importlib.import_module(module_name), class_name)
+    for entry in entry_points(group=PLUGIN_GROUP):
+        if entry.name == name:
+            return entry.load()
+    raise UserValueError(f'the {name} backend is not installed: it comes with '
+                         f'{PROVIDED_BY.get(name, "another package")}')
 
 
 def parse_device(device: str) -> Tuple[str, int]:

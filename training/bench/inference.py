@@ -43,7 +43,7 @@ def torch_eager(checkpoint: Path, onnx: Path, device: str,
     """Load the PyTorch backend (inference_mode), optionally with channels_last weights."""
     import torch
 
-    from adds_ros.backends.torch_backend import TorchBackend
+    from adds_training.torch_backend import TorchBackend
 
     if device == 'cuda' and not torch.cuda.is_available():
         raise Unavailable(NO_CUDA)
@@ -64,7 +64,7 @@ def torch_fast_backend(checkpoint: Path, onnx: Path) -> Infer:
     """Load the project's PyTorch backend with every CUDA option on (numpy in and out)."""
     import torch
 
-    from adds_ros.backends.torch_backend import TorchBackend
+    from adds_training.torch_backend import TorchBackend
 
     if not torch.cuda.is_available():
         raise Unavailable(NO_CUDA)
@@ -81,7 +81,7 @@ def torch_variant(checkpoint: Path, onnx: Path, half: bool, channels_last: bool,
     """
     import torch
 
-    from adds_ros.backends.torch_backend import CapturedGraph
+    from adds_training.torch_backend import CapturedGraph
     from adds_ros.metadata import ModelMetadata
     from adds_training.export import depth_graph
     from adds_training.networks import load_depth_net

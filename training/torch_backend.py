@@ -2,6 +2,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """PyTorch backend: runs a project checkpoint (.pt/.pth) directly, without an export step.
 
+It needs the training code, so it lives in the training half and registers itself with the
+runtime's estimator through the `adds_ros.backends` entry point (setup.py).
+
 It runs the very module `adds export` would export (`adds_training.export.depth_graph`), so it
 is the ground truth an ONNX file or engine is compared with. Its metadata comes from the
 checkpoint's `meta` (as export builds it), or from a `metadata` option: a ModelMetadata or the
