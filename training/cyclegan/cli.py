@@ -10,10 +10,10 @@ reports how close the fake night is to real night.
 
 import argparse
 import json
-from dataclasses import fields, MISSING
 from pathlib import Path
 
 from adds_ros.errors import UserError
+from adds_training import cli_config
 
 HELP = {
     'out': 'run folder (checkpoints, TensorBoard, day2night.pt); an existing run resumes',
@@ -35,21 +35,7 @@ HELP = {
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """One option per `CycleGANConfig` field; booleans that default to True get `--no-X`."""
     from adds_training.cyclegan.train import CycleGANConfig
-    for f in fields(CycleGANConfig):
-        flag = '--' + f.name.replace('_', '-')
-        if f.default is MISSING:
-            parser.add_argument(flag, required=True, help=HELP.get(f.name))
-        elif isinstance(f.default, bool):
-            if f.default:
-                parser.add_argument('--no-' + flag[2:], dest=f.name, action='store_false',
-                                    help=f'disable: {HELP.get(f.name, f.name)}')
-            else:
-                parser.add_argument(flag, action='store_true', help=HELP.get(f.name))
-        else:
-            kind = type(f.default) if f.default is not None else (
-                int if f.name == 'max_steps' else str)
-            parser.add_argument(flag, type=kind, default=f.default,
-                                help=f'{HELP.get(f.name, "")} (default {f.default})'.lstrip())
+    cli_config.add_options(parser, CycleGANConfig, HELP)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     from adds_training.cyclegan.train import CycleGANConfig, train_cyclegan
-    cfg = CycleGANConfig(**{f.name: getattr(args, f.name) for f in fields(CycleGANConfig)})
+    cfg = cli_config.build(CycleGANConfig, args)
     print(f'generator: {train_cyclegan(cfg)}')
     return 0
 

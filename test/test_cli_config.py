@@ -1,0 +1,82 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""One option per config field, and the config back: types, switches, sizes, presets."""
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import pytest
+
+from adds_training import cli_config
+
+
+def size(text: str) -> Tuple[int, int]:
+    height, width = text.split('x')
+    return int(height), int(width)
+
+
+@dataclass
+class Example:
+    name: str
+    out: Path = Path('out')
+    steps: int = 3
+    lr: float = 1e-4
+    limit: Optional[int] = None
+    amp: bool = True
+    verbose: bool = False
+    camera: Tuple[int, int] = (4, 8)
+    sizes: List[Tuple[int, int]] = field(default_factory=lambda: [(2, 4)])
+    counts: Tuple[int, ...] = ()
+    skip: Tuple[str, ...] = ()
+
+
+def parser(**kwargs) -> argparse.ArgumentParser:
+    result = argparse.ArgumentParser()
+    cli_config.add_options(result, Example, {'steps': 'training steps', 'amp': 'mixed precision',
+                                             'camera': 'camera HxW (default: a small one)'},
+                           parsers={'camera': size, 'sizes': size},
+                           extra={'skip': dict(nargs='*', choices=('a', 'b'))}, **kwargs)
+    return result
+
+
+def test_defaults_come_back_when_nothing_is_given():
+    assert cli_config.build(Example, parser().parse_args(['--name', 'x'])) == Example('x')
+
+
+def test_each_field_parses_to_its_type():
+    args = parser().parse_args(['--name', 'x', '--out', 'o', '--steps', '5', '--lr', '0.5',
+                                '--limit', '7', '--no-amp', '--verbose', '--camera', '6x10',
+                                '--sizes', '1x2', '3x4', '--counts', '1', '2', '--skip'])
+    assert cli_config.build(Example, args) == Example(
+        'x', Path('o'), 5, 0.5, 7, False, True, (6, 10), [(1, 2), (3, 4)], (1, 2), ())
+
+
+def test_a_field_without_default_is_required_and_bad_words_are_refused(capsys):
+    for words in ([], ['--name', 'x', '--steps', 'many'], ['--name', 'x', '--skip', 'c']):
+        with pytest.raises(SystemExit):
+            parser().parse_args(words)
+    assert 'invalid choice' in capsys.readouterr().err
+
+
+def test_preset_sits_between_defaults_and_given_options():
+    args = parser().parse_args(['--name', 'x', '--steps', '9'])
+    built = cli_config.build(Example, args, preset={'steps': 1, 'lr': 2.0})
+    assert (built.steps, built.lr, built.camera) == (9, 2.0, (4, 8))
+
+
+def test_help_shows_defaults_unless_the_text_names_its_own(capsys):
+    with pytest.raises(SystemExit):
+        parser().parse_args(['--help'])
+    text = ' '.join(capsys.readouterr().out.split())
+    assert 'training steps (default 3)' in text and '--no-amp' in text
+    assert 'disable: mixed precision' in text and 'default: a small one)' in text
+    assert '(default (4, 8))' not in text
+
+
+def test_skipped_fields_get_no_option_and_unparsable_types_need_a_parser():
+    args = parser(skip=('sizes',)).parse_args(['--name', 'x'])
+    assert not hasattr(args, 'sizes')
+    with pytest.raises(TypeError, match='camera'):
+        cli_config.add_options(argparse.ArgumentParser(), Example, {})

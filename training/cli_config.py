@@ -1,0 +1,113 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""Config dataclass <-> command line: one option per field, and the dataclass back from them.
+
+`add_options` gives each field `--field-name` (type from the annotation; a list or
+`Tuple[X, ...]` takes one word per element; a field without a default is required; a boolean
+becomes a switch, `--no-name` when it defaults to True). Every option defaults to None, so
+`build` can tell what the user typed: the dataclass's defaults, then a preset (a `--quick`
+dictionary), then the options given. Help texts end in the field's default unless they already
+say what the default is.
+
+`adds train`'s `key=value` overrides (training/config.py) stay their own syntax: they reach
+into nested sections (`model.encoder=resnet50`) whose values are free-form YAML checked by
+TrainConfig, which flat typed options cannot express.
+"""
+
+import argparse
+from dataclasses import Field, fields, MISSING
+import typing
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+
+Parser = Callable[[str], Any]
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    """`Optional[X]` -> X: None is what an option not given means anyway."""
+    if typing.get_origin(annotation) is typing.Union:
+        rest = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return annotation
+
+
+def _is_variadic(annotation: Any) -> bool:
+    """Whether a field holds any number of values (a list or `Tuple[X, ...]`)."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    return origin is list or (origin is tuple and len(args) == 2 and args[1] is Ellipsis)
+
+
+def _word_parser(name: str, annotation: Any, parser: Optional[Parser]) -> Tuple[Parser, bool]:
+    """Return how to parse one word of a field, and whether the field takes several words."""
+    variadic = _is_variadic(annotation)
+    element = typing.get_args(annotation)[0] if variadic else annotation
+    kind = parser or element
+    if not callable(kind) or typing.get_origin(kind) is not None:
+        raise TypeError(f'field {name!r} ({annotation}) needs a parser for its words')
+    return kind, variadic
+
+
+def default_of(spec: Field) -> Any:
+    """Return a field's default (calling its factory); MISSING when it has none."""
+    return spec.default_factory() if spec.default_factory is not MISSING else spec.default
+
+
+def _help(text: str, default: Any) -> str:
+    """Append the default unless the text already names it or there is none to show."""
+    if 'default' in text or default in (None, (), [], MISSING) or isinstance(default, bool):
+        return text
+    return f'{text} (default {default})'.lstrip()
+
+
+def add_options(parser: argparse.ArgumentParser, cls: type, help_texts: Mapping[str, str],
+                parsers: Optional[Mapping[str, Parser]] = None,
+                extra: Optional[Mapping[str, dict]] = None, skip: Sequence[str] = ()) -> None:
+    """Add `--field-name` for each field of dataclass `cls` not in `skip`.
+
+    `parsers` parse one word of a field whose annotation is no plain type (a `Tuple[int, int]`
+    size, or each element of a list of sizes); `extra` adds or replaces `add_argument` keywords
+    (`choices`, `nargs`).
+    """
+    hints = typing.get_type_hints(cls)
+    for spec in fields(cls):
+        if spec.name in skip or not spec.init:
+            continue
+        flag = '--' + spec.name.replace('_', '-')
+        annotation = _unwrap_optional(hints[spec.name])
+        default = default_of(spec)
+        text = help_texts.get(spec.name, '')
+        if annotation is bool:
+            if default is True:
+                options = dict(flags=['--no-' + flag[2:]], action='store_const', const=False,
+                               help=f'disable: {text or spec.name}')
+            else:
+                options = dict(flags=[flag], action='store_const', const=True, help=text)
+        else:
+            kind, variadic = _word_parser(spec.name, annotation, (parsers or {}).get(spec.name))
+            options = dict(flags=[flag], type=kind, help=_help(text, default))
+            if variadic:
+                options['nargs'] = '+'
+            if default is MISSING:
+                options['required'] = True
+        options.update((extra or {}).get(spec.name, {}))
+        parser.add_argument(*options.pop('flags'), dest=spec.name, default=None, **options)
+
+
+def given_values(cls: type, args: argparse.Namespace) -> Dict[str, Any]:
+    """Return the fields of `cls` the user gave options for, lists made tuples where typed so."""
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for spec in fields(cls):
+        value = getattr(args, spec.name, None)
+        if value is None or not spec.init:
+            continue
+        if isinstance(value, list) and typing.get_origin(
+                _unwrap_optional(hints[spec.name])) is tuple:
+            value = tuple(value)
+        values[spec.name] = value
+    return values
+
+
+def build(cls: type, args: argparse.Namespace, preset: Optional[Mapping[str, Any]] = None):
+    """Return `cls` from its defaults, then `preset`, then the options given on the line."""
+    return cls(**{**(preset or {}), **given_values(cls, args)})
