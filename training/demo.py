@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from adds_ros.atomic import write_text_atomic
 from adds_ros.errors import UserError
+from adds_training import cli_config
 
 EVAL_SPLITS = ('test_day', 'test_night')
 PROTOCOLS = ('full40', 'full40_metric')   # median-scaled, and with the global metric scale
@@ -385,35 +386,24 @@ def summary(paths: DemoPaths, seconds: float) -> str:
     ])
 
 
+HELP = {'out': 'output folder', 'seed': 'world and training seed',
+        'height': 'image and network height (multiple of 32)',
+        'width': 'image and network width (multiple of 32)', 'frames': 'frames per street',
+        'train_sequences': 'training streets', 'steps': 'training steps',
+        'batch_size': 'training batch size', 'lr': 'learning rate',
+        'min_depth': 'smallest depth the network can predict', 'workers': 'rendering processes',
+        'device': 'training device: auto, cpu, cuda, ...'}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    defaults = DemoConfig()
-    parser.add_argument('--out', type=Path, default=defaults.out,
-                        help=f'output folder (default {defaults.out})')
     parser.add_argument('--quick', action='store_true',
                         help='toy size (64x128, 2 steps): checks the chain in about 30 s')
-    for name, help_text in (('seed', 'world and training seed'),
-                            ('height', 'image and network height (multiple of 32)'),
-                            ('width', 'image and network width (multiple of 32)'),
-                            ('frames', 'frames per street'),
-                            ('train_sequences', 'training streets'),
-                            ('steps', 'training steps'), ('batch_size', 'training batch size'),
-                            ('lr', 'learning rate'),
-                            ('min_depth', 'smallest depth the network can predict'),
-                            ('workers', 'rendering processes'),
-                            ('device', "training device: auto, cpu, cuda, ...")):
-        value = getattr(defaults, name)
-        parser.add_argument('--' + name.replace('_', '-'), type=type(value), default=None,
-                            help=f'{help_text} (default {value})')
+    cli_config.add_options(parser, DemoConfig, HELP)
 
 
 def config_from_args(args: argparse.Namespace) -> DemoConfig:
     """Defaults, then --quick, then any explicit option."""
-    values = dict(QUICK) if args.quick else {}
-    for field in dataclasses.fields(DemoConfig):
-        given = getattr(args, field.name, None)
-        if given is not None:
-            values[field.name] = given
-    return DemoConfig(**values)
+    return cli_config.build(DemoConfig, args, QUICK if args.quick else None)
 
 
 def run(args: argparse.Namespace) -> int:
