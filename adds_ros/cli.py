@@ -10,12 +10,18 @@ stays fast and the runtime side never imports PyTorch by accident. A module name
 import argparse
 import importlib
 import importlib.util
+import logging
 import sys
 from importlib.metadata import entry_points
 from typing import Dict, Optional, Sequence, Tuple
 
 from adds_ros import __version__
 from adds_ros.errors import EXIT_USER_ERROR, UserError
+from adds_ros.log import command_logging
+
+# Flags that go before COMMAND (`adds -v train ...`) and set the log level of every command.
+LOG_LEVELS = {'-v': logging.DEBUG, '--verbose': logging.DEBUG,
+              '-q': logging.WARNING, '--quiet': logging.WARNING}
 
 # Other packages add sub-commands through this entry-point group: an entry point names a module
 # with a COMMANDS table like adds_ros.commands' (the training half registers adds_training's).
@@ -56,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog='adds',
         description='adds_ros: all-day self-supervised monocular depth (ADDS) for vehicles.')
     parser.add_argument('--version', action='version', version=f'adds_ros {__version__}')
+    parser.add_argument('-v', '--verbose', action='store_true', help='log debug messages too')
+    parser.add_argument('-q', '--quiet', action='store_true',
+                        help='log only warnings and errors (results still go to stdout)')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
     for name, (module, help_text) in available_commands().items():
         sub.add_parser(name, help=help_text, add_help=False)
@@ -65,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Parse the command name, then let that command's module parse the rest."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    level = logging.INFO
+    while argv and argv[0] in LOG_LEVELS:
+        level = LOG_LEVELS[argv.pop(0)]
     commands = available_commands()
     if not argv or argv[0] not in commands:
         parser = build_parser()
@@ -76,7 +88,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     module.add_arguments(parser)
     args = parser.parse_args(rest)
     try:
-        return int(module.run(args) or 0)
+        with command_logging(name, level):
+            return int(module.run(args) or 0)
     except UserError as err:
         print(f'adds {name}: {err}', file=sys.stderr)
         return EXIT_USER_ERROR

@@ -200,7 +200,7 @@ def test_raw_bayer_bag_warns_that_the_network_wants_rectified_colour(scene, tmp_
     convert(BagConfig(fx.sequence, raw_bag, fx.models, image_mode='raw'))
     compressed = tmp_path / 'compressed'
     convert(BagConfig(fx.sequence, compressed, fx.models, image_mode='compressed'))
-    with caplog.at_level('WARNING', logger='adds_ros.bag_depth'):
+    with caplog.at_level('WARNING', logger='adds_training.bags.bag_depth'):
         assert warn_if_bayer(rectified, NS + '/image_raw') is None
         assert warn_if_bayer(compressed, NS + '/image_raw/compressed') is None
         assert not caplog.records

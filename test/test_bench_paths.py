@@ -22,8 +22,7 @@ SIZE, CAMERA = (64, 128), (96, 160)
 def models(tmp_path_factory):
     work = tmp_path_factory.mktemp('bench_paths')
     checkpoint = random_checkpoint(work / 'random.pt', SIZE)
-    return checkpoint, export_for_size(checkpoint, work / 'random_128x64.onnx', SIZE,
-                                       log=lambda _: None)
+    return checkpoint, export_for_size(checkpoint, work / 'random_128x64.onnx', SIZE)
 
 
 def test_estimator_paths_time_both_paths_stage_by_stage(models):

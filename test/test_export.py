@@ -141,7 +141,7 @@ def test_export_refuses_bad_arguments(tmp_path):
     with pytest.raises(FileNotFoundError, match='no checkpoint'):
         run_export('--checkpoint', tmp_path / 'nope.pt', '--out', tmp_path / 'x.onnx')
     with pytest.raises(ValueError, match='multiple of 32'):
-        export.build_metadata({}, {'height': 100, 'width': 128}, 'shared', log=lambda _: None)
+        export.build_metadata({}, {'height': 100, 'width': 128}, 'shared')
 
 
 CAMERA = (192, 320)  # crop rows 48:144 -> 96 x 320, shrunk 1.5 x 2.5 to 64 x 128 (INTER_AREA)

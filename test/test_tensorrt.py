@@ -416,7 +416,7 @@ def depth_onnx(tmp_path_factory):
 
     torch.manual_seed(0)
     metadata = build_metadata({}, {'height': 64, 'width': 128, 'source': 'test'},
-                              'shared', metric_scale=2.0, log=lambda _: None)
+                              'shared', metric_scale=2.0)
     path = tmp_path_factory.mktemp('trt') / 'depth.onnx'
     export_onnx(depth_graph(DepthNet().eval(), metadata), metadata, path)
     return path

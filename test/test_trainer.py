@@ -137,7 +137,7 @@ def test_term_gradient_norms_reach_the_summary_and_tensorboard(data, tmp_path):
     assert load_checkpoint(tmp_path / 'last.pt')['grad_norms'][2] == norms[2]
 
 
-def test_nonfinite_loss_is_skipped_and_reported(data, tmp_path, capsys):
+def test_nonfinite_loss_is_skipped_and_reported(data, tmp_path, caplog):
     trainer = Trainer(tiny_config(data, tmp_path, mode='monodepth2', max_nonfinite=2))
     batch = next(iter(trainer.loader))
     real_forward = trainer.objective.forward
@@ -154,7 +154,7 @@ def test_nonfinite_loss_is_skipped_and_reported(data, tmp_path, capsys):
     after = _params(trainer)
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert trainer.nonfinite_total == 1
-    assert 'non-finite' in capsys.readouterr().out
+    assert 'non-finite' in caplog.text  # a logged warning (stderr), no longer on stdout
     trainer.objective.forward = real_forward
     assert trainer.train_step(batch) is not None and trainer.nonfinite_run == 0
     trainer.objective.forward = poisoned
@@ -177,7 +177,7 @@ def test_augmentation_depends_only_on_seed_epoch_and_index(data):
 
 
 @pytest.mark.slow
-def test_cli_resumes_from_last_checkpoint(data, tmp_path, capsys):
+def test_cli_resumes_from_last_checkpoint(data, tmp_path, caplog):
     import argparse
 
     from adds_training import trainer
@@ -187,8 +187,9 @@ def test_cli_resumes_from_last_checkpoint(data, tmp_path, capsys):
     common = [f'data_root={data}', f'out_dir={tmp_path}', 'mode=monodepth2', 'height=64',
               'width=128', 'batch_size=2', 'num_workers=0', 'val_splits=[]', 'cpu_threads=1']
     assert trainer.run(parser.parse_args(common + ['max_steps=1'])) == 0
-    assert trainer.run(parser.parse_args(common + ['max_steps=2'])) == 0
-    assert 'resuming from' in capsys.readouterr().out
+    with caplog.at_level('INFO', logger='adds_training'):  # progress: logged, not stdout
+        assert trainer.run(parser.parse_args(common + ['max_steps=2'])) == 0
+    assert 'resuming from' in caplog.text
     assert load_checkpoint(tmp_path / 'last.pt')['step'] == 2
 
 

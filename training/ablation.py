@@ -19,6 +19,7 @@ sessions. Rows are merged into `--results` (JSON) and a mean / spread table into
 import argparse
 import fnmatch
 import json
+import logging
 import math
 import os
 import subprocess
@@ -33,6 +34,7 @@ from adds_ros.atomic import write_text_atomic
 from adds_ros.errors import UserError
 from adds_ros.resources import config_file
 
+LOGGER = logging.getLogger(__name__)
 CONFIG = config_file('train_synthetic.yaml')
 PROTOCOLS = ('full40', 'full40_metric')
 SPLITS = {'day': 'test_day', 'night': 'test_night'}
@@ -386,16 +388,15 @@ def run(args: argparse.Namespace) -> int:
         for future, r in futures.items():
             try:
                 rows.append(future.result())
-                print(f'{r.run_id}: done')
+                LOGGER.info(f'{r.run_id}: done')
             except RuntimeError as err:
                 failed.append(r.run_id)
-                print(f'{r.run_id}: {err}', file=sys.stderr)
+                LOGGER.error(f'{r.run_id}: {err}')
     merged = merge_rows(args.results or settings.out / 'results.json', rows)
     table = summary_table([r for r in merged if r['steps'] == settings.steps
                            and r['resolution'] == settings.resolution])
     write_table(args.table or settings.out / 'results.md', table)
     print(table)
     if failed:
-        print(f'{len(failed)} run(s) failed: {", ".join(failed)}; rerun to resume them',
-              file=sys.stderr)
+        LOGGER.error(f'{len(failed)} run(s) failed: {", ".join(failed)}; rerun to resume them')
     return 1 if failed else 0

@@ -22,6 +22,7 @@ results are recorded in `demo.json`; re-running the folder with other settings i
 import argparse
 import dataclasses
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -29,11 +30,12 @@ from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
 import numpy as np
-from tqdm import tqdm
 
 from adds_ros.atomic import write_text_atomic
 from adds_ros.errors import UserError
 from adds_training import cli_config
+
+LOGGER = logging.getLogger(__name__)
 
 EVAL_SPLITS = ('test_day', 'test_night')
 PROTOCOLS = ('full40', 'full40_metric')   # median-scaled, and with the global metric scale
@@ -190,7 +192,7 @@ def run_train(cfg: DemoConfig, paths: DemoPaths) -> None:
     trainer = Trainer(train_config(cfg, paths))
     if paths.checkpoint.exists():
         trainer.resume(paths.checkpoint)
-        tqdm.write(f'resuming training from {paths.checkpoint} at step {trainer.step}')
+        LOGGER.info(f'resuming training from {paths.checkpoint} at step {trainer.step}')
     write_json(paths.train_summary, trainer.fit())
 
 
@@ -220,7 +222,7 @@ def run_export(cfg: DemoConfig, paths: DemoPaths) -> None:
     from adds_training.export import export_checkpoint
 
     scale = read_json(paths.metrics)['header']['metric_scale']
-    export_checkpoint(paths.checkpoint, paths.model, metric_scale=scale, log=tqdm.write)
+    export_checkpoint(paths.checkpoint, paths.model, metric_scale=scale)
 
 
 def night_stamps(paths: DemoPaths) -> List[Tuple[int, int]]:
@@ -249,7 +251,7 @@ def run_depth_bag(cfg: DemoConfig, paths: DemoPaths) -> None:
     summary = bag_depth(BagDepthConfig(
         bag=paths.camera_bag, out=paths.depth_bag, params=NodeParams(model=str(paths.model)),
         gt_root=paths.data, gt_folder='night_test', protocol=PROTOCOLS[1], overwrite=True))
-    tqdm.write(report(summary, PROTOCOLS[1]))
+    LOGGER.info(report(summary, PROTOCOLS[1]))
     write_json(paths.depth_report, {
         'frames': summary.frames, 'written': summary.written,
         'skipped': dict(summary.skipped), 'evaluated': summary.evaluated,
@@ -346,14 +348,14 @@ def run_demo(cfg: DemoConfig) -> Dict[str, float]:
     for number, stage in enumerate(STAGES, 1):
         head = f'[{number}/{len(STAGES)}] {stage.name}: {stage.description}'
         if all(path.exists() for path in stage.outputs(paths)):
-            print(f'{head} - done already, skipped', flush=True)
+            LOGGER.info(f'{head} - done already, skipped')
             continue
-        print(f'{head} ...', flush=True)
+        LOGGER.info(f'{head} ...')
         start = time.perf_counter()
         stage.run(cfg, paths)
         ran[stage.name] = timings[stage.name] = round(time.perf_counter() - start, 1)
         write_json(paths.timings, timings)
-        print(f'{head} - done in {ran[stage.name]:.0f} s', flush=True)
+        LOGGER.info(f'{head} - done in {ran[stage.name]:.0f} s')
     return ran
 
 

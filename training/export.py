@@ -21,6 +21,7 @@ take every op in it.
 """
 
 import argparse
+import logging
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
@@ -28,6 +29,8 @@ from adds_ros import __version__
 from adds_ros.atomic import atomic_path
 from adds_ros.errors import UserFileNotFoundError, UserValueError
 from adds_ros.metadata import IN_GRAPH_OUTPUTS, ModelMetadata
+
+LOGGER = logging.getLogger(__name__)
 
 OPSET = 18
 INPUT_NAME = 'image'
@@ -46,7 +49,7 @@ def robotcar_defaults() -> Dict[str, Any]:
 def build_metadata(meta: Dict[str, Any], info: Dict[str, Any], stem: str,
                    height: Optional[int] = None, width: Optional[int] = None,
                    metric_scale: Optional[float] = None, half: bool = False,
-                   log=print, camera: Optional[Tuple[int, int]] = None) -> ModelMetadata:
+                   camera: Optional[Tuple[int, int]] = None) -> ModelMetadata:
     """Combine checkpoint meta, loader info and command-line overrides into ModelMetadata.
 
     Missing geometry falls back to RobotCar's (what the authors trained on), said in the log.
@@ -55,7 +58,7 @@ def build_metadata(meta: Dict[str, Any], info: Dict[str, Any], stem: str,
     defaults = robotcar_defaults()
     missing = [k for k in defaults if meta.get(k) is None]
     if missing:
-        log(f'checkpoint has no {", ".join(missing)}: using RobotCar defaults')
+        LOGGER.info(f'checkpoint has no {", ".join(missing)}: using RobotCar defaults')
     values = {k: meta[k] if meta.get(k) is not None else v for k, v in defaults.items()}
     scale = metric_scale if metric_scale is not None else meta.get('metric_scale')
     height = height or meta.get('height') or info.get('height')
@@ -143,7 +146,7 @@ def export_onnx(graph, metadata: ModelMetadata, out: Path, dynamic_batch: bool =
 def export_checkpoint(checkpoint: Path, out: Path, domain: str = 'day',
                       height: Optional[int] = None, width: Optional[int] = None,
                       dynamic_batch: bool = False, metric_scale: Optional[float] = None,
-                      half: bool = False, log=print,
+                      half: bool = False,
                       camera: Optional[Tuple[int, int]] = None) -> ModelMetadata:
     """Load a project checkpoint or the authors' folder and export its depth graph to `out`.
 
@@ -154,7 +157,7 @@ def export_checkpoint(checkpoint: Path, out: Path, domain: str = 'day',
     net, info = load_depth_net(checkpoint, domain)
     try:
         metadata = build_metadata(dict(info.get('meta') or {}), info, net.stem, height, width,
-                                  metric_scale, half, log, camera)
+                                  metric_scale, half, camera)
     except ValueError as err:
         if camera is None or isinstance(err, UserValueError):
             raise

@@ -62,7 +62,7 @@ class TorchBackend(Backend):
         if isinstance(metadata, (str, Path)):
             metadata = ModelMetadata.from_onnx(metadata)
         metadata = metadata or build_metadata(dict(info.get('meta') or {}), info, net.stem,
-                                              metric_scale=metric_scale, log=lambda _: None)
+                                              metric_scale=metric_scale)
         self.half = precision == 'fp16'
         self.metadata = dataclasses.replace(
             metadata, precision='fp16' if self.half else metadata.precision,

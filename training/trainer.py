@@ -14,6 +14,7 @@ and continues with the same batches, the same random draws, the same parameters.
 import argparse
 import dataclasses
 import itertools
+import logging
 import math
 import os
 import random
@@ -34,6 +35,8 @@ from adds_training.checkpoint import (capture_rng_state, load_checkpoint, restor
 from adds_ros.errors import UserValueError
 from adds_training.config import ConfigError, load_config, TrainConfig
 from adds_training.device import pick_device, seed_everything
+
+LOGGER = logging.getLogger(__name__)
 
 # Config keys that may change between a run and its resumption (they do not alter results).
 RESUMABLE_CHANGES = {'epochs', 'max_steps', 'log_every', 'image_every', 'checkpoint_every',
@@ -323,8 +326,8 @@ class Trainer:
         self.nonfinite_total += 1
         self.nonfinite_run += 1
         if self.rank == 0:
-            tqdm.write(f'step {self.step}: non-finite loss or gradient ({loss.item():.4g}); step '
-                       f'skipped ({self.nonfinite_total} so far)')
+            LOGGER.warning(f'step {self.step}: non-finite loss or gradient '
+                           f'({loss.item():.4g}); step skipped ({self.nonfinite_total} so far)')
         if self.nonfinite_run >= self.config.max_nonfinite:
             raise NonFiniteLossError(
                 f'{self.nonfinite_run} consecutive steps had a non-finite loss or gradient '
@@ -358,8 +361,8 @@ class Trainer:
         if self.best is None or score < self.best:
             self.best, self.best_step = score, self.step
             self.save('best.pt', collective=False)
-        tqdm.write(f'epoch {self.epoch} step {self.step}: val abs_rel {scores} '
-                   f'(mean {score:.4f}, best {self.best:.4f})')
+        LOGGER.info(f'epoch {self.epoch} step {self.step}: val abs_rel {scores} '
+                    f'(mean {score:.4f}, best {self.best:.4f})')
         return score
 
     # ---------------------------------------------------------------- logging
@@ -504,7 +507,7 @@ def run(args: argparse.Namespace) -> int:
         if last.exists() and not args.fresh:
             trainer.resume(last)
             if rank == 0:
-                print(f'resuming from {last} at step {trainer.step}')
+                LOGGER.info(f'resuming from {last} at step {trainer.step}')
         summary = trainer.fit()
     finally:
         if dist.is_initialized():

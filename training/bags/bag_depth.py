@@ -49,7 +49,7 @@ IMAGE_TYPES = {rosbag_io.IMAGE: Image, rosbag_io.COMPRESSED_IMAGE: CompressedIma
 OUTPUT_TYPES = {Image: rosbag_io.IMAGE, CameraInfo: rosbag_io.CAMERA_INFO}
 TF_TOPICS = {'/tf_static': rosbag_io.STATIC_TF_QOS,
              '/tf': rosbag_io.qos_profile(QosReliability.RELIABLE, 100)}
-LOGGER = logging.getLogger('adds_ros.bag_depth')
+LOGGER = logging.getLogger(__name__)
 RELIABILITY = {'reliable': QosReliability.RELIABLE, 'best_effort': QosReliability.BEST_EFFORT}
 
 
@@ -361,7 +361,6 @@ def report(summary: BagDepthSummary, protocol: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.WARNING, format='[%(levelname)s] %(message)s')
     try:
         cfg = build_config(args)
         summary = bag_depth(cfg)

@@ -12,6 +12,7 @@ images are skipped and counted. The bag appears only when complete (see `rosbag_
 
 import argparse
 import dataclasses
+import logging
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from adds_training.bags import rosbag_io
 from adds_training.bags.sdk_camera import camera_info_from_model, optical_frame_pose
 from adds_training.data.robotcar import raw
 
+LOGGER = logging.getLogger(__name__)
 IMAGE_MODES = ('raw', 'rectified', 'compressed')
 CODECS = ('jpeg', 'png')
 # A value this large is a RobotCar timestamp (µs since 1970); smaller ones are seconds into
@@ -150,8 +152,7 @@ def convert(cfg: BagConfig) -> Counter:
     info_topic = rosbag_io.camera_info_topic(cfg.topic)
     info, rms = camera_info_from_model(model, rectified, Header(frame_id=cfg.frame_id))
     if not rectified:
-        print(f'camera_info: plumb_bob fit of the SDK distortion table, RMS {rms:.2f} px',
-              file=sys.stderr)
+        LOGGER.info(f'camera_info: plumb_bob fit of the SDK distortion table, RMS {rms:.2f} px')
     counts: Counter = Counter()
     with rosbag_io.BagWriter(cfg.out, cfg.storage, cfg.split_size_mb, cfg.overwrite) as bag:
         bag.add_topic(image_topic, rosbag_io.COMPRESSED_IMAGE if compressed else rosbag_io.IMAGE,
@@ -175,7 +176,7 @@ def convert(cfg: BagConfig) -> Counter:
                 msg = frame_message(mosaic, model, cfg, header)
             except (ValueError, cv2.error) as err:
                 counts['corrupt'] += 1
-                print(f'skipping frame {stamp}: {err}', file=sys.stderr)
+                LOGGER.warning(f'skipping frame {stamp}: {err}')
                 continue
             bag.write(info_topic, stamp_ns, dataclasses.replace(info, header=header))
             bag.write(image_topic, stamp_ns, msg)

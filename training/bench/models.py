@@ -8,12 +8,14 @@ folder and reused while they match the checkpoint's hash, so a second run starts
 at once.
 """
 
+import logging
 from pathlib import Path
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 from adds_ros.metadata import ModelMetadata
 
 Size = Tuple[int, int]
+LOGGER = logging.getLogger(__name__)
 
 
 def random_checkpoint(path: Path, size: Size, num_layers: int = 18, seed: int = 0) -> Path:
@@ -32,7 +34,7 @@ def random_checkpoint(path: Path, size: Size, num_layers: int = 18, seed: int = 
 
 
 def export_for_size(checkpoint: Path, out: Path, size: Size,
-                    log: Callable[[str], None] = print, camera: Optional[Size] = None) -> Path:
+                    camera: Optional[Size] = None) -> Path:
     """Export the depth graph at `size`, or reuse `out` if it was exported from this file.
 
     `camera` (height, width) exports the in-graph model for that camera size.
@@ -49,13 +51,13 @@ def export_for_size(checkpoint: Path, out: Path, size: Size,
                 return out
         except ValueError:
             pass  # not ours or broken: export again
-    log(f'exporting {checkpoint.name} at {size[1]}x{size[0]} to {out}')
-    export_checkpoint(checkpoint, out, height=size[0], width=size[1], log=log, camera=camera)
+    LOGGER.info(f'exporting {checkpoint.name} at {size[1]}x{size[0]} to {out}')
+    export_checkpoint(checkpoint, out, height=size[0], width=size[1], camera=camera)
     return out
 
 
-def prepare_models(work: Path, sizes: Sequence[Size], checkpoint: Optional[Path] = None,
-                   log: Callable[[str], None] = print) -> Tuple[Path, Dict[Size, Path]]:
+def prepare_models(work: Path, sizes: Sequence[Size], checkpoint: Optional[Path] = None
+                   ) -> Tuple[Path, Dict[Size, Path]]:
     """Return (checkpoint, {size: ONNX file}), making whatever is missing in `work`."""
     work.mkdir(parents=True, exist_ok=True)
     if checkpoint is None:
@@ -66,6 +68,6 @@ def prepare_models(work: Path, sizes: Sequence[Size], checkpoint: Optional[Path]
         raise FileNotFoundError(f'no checkpoint at {checkpoint}')
     checkpoint = Path(checkpoint)
     onnx = {tuple(size): export_for_size(checkpoint, work / f'{checkpoint.stem}_'
-                                         f'{size[1]}x{size[0]}.onnx', size, log)
+                                         f'{size[1]}x{size[0]}.onnx', size)
             for size in sizes}
     return checkpoint, onnx

@@ -141,8 +141,7 @@ def run_suite(config: BenchConfig) -> int:
                    for k, v in asdict(config).items()},
         'machine': machine.machine_info()}
     from adds_training.bench.models import prepare_models
-    checkpoint, onnx = prepare_models(config.work, config.sizes, config.checkpoint,
-                                      log=lambda m: tqdm.write(m, file=sys.stderr))
+    checkpoint, onnx = prepare_models(config.work, config.sizes, config.checkpoint)
     results['floor'] = floor_numbers(config, checkpoint)
     run_sections(config, results, checkpoint, onnx)
     results['load_average_end'] = list(os.getloadavg())

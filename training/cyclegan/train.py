@@ -27,7 +27,7 @@ from adds_training.cyclegan.data import epoch_plan, resolve_images, UnpairedImag
 from adds_training.cyclegan.networks import init_weights, PatchDiscriminator, ResnetGenerator
 from adds_training.device import pick_device, seed_everything
 
-LOG = logging.getLogger(__name__)
+LOGGER = logging.getLogger(__name__)
 CHECKPOINT_FORMAT = 'adds_ros/cyclegan/1'
 GENERATOR_FORMAT = 'adds_ros/cyclegan-generator/1'
 CHECKPOINT = 'checkpoints/latest.pt'
@@ -277,7 +277,7 @@ class CycleGANTrainer:
         if not path.exists():
             return False
         self.load_state_dict(load_torch_file(path, KIND, map_location=self.device))
-        LOG.info('resumed %s at step %d', path, self.step)
+        LOGGER.info('resumed %s at step %d', path, self.step)
         return True
 
     def export_generator(self) -> Path:

@@ -16,6 +16,7 @@ from training and validation folders, so near-duplicates of test views cannot in
 """
 
 import argparse
+import logging
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from adds_ros.errors import UserError
 from adds_training.data import layout
 from adds_training.data.robotcar import raw, splits
 
+LOGGER = logging.getLogger(__name__)
 
 # ±10 s: at city speeds the car has moved 50-100 m, the view has changed; more than the ±4 s
 # of lidar scans that md4all's ground truth accumulates around a test frame.
@@ -250,7 +252,7 @@ def prepare(cfg: PrepareConfig) -> Counter:
                        [(cfg.folder, i) for i in centres if i in present])
     for index, status, message in sorted(results):
         if status in ('missing', 'corrupt'):
-            print(f'skipped frame {index}: {message}', file=sys.stderr)
+            LOGGER.warning(f'skipped frame {index}: {message}')
     return counts
 
 
