@@ -11,7 +11,7 @@ Monodepth2 baseline. It prints the tables and writes <out>/benchmarks.md and <ou
 """
 
 import argparse
-from pathlib import Path
+from dataclasses import fields
 
 from adds_ros.errors import UserError
 
@@ -30,44 +30,42 @@ def size(text: str):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from adds_training.bench.config import default
+    from adds_training import cli_config
+    from adds_training.bench.config import BenchConfig
+
+    defaults = {f.name: cli_config.default_of(f) for f in fields(BenchConfig)}
 
     def sizes(name: str) -> str:
-        value = default(name)
+        value = defaults[name]
         return ' '.join(f'{h}x{w}' for h, w in (value if isinstance(value, list) else [value]))
 
-    parser.add_argument('--out', type=Path, help=f'folder for benchmarks.md and benchmarks.json '
-                                                 f'(default: {default("out")})')
-    parser.add_argument('--work', type=Path, help='folder for the exported models, reused '
-                                                  f'between runs (default: {default("work")})')
-    parser.add_argument('--checkpoint', type=Path,
-                        help='project checkpoint to measure (default: random ResNet-18 ADDS)')
-    parser.add_argument('--sizes', type=size, nargs='+',
-                        help='network input sizes HxW; the first (the RobotCar one) also runs '
-                             f'the pipeline, transport and training (default: {sizes("sizes")})')
-    parser.add_argument('--camera', type=size,
-                        help=f'camera image size HxW (default: {sizes("camera")}, RobotCar)')
-    for name, kind, text in (
-            ('iterations', int, 'timed runs per candidate'),
-            ('warmup', int, 'untimed runs first'),
-            ('threads', int, 'intra-op threads for torch and ONNX Runtime (0: physical cores)'),
-            ('ros_frames', int, 'lock-step frames for the end-to-end latency'),
-            ('camera_hz', float, 'camera rate of the sustained end-to-end run'),
-            ('long_run', float, 'seconds of the sustained run (node memory over thousands of '
-                                'frames)'),
-            ('train_batch', int, 'training batch size'),
-            ('train_steps', int, 'timed optimiser steps (after one untimed)')):
-        parser.add_argument('--' + name.replace('_', '-'), type=kind,
-                            help=f'{text} (default: {default(name)})')
-    parser.add_argument('--thread-counts', type=int, nargs='+',
-                        help='thread counts the inference section compares (default: 1 and '
-                             '--threads): on shared cores fewer threads can be faster')
-    parser.add_argument('--train-size', type=size,
-                        help='training input HxW (default: the first --sizes entry)')
-    parser.add_argument('--skip', nargs='*', default=[], choices=SECTIONS,
-                        help='sections to leave out')
-    parser.add_argument('--quick', action='store_true',
-                        help='tiny sizes and few iterations: checks the command, not the speed')
+    help_texts = {
+        'out': 'folder for benchmarks.md and benchmarks.json',
+        'work': 'folder for the exported models, reused between runs',
+        'checkpoint': 'project checkpoint to measure (default: random ResNet-18 ADDS)',
+        'sizes': 'network input sizes HxW; the first (the RobotCar one) also runs the pipeline, '
+                 f'transport and training (default: {sizes("sizes")})',
+        'camera': f'camera image size HxW (default: {sizes("camera")}, RobotCar)',
+        'iterations': 'timed runs per candidate', 'warmup': 'untimed runs first',
+        'threads': 'intra-op threads for torch and ONNX Runtime (0: physical cores)',
+        'thread_counts': 'thread counts the inference section compares (default: 1 and '
+                         '--threads): on shared cores fewer threads can be faster',
+        'ros_frames': 'lock-step frames for the end-to-end latency',
+        'camera_hz': 'camera rate of the sustained end-to-end run',
+        'long_run': 'seconds of the sustained run (node memory over thousands of frames)',
+        'train_size': 'training input HxW (default: the first --sizes entry)',
+        'train_batch': 'training batch size',
+        'train_steps': 'timed optimiser steps (after one untimed)',
+        'train_warmup': 'untimed optimiser steps first',
+        'skip': 'sections to leave out',
+        'matmul_size': 'matrix size of the machine\'s matmul rate',
+        'matmul_repeats': 'matmul runs, the best counts',
+        'profile_runs': 'runs of the ONNX Runtime per-operator profile',
+        'quick': 'tiny sizes and few iterations: checks the command, not the speed',
+    }
+    cli_config.add_options(parser, BenchConfig, help_texts,
+                           parsers={'sizes': size, 'camera': size, 'train_size': size},
+                           extra={'skip': dict(nargs='*', choices=SECTIONS)})
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,9 +6,11 @@ The defaults keep a full run under ten minutes on a loaded 2-core machine.
 """
 
 import argparse
-from dataclasses import dataclass, field, fields, MISSING, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, List, Optional, Tuple
+from typing import List, Optional, Tuple
+
+from adds_training import cli_config
 
 Size = Tuple[int, int]
 QUICK = dict(sizes=[(64, 128)], camera=(240, 320), iterations=3, warmup=1, ros_frames=3,
@@ -60,15 +62,5 @@ class BenchConfig:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> 'BenchConfig':
-        names = {f for f in cls.__dataclass_fields__}
-        values = {k: v for k, v in vars(args).items() if k in names and v is not None}
-        values['skip'] = tuple(values.get('skip', ()))
-        values['thread_counts'] = tuple(values.get('thread_counts', ()))
-        config = cls(**values)
-        return replace(config, **QUICK) if args.quick else config
-
-
-def default(name: str) -> Any:
-    """Return the default of one BenchConfig field (for the command line's help)."""
-    spec = next(f for f in fields(BenchConfig) if f.name == name)
-    return spec.default_factory() if spec.default is MISSING else spec.default
+        """Defaults, then QUICK with --quick, then any option given."""
+        return cli_config.build(cls, args, QUICK if args.quick else None)
