@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Dict
 
 from adds_ros.errors import UserError
+from adds_training import cli_config
 
 # name on the command line -> SynthConfig field
 SEQUENCE_ARGS = {'train': 'train_sequences', 'val': 'val_sequences', 'test': 'test_sequences',
@@ -25,21 +26,22 @@ def parse_sequences(items) -> Dict[str, int]:
     return counts
 
 
+HELP = {'seed': 'world/noise seed', 'height': 'image height', 'width': 'image width',
+        'frames': 'frames per sequence',
+        'max_depth': 'ground truth beyond this many metres is stored as invalid',
+        'workers': 'processes rendering in parallel'}
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from adds_training.data.synthetic.write import SynthConfig
     parser.add_argument('--out', type=Path, required=True, help='dataset root to write')
-    parser.add_argument('--seed', type=int, default=0, help='world/noise seed (default 0)')
-    parser.add_argument('--height', type=int, default=256, help='image height (default 256)')
-    parser.add_argument('--width', type=int, default=512, help='image width (default 512)')
-    parser.add_argument('--frames', type=int, default=100,
-                        help='frames per sequence (default 100)')
+    cli_config.add_options(parser, SynthConfig, HELP, skip=SEQUENCE_ARGS.values())
+    defaults = SynthConfig()
     parser.add_argument('--sequences', nargs='+', metavar='NAME=COUNT',
                         help='sequences per folder: train (day_train), val and test (day and '
-                             'night each), night (unpaired night_train); default train=4 val=1 '
-                             'test=1 night=2')
-    parser.add_argument('--max-depth', type=float, default=80.0,
-                        help='ground truth beyond this is stored as invalid (default 80 m)')
-    parser.add_argument('--workers', type=int, default=1,
-                        help='processes rendering in parallel (default 1)')
+                             'night each), night (unpaired night_train); default ' + ' '.join(
+                                 f'{name}={getattr(defaults, field)}'
+                                 for name, field in SEQUENCE_ARGS.items()))
     parser.add_argument('--contact-sheet', type=Path,
                         help='also write day/night/depth of a few day_train frames here')
     parser.add_argument('--quiet', action='store_true', help='no progress bar')
@@ -49,8 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from adds_training import pictures
     from adds_training.data.synthetic.write import contact_sheet, render_dataset, SynthConfig
     try:
-        cfg = SynthConfig(seed=args.seed, height=args.height, width=args.width,
-                          frames=args.frames, max_depth=args.max_depth, workers=args.workers,
+        cfg = SynthConfig(**cli_config.given_values(SynthConfig, args),
                           **parse_sequences(args.sequences))
     except ValueError as err:
         raise UserError(str(err)) from None
