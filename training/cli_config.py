@@ -10,7 +10,7 @@ dictionary), then the options given. Help texts end in the field's default unles
 say what the default is.
 
 `adds train`'s `key=value` overrides (training/config.py) stay their own syntax: they reach
-into nested sections (`model.encoder=resnet50`) whose values are free-form YAML checked by
+into nested sections (`model.num_layers=34`) whose values are free-form YAML checked by
 TrainConfig, which flat typed options cannot express.
 """
 
