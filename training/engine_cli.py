@@ -12,6 +12,7 @@ each is valid on this machine.
 
 import argparse
 import json
+import logging
 from pathlib import Path
 from typing import Callable, List, Optional
 
@@ -19,6 +20,8 @@ from adds_ros.backends import tensorrt_usable
 from adds_ros.backends.engine_cache import (
     check_engine, Platform, PRECISIONS, read_record, search_folders)
 from adds_ros.errors import UserError
+
+LOGGER = logging.getLogger(__name__)
 
 
 def cached_engines(onnx_path: Path, platform: Optional[Platform] = None) -> List[dict]:
@@ -71,7 +74,7 @@ def run(args: argparse.Namespace, usable: Callable[[], bool] = tensorrt_usable) 
 
     backend = TensorRTBackend(args.onnx, device=args.device, precision=args.precision,
                               calib=args.calib, max_batch=args.max_batch, rebuild=args.rebuild,
-                              workspace_mib=args.workspace_mib)
+                              workspace_mib=args.workspace_mib, log=LOGGER.info)
     try:
         cached = backend.cached
         state = f'built ({cached.reason})' if cached.built else 'valid cached engine reused'

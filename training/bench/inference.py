@@ -13,6 +13,7 @@ network (fp32, fp16, fp16 channels_last, fp16 channels_last in a CUDA graph; inp
 the device, output left there): `vs_best_pytorch` is its latency over the best one's.
 """
 
+import logging
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -20,6 +21,7 @@ import numpy as np
 
 from adds_training.bench.stats import summarize, time_interleaved
 
+LOGGER = logging.getLogger(__name__)
 Infer = Callable[[np.ndarray], Any]
 TORCH = 'pytorch eager'
 # ONNX Runtime's default: idle intra-op threads spin. Timed on its own, after the others: its
@@ -154,7 +156,7 @@ def tensorrt_engine(onnx: Path, precision: str) -> Infer:
                           'or no CUDA device is present')
     from adds_ros.backends.tensorrt_backend import TensorRTBackend
     try:
-        return TensorRTBackend(onnx, device='cuda', precision=precision).infer
+        return TensorRTBackend(onnx, device='cuda', precision=precision, log=LOGGER.info).infer
     except EngineError as why:
         raise Unavailable(f'TensorRT {precision}: {why}') from None
 
