@@ -133,9 +133,10 @@ def run_suite(config: BenchConfig) -> int:
 
     started = time.monotonic()
     torch.set_num_threads(config.threads)
+    words = sys.argv[1:]  # `adds [-v|-q] bench ...`: keep the log flag, drop the script path
     results: Dict[str, Any] = {
-        'command': ' '.join(['adds bench'] + [shlex.quote(a) for a in sys.argv[2:]])
-        if sys.argv[1:2] == ['bench'] else ' '.join(shlex.quote(a) for a in sys.argv),
+        'command': ' '.join(['adds'] + [shlex.quote(a) for a in words])
+        if 'bench' in words[:2] else ' '.join(shlex.quote(a) for a in sys.argv),
         'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
         'config': {k: (str(v) if isinstance(v, Path) else v)
                    for k, v in asdict(config).items()},
