@@ -125,7 +125,7 @@ def create_backend(model: Union[str, Path], backend: str = 'auto', device: str =
 
 
 def backend_class(name: str) -> type:
-    """The class of backend `name`: the runtime's own, or one another package registered."""
+    """Return the class of backend `name`: the runtime's own or one another package registered."""
     if name in BACKENDS:
         module_name, class_name = BACKENDS[name]
         return getattr(importlib.import_module(module_name), class_name)
