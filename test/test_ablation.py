@@ -12,7 +12,7 @@ import json
 import pytest
 
 from adds_ros import cli
-from adds_training import ablation
+from adds_training.tools import ablation
 from adds_training.config import load_config
 
 

@@ -16,10 +16,10 @@ import yaml
 from mcap.reader import make_reader
 
 from adds_ros.messages import CameraInfo, CompressedImage, Header, Image, RegionOfInterest
-from adds_training.bags import raw_to_bag, rosbag_io
-from adds_training.bags.raw_to_bag import BagConfig, convert, select_stamps
-from adds_training.bags.sdk_camera import (camera_info_from_model, fit_plumb_bob,
-                                           optical_frame_pose)
+from adds_training.tools.bags import raw_to_bag, rosbag_io
+from adds_training.tools.bags.raw_to_bag import BagConfig, convert, select_stamps
+from adds_training.tools.bags.sdk_camera import (camera_info_from_model, fit_plumb_bob,
+                                                 optical_frame_pose)
 from adds_training.data.robotcar import raw
 from robotcar_fixture import build_raw_sequence, write_camera_model
 
@@ -28,7 +28,7 @@ INFO_TOPIC = '/stereo/left/camera_info'
 
 # A child process whose bag conversion takes 0.3 s per frame, so a test can interrupt it.
 SLOW_FRAMES = ('import sys, time\n'
-               'from adds_training.bags import raw_to_bag as r\n'
+               'from adds_training.tools.bags import raw_to_bag as r\n'
                'real = r.frame_message\n'
                'def slow(*a):\n'
                '    time.sleep(0.3)\n'
@@ -370,7 +370,7 @@ def test_size_split_never_separates_an_image_from_its_camera_info(fixture, tmp_p
 @pytest.mark.parametrize('umask', [0o022, 0o027])
 def test_bag_folder_mode_follows_the_umask_like_its_files(fixture, tmp_path, umask):
     fx = fixture
-    script = ('import sys\nfrom adds_training.bags.raw_to_bag import BagConfig, convert\n'
+    script = ('import sys\nfrom adds_training.tools.bags.raw_to_bag import BagConfig, convert\n'
               'convert(BagConfig(*sys.argv[1:], end=0.2))\n')
     subprocess.run([sys.executable, '-c', script, str(fx.sequence), str(tmp_path / 'drive'),
                     str(fx.models)], check=True, stderr=subprocess.DEVNULL,

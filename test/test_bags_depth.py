@@ -11,9 +11,9 @@ import yaml
 from adds_ros.atomic import write_text_atomic
 from adds_ros.messages import Header, Image, array_from_float_image, image_from_array
 from adds_ros.params import NodeParams
-from adds_training.bags import rosbag_io
-from adds_training.bags.bag_depth import BagDepthConfig, bag_depth
-from adds_training.bags.raw_to_bag import BagConfig, convert
+from adds_training.tools.bags import rosbag_io
+from adds_training.tools.bags.bag_depth import BagDepthConfig, bag_depth
+from adds_training.tools.bags.raw_to_bag import BagConfig, convert
 from adds_training.data import layout
 from node_fixtures import tiny_model
 from robotcar_fixture import build_raw_sequence
@@ -193,14 +193,14 @@ def test_unknown_protocol_is_named_before_any_work(scene, tmp_path):
 
 
 def test_raw_bayer_bag_warns_that_the_network_wants_rectified_colour(scene, tmp_path, caplog):
-    from adds_training.bags.bag_depth import warn_if_bayer
+    from adds_training.tools.bags.bag_depth import warn_if_bayer
 
     fx, rectified, _, _ = scene
     raw_bag = tmp_path / 'raw'
     convert(BagConfig(fx.sequence, raw_bag, fx.models, image_mode='raw'))
     compressed = tmp_path / 'compressed'
     convert(BagConfig(fx.sequence, compressed, fx.models, image_mode='compressed'))
-    with caplog.at_level('WARNING', logger='adds_training.bags.bag_depth'):
+    with caplog.at_level('WARNING', logger='adds_training.tools.bags.bag_depth'):
         assert warn_if_bayer(rectified, NS + '/image_raw') is None
         assert warn_if_bayer(compressed, NS + '/image_raw/compressed') is None
         assert not caplog.records

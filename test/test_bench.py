@@ -16,12 +16,12 @@ import torch
 from torch import nn
 
 from adds_ros.metadata import ModelMetadata
-from adds_training import bench
-from adds_training.bench import machine, report, stats
-from adds_training.bench.models import random_checkpoint
-from adds_training.bench.pipeline import camera_frame, frame_stages, pipeline_row, STAGES
-from adds_training.bench.train_step import synthetic_batch, train_steps
-from adds_training.bench.transport import baseline_slope, transport_result
+from adds_training.tools import bench
+from adds_training.tools.bench import machine, report, stats
+from adds_training.tools.bench.models import random_checkpoint
+from adds_training.tools.bench.pipeline import camera_frame, frame_stages, pipeline_row, STAGES
+from adds_training.tools.bench.train_step import synthetic_batch, train_steps
+from adds_training.tools.bench.transport import baseline_slope, transport_result
 from node_fixtures import tiny_model
 
 

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from adds_ros.metadata import ModelMetadata
-from adds_training.bench import report
-from adds_training.bench.inference import (bench_inference, NO_CUDA, PROJECT_TORCH,
-                                           TORCH_VARIANTS)
-from adds_training.bench.models import export_for_size, random_checkpoint
-from adds_training.bench.pipeline import bench_estimator_paths, PATH_STAGES
+from adds_training.tools.bench import report
+from adds_training.tools.bench.inference import (bench_inference, NO_CUDA, PROJECT_TORCH,
+                                                 TORCH_VARIANTS)
+from adds_training.tools.bench.models import export_for_size, random_checkpoint
+from adds_training.tools.bench.pipeline import bench_estimator_paths, PATH_STAGES
 
 SIZE, CAMERA = (64, 128), (96, 160)
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from adds_ros.messages import camera_matrix, CameraInfo, depth_image, Header, Image
-from adds_training.bags import rosbag_io
-from adds_training.bags.dataset_bag import depth_image_at, write_camera_bag
+from adds_training.tools.bags import rosbag_io
+from adds_training.tools.bags.dataset_bag import depth_image_at, write_camera_bag
 from adds_training.data import layout
 
 TOPIC = '/cam/image_raw'

@@ -11,9 +11,10 @@ import pytest
 
 from adds_ros.messages import array_from_float_image, Image
 from adds_ros.metadata import ModelMetadata
-from adds_training import demo, pictures
-from adds_training.bags import rosbag_io
-from adds_training.demo import DemoConfig, DemoPaths, QUICK, run_demo
+from adds_training import pictures
+from adds_training.tools import demo
+from adds_training.tools.bags import rosbag_io
+from adds_training.tools.demo import DemoConfig, DemoPaths, QUICK, run_demo
 
 pytestmark = pytest.mark.slow  # the quick demo chain: ~15 s
 

@@ -18,7 +18,7 @@ from adds_ros.image_decode import InputError
 from adds_ros.metadata import ModelMetadata
 from adds_ros.postprocess import colorize, disp_to_depth
 from adds_ros.preprocess import crop_box, to_network_input
-from adds_training import parity
+from adds_training.tools import parity
 
 
 def tiny_onnx(path, metadata: ModelMetadata, weight: float = 0.0, bias: float = 0.5):

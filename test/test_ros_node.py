@@ -24,9 +24,9 @@ from adds_ros import messages as m
 from adds_ros.estimator import DepthEstimator
 from adds_ros.image_decode import decode_compressed, decode_image
 from adds_ros.ros_messages import from_ros, ros_types, to_ros
-from adds_training.bench.rosgraph import (Peer, depth_node_command, ros_env, start_depth_node,
-                                          stop, unique_domain)
-from adds_training.bench.transport import LARGE_DATA_PROFILE
+from adds_training.tools.bench.rosgraph import (Peer, depth_node_command, ros_env,
+                                                start_depth_node, stop, unique_domain)
+from adds_training.tools.bench.transport import LARGE_DATA_PROFILE
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]  # ~25 s: a node process per test
 

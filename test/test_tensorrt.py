@@ -169,7 +169,7 @@ def test_fp16_graph_refuses_other_precisions_and_runs_fp16_io(monkeypatch, tmp_p
 
 
 def test_engine_built_by_adds_engine_is_the_one_the_estimator_uses(monkeypatch, onnx_model):
-    from adds_training import engine_cli
+    from adds_training.tools import engine_cli
 
     trt = fake(monkeypatch, '10.3.0')
     parser = argparse.ArgumentParser()
@@ -384,7 +384,7 @@ def test_precision_is_refused_by_backends_that_cannot_honour_it(onnx_model):
 
 
 def test_bench_reports_the_fp16_engine_error_instead_of_aborting(monkeypatch, onnx_model):
-    from adds_training.bench.inference import bench_inference
+    from adds_training.tools.bench.inference import bench_inference
 
     fake(monkeypatch, '11.1.0')
     rows = bench_inference(onnx_model, onnx_model, (HEIGHT, WIDTH), 'cuda', 1, None,
@@ -395,7 +395,7 @@ def test_bench_reports_the_fp16_engine_error_instead_of_aborting(monkeypatch, on
 
 
 def test_parity_passes_precision_and_calibration(tmp_path, onnx_model):
-    from adds_training.parity import estimator_options
+    from adds_training.tools.parity import estimator_options
 
     calib = tmp_path / 'calib'
     assert estimator_options(onnx_model, 'int8', onnx_model, calib) == {

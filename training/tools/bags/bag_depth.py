@@ -40,7 +40,7 @@ from adds_ros.messages import CameraInfo, CompressedImage, Image, array_from_flo
 from adds_ros.params import NodeParams, load_params_file
 from adds_ros.pipeline import (COLORIZED, DEPTH, DEPTH_INFO, INVERSE, EstimatorFactory,
                                FramePipeline, default_estimator_factory)
-from adds_training.bags import rosbag_io
+from adds_training.tools.bags import rosbag_io
 from adds_training.data import layout
 from adds_training.metrics import (METRIC_NAMES, Protocol, evaluate_image, get_protocol,
                                    markdown_table, mean_metrics)

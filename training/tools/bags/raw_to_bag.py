@@ -25,8 +25,8 @@ from tqdm import tqdm
 
 from adds_ros.errors import UserError
 from adds_ros.messages import CompressedImage, Header, Image, image_from_array
-from adds_training.bags import rosbag_io
-from adds_training.bags.sdk_camera import camera_info_from_model, optical_frame_pose
+from adds_training.tools.bags import rosbag_io
+from adds_training.tools.bags.sdk_camera import camera_info_from_model, optical_frame_pose
 from adds_training.data.robotcar import raw
 
 LOGGER = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from typing import Any, Callable, Dict, Tuple
 
 from tqdm import tqdm
 
-from adds_training.bench import machine, report
-from adds_training.bench.config import BenchConfig, Size
-from adds_training.bench.findings import findings
+from adds_training.tools.bench import machine, report
+from adds_training.tools.bench.config import BenchConfig, Size
+from adds_training.tools.bench.findings import findings
 
 
 def floor_numbers(config: BenchConfig, checkpoint: Path) -> Dict[str, Any]:
@@ -48,8 +48,8 @@ def floor_numbers(config: BenchConfig, checkpoint: Path) -> Dict[str, Any]:
 
 def bench_ros(config: BenchConfig, results: Dict[str, Any]) -> None:
     """End to end over real rclpy with the tiny model (the transport's cost), and QoS."""
-    from adds_training.bench.tiny_model import tiny_model
-    from adds_training.bench.transport import bench_qos, bench_transport
+    from adds_training.tools.bench.tiny_model import tiny_model
+    from adds_training.tools.bench.transport import bench_qos, bench_transport
 
     tiny = tiny_model(config.work / 'tiny_depth.onnx', 32, 64)
     bar, tick = section_bar('transport', config.ros_frames + 2 * config.long_run)
@@ -76,7 +76,7 @@ def bench_all_inference(config: BenchConfig, results: Dict[str, Any], checkpoint
     """Every size on the CPU at each thread count, then on CUDA (rows say why when absent)."""
     import torch
 
-    from adds_training.bench.inference import bench_inference, onnxruntime_profile
+    from adds_training.tools.bench.inference import bench_inference, onnxruntime_profile
     blocks = [('cpu', n) for n in config.thread_counts] + [('cuda', 0)]
     groups = sum(1 + (n > 1) for n in config.thread_counts)  # spin-wait timed on its own
     bar, tick = section_bar('inference', config.iterations * len(config.sizes) * groups)
@@ -104,12 +104,12 @@ def run_sections(config: BenchConfig, results: Dict[str, Any], checkpoint: Path,
     if 'inference' not in config.skip:
         bench_all_inference(config, results, checkpoint, onnx)
     if 'pipeline' not in config.skip:
-        from adds_training.bench.pipeline import bench_pipeline
+        from adds_training.tools.bench.pipeline import bench_pipeline
         bar, tick = section_bar('pipeline', config.iterations)
         results['pipeline'] = bench_pipeline(main, config.camera, config.iterations,
                                              config.warmup, config.threads, tick)
         bar.close()
-        from adds_training.bench.pipeline import bench_estimator_paths
+        from adds_training.tools.bench.pipeline import bench_estimator_paths
         bar, tick = section_bar('estimator paths', config.iterations)
         results['estimator_paths'] = bench_estimator_paths(
             checkpoint, main, config.camera, config.iterations, config.warmup, config.threads,
@@ -118,10 +118,10 @@ def run_sections(config: BenchConfig, results: Dict[str, Any], checkpoint: Path,
     if 'transport' not in config.skip:
         bench_ros(config, results)
     if 'fuzz' not in config.skip:
-        from adds_training.bench.fuzz import bench_fuzz
+        from adds_training.tools.bench.fuzz import bench_fuzz
         results['fuzz'] = bench_fuzz(50 if config.quick else 1000)
     if 'training' not in config.skip:
-        from adds_training.bench.train_step import bench_training
+        from adds_training.tools.bench.train_step import bench_training
         results['training'] = bench_training(('adds', 'monodepth2'), config.train_size,
                                              config.train_batch, config.train_steps,
                                              config.train_warmup, config.threads, 'auto')
@@ -141,7 +141,7 @@ def run_suite(config: BenchConfig) -> int:
         'config': {k: (str(v) if isinstance(v, Path) else v)
                    for k, v in asdict(config).items()},
         'machine': machine.machine_info()}
-    from adds_training.bench.models import prepare_models
+    from adds_training.tools.bench.models import prepare_models
     checkpoint, onnx = prepare_models(config.work, config.sizes, config.checkpoint)
     results['floor'] = floor_numbers(config, checkpoint)
     run_sections(config, results, checkpoint, onnx)

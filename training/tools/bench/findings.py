@@ -8,8 +8,8 @@ from another day), so it stays true when the report is regenerated on another ma
 
 from typing import Any, Dict, List, Optional
 
-from adds_training.bench.inference import SPINNING, TORCH
-from adds_training.bench.pipeline import OUTSIDE
+from adds_training.tools.bench.inference import SPINNING, TORCH
+from adds_training.tools.bench.pipeline import OUTSIDE
 
 CONV_OPS = ('Conv', 'FusedConv')
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, List, Tuple
 import cv2
 import numpy as np
 
-from adds_training.bench.stats import summarize
+from adds_training.tools.bench.stats import summarize
 
 OUTSIDE = ('decode', 'demosaic', 'crop/resize', 'post-processing', 'message packing')
 STAGES = OUTSIDE[:3] + ('inference',) + OUTSIDE[3:] + ('colorize (viewer only)',)
@@ -141,7 +141,7 @@ def bench_estimator_paths(checkpoint: Path, onnx: Path, camera: Tuple[int, int],
     from adds_ros.estimator import DepthEstimator
     from adds_ros.metadata import ModelMetadata
     from adds_ros.postprocess import colorize
-    from adds_training.bench.models import export_for_size
+    from adds_training.tools.bench.models import export_for_size
 
     height, width = camera
     metadata = ModelMetadata.from_onnx(onnx)

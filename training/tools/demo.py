@@ -235,7 +235,7 @@ def night_stamps(paths: DemoPaths) -> List[Tuple[int, int]]:
 
 def run_camera_bag(cfg: DemoConfig, paths: DemoPaths) -> None:
     """Record the night test drive as a camera would, plus the index -> µs lookup of its GT."""
-    from adds_training.bags.dataset_bag import write_camera_bag
+    from adds_training.tools.bags.dataset_bag import write_camera_bag
     from adds_training.data import layout
 
     frames = night_stamps(paths)
@@ -246,7 +246,7 @@ def run_camera_bag(cfg: DemoConfig, paths: DemoPaths) -> None:
 
 def run_depth_bag(cfg: DemoConfig, paths: DemoPaths) -> None:
     from adds_ros.params import NodeParams
-    from adds_training.bags.bag_depth import bag_depth, BagDepthConfig, report
+    from adds_training.tools.bags.bag_depth import bag_depth, BagDepthConfig, report
 
     summary = bag_depth(BagDepthConfig(
         bag=paths.camera_bag, out=paths.depth_bag, params=NodeParams(model=str(paths.model)),
@@ -261,7 +261,7 @@ def run_depth_bag(cfg: DemoConfig, paths: DemoPaths) -> None:
 
 def depth_topic() -> str:
     """Name the metric depth topic bag-depth writes for the camera (the model has a scale)."""
-    from adds_training.bags.bag_depth import output_namespace
+    from adds_training.tools.bags.bag_depth import output_namespace
 
     return output_namespace(IMAGE_TOPIC) + '/depth/image'
 
@@ -277,7 +277,7 @@ def run_picture(cfg: DemoConfig, paths: DemoPaths) -> None:
     """Night: the depth bag's frame (the node's output); day: the ONNX model via the estimator."""
     from adds_ros.estimator import DepthEstimator
     from adds_training import pictures
-    from adds_training.bags.dataset_bag import depth_image_at
+    from adds_training.tools.bags.dataset_bag import depth_image_at
     from adds_training.data import layout
 
     rows = []

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from adds_ros.messages import (array_from_float_image, camera_info_from_k, Header, Image,
                                image_from_array)
-from adds_training.bags import rosbag_io
+from adds_training.tools.bags import rosbag_io
 from adds_training.data import layout
 
 

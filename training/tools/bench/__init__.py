@@ -7,7 +7,7 @@ One command measures, side by side in one run: the machine's matmul rate and the
 size, end-to-end latency and rate through real ROS 2 (rclpy) across processes with the node's
 memory over a long run, frames delivered per QoS pairing, and a training step of ADDS and the
 Monodepth2 baseline. It prints the tables and writes <out>/benchmarks.md and <out>/benchmarks.json.
-`adds_training.bench.suite`; this module only parses arguments, so `adds --help` stays fast.
+`adds_training.tools.bench.suite`; this module only parses arguments, so `adds --help` stays fast.
 """
 
 import argparse
@@ -31,7 +31,7 @@ def size(text: str):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from adds_training import cli_config
-    from adds_training.bench.config import BenchConfig
+    from adds_training.tools.bench.config import BenchConfig
 
     defaults = {f.name: cli_config.default_of(f) for f in fields(BenchConfig)}
 
@@ -69,8 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from adds_training.bench.config import BenchConfig
-    from adds_training.bench.suite import run_suite
+    from adds_training.tools.bench.config import BenchConfig
+    from adds_training.tools.bench.suite import run_suite
 
     try:
         config = BenchConfig.from_args(args)
