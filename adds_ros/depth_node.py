@@ -66,6 +66,7 @@ class DepthNode(LifecycleNode):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, **kwargs)
         self.core: Optional[DepthNodeCore] = None
+        self.configure_error = ''  # why the last configure failed, for make_node's one line
         self.types = ros_types()
         self.publishers_: Dict[str, Any] = {}
         self.subscriptions_: Dict[str, Any] = {}
@@ -181,7 +182,7 @@ def make_node(**kwargs: Any) -> DepthNode:
     if node.get_parameter('autostart').value:
         node.trigger_configure()
         if node.core is None:
-            error = getattr(node, 'configure_error', 'configure failed')
+            error = node.configure_error or 'configure failed'
             node.destroy_node()
             raise UserError(error)
         node.trigger_activate()

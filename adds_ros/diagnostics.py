@@ -20,14 +20,6 @@ DIAGNOSTICS_TOPIC = '/diagnostics'
 DIAGNOSTIC_NAME = 'adds_ros: depth'
 # Drop reasons that are not the input's fault, so they are counted but never warned about.
 QUIET_DROPS = ('superseded', 'no_subscribers', 'inactive')
-# Longest piece of message text (an encoding, a frame_id) that goes into a log line.
-MAX_QUOTED = 80
-
-
-def quote(text: Any) -> str:
-    """Printable, bounded repr of untrusted message text for a log line."""
-    shown = repr(text)
-    return shown if len(shown) <= MAX_QUOTED else f'{shown[:MAX_QUOTED]}... ({len(shown)} chars)'
 
 
 class Throttle:
@@ -78,11 +70,6 @@ class Statistics:
         with self.lock:
             self.published += 1
             self.latencies.append(latency)
-
-    def handled(self) -> int:
-        """Frames published or dropped so far (every received frame ends as one of them)."""
-        with self.lock:
-            return self.published + sum(self.dropped.values())
 
     def snapshot(self) -> Dict[str, Any]:
         """Return current values; the rate covers the time since the previous snapshot."""

@@ -261,8 +261,8 @@ class DepthNodeCore:
         if self.state != 'active':
             self.stats.drop('inactive')
             return
-        if not self._wanted():
-            self.stats.drop('no_subscribers')
+        if not any(self.transport.subscriber_count(t) > 0 for t in self.served()):
+            self.stats.drop('no_subscribers')  # stops at the first output with a reader
             return
         with self._cond:
             if self._pending is not None:

@@ -55,6 +55,11 @@ def camera_k_from_metadata(metadata: Any, height: int, width: int) -> np.ndarray
     return k
 
 
+def close_all(estimators: Dict[str, Any]) -> None:
+    for estimator in estimators.values():
+        getattr(estimator, 'close', lambda: None)()
+
+
 @dataclass
 class FrameResult:
     """What one frame produced: topic -> message, and seconds per stage."""
@@ -92,8 +97,7 @@ class FramePipeline:
                 estimators['night'] = factory(params.night_model, params)
             return cls(params, estimators, message_time)
         except BaseException:
-            for estimator in estimators.values():
-                getattr(estimator, 'close', lambda: None)()
+            close_all(estimators)
             raise
 
     @property
@@ -107,8 +111,7 @@ class FramePipeline:
         return self.scaler.metric
 
     def close(self) -> None:
-        for estimator in self.estimators.values():
-            getattr(estimator, 'close', lambda: None)()
+        close_all(self.estimators)
         self.estimators = {}
 
     def process(self, msg: Any, decode: Callable[[Any], np.ndarray],

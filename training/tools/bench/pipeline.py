@@ -64,14 +64,14 @@ def frame_stages(msg: Any, pipeline: Any, info: Any = None) -> Dict[str, float]:
         before = time.perf_counter()
         cv2.cvtColor(raw, CONVERSIONS[msg.encoding][2])
         demosaic = time.perf_counter() - before
-    main = pipeline.process(msg, decode_image, info, (DEPTH, DEPTH_INFO))
-    t = main.timings
-    view = pipeline.process(msg, decode_image, info, (COLORIZED,))
-    colorized = view.timings['colorize'] + rclpy_conversion(view.outputs)
+    result = pipeline.process(msg, decode_image, info, (DEPTH, DEPTH_INFO, COLORIZED))
+    t, outputs = result.timings, result.outputs
+    view = {COLORIZED: outputs.pop(COLORIZED)}
+    colorized = t['colorize'] + rclpy_conversion(view)
     return {'decode': max(t['decode'] - demosaic, 0.0), 'demosaic': demosaic,
             'crop/resize': t['preprocess'], 'inference': t['inference'],
             'post-processing': t['postprocess'] + t['scale'],
-            'message packing': t['pack'] + rclpy_conversion(main.outputs),
+            'message packing': t['pack'] + rclpy_conversion(outputs),
             'colorize (viewer only)': colorized}
 
 

@@ -105,10 +105,6 @@ class Peer:
                 self.received[topic].append((time.monotonic(), msg))
         self.node.create_subscription(msg_type, topic, keep, qos(reliable, depth))
 
-    def messages(self, topic: str) -> List[Any]:
-        with self.lock:
-            return [msg for _, msg in self.received[topic]]
-
     def arrival(self, topic: str, stamp: Stamp) -> Optional[float]:
         with self.lock:
             for arrived, msg in self.received[topic]:
