@@ -15,7 +15,7 @@ point cloud) is either served metres or told by diagnostics why not — never re
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Collection, Dict, Optional
+from typing import Any, Callable, Collection, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -24,6 +24,8 @@ from adds_ros.image_decode import InputError, check_camera_info
 from adds_ros.messages import (CameraInfo, Header, Time, camera_info_from_k, depth_image,
                                image_from_array, scale_camera_info)
 from adds_ros.params import NodeParams
+from adds_ros.postprocess import colorize_view
+from adds_ros.preprocess import crop_box
 from adds_ros.scale import ScaleEstimator
 
 DEPTH = 'depth/image'
@@ -53,6 +55,14 @@ def camera_k_from_metadata(metadata: Any, height: int, width: int) -> np.ndarray
     k[1, 2] += top
     k[2] = (0.0, 0.0, 1.0)
     return k
+
+
+def colorized_view(estimator: Any, disparity: np.ndarray,
+                   camera_shape: Tuple[int, int]) -> np.ndarray:
+    """`depth/colorized` of one prediction (postprocess.colorize_view with the model's range)."""
+    meta = estimator.metadata
+    return colorize_view(disparity, meta.min_depth, meta.max_depth,
+                         crop_box(meta.crop, *camera_shape), camera_shape)
 
 
 def close_all(estimators: Dict[str, Any]) -> None:
@@ -141,6 +151,11 @@ class FramePipeline:
         metres = self._metres(estimator, prediction, k, stamp) if self.metric else None
         timings['scale'] = time.perf_counter() - mark
         outputs = self._pack(prediction.depth, metres, camera_info, k, header, wanted, timings)
+        if self.params.publish_colorized and COLORIZED in wanted:
+            mark = time.perf_counter()
+            outputs[COLORIZED] = image_from_array(
+                colorized_view(estimator, prediction.disparity, (height, width)), 'bgr8', header)
+            timings['colorize'] = time.perf_counter() - mark
         return FrameResult(outputs=outputs, timings=timings, domain=self.domain)
 
     def _metres(self, estimator: Any, prediction: Any, k: np.ndarray,
@@ -167,10 +182,4 @@ class FramePipeline:
                                    if camera_info is not None
                                    else camera_info_from_k(k, width, height, header))
         timings['pack'] = time.perf_counter() - start
-        if self.params.publish_colorized and COLORIZED in wanted:
-            from adds_ros.postprocess import colorize
-            mark = time.perf_counter()
-            view = colorize(metres if metres is not None else depth)
-            outputs[COLORIZED] = image_from_array(view, 'bgr8', header)
-            timings['colorize'] = time.perf_counter() - mark
         return outputs

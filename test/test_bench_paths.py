@@ -39,6 +39,7 @@ def test_estimator_paths_time_both_paths_stage_by_stage(models):
         assert sum(s['share'] for s in row['stages'].values()) == pytest.approx(1.0)
         assert row['host_share'] == pytest.approx(1.0 - row['stages']['inference']['share'])
     assert result['colorize']['camera'] == '160x96' and result['colorize']['n'] >= 50
+    assert result['colorize_camera_size']['n'] == result['colorize']['n']
     exported = onnx.with_name('random_128x64_camera_160x96.onnx')
     metadata = ModelMetadata.from_onnx(exported)
     assert metadata.in_graph and (metadata.camera_height, metadata.camera_width) == CAMERA
@@ -52,12 +53,13 @@ def test_report_shows_both_paths_and_checks_the_colorize_target():
     results = {'estimator_paths': {
         'rows': [{'path': p, 'camera': '1280x960', 'network': '512x256', 'stages': stages,
                   'total_p50_ms': 4.0, 'host_share': 0.75} for p in ('host', 'in-graph')],
-        'colorize': {'camera': '1280x960', 'n': 50, 'p50_ms': 1.5, 'p99_ms': 3.0}},
+        'colorize': {'camera': '1280x960', 'n': 50, 'p50_ms': 1.5, 'p99_ms': 3.0},
+        'colorize_camera_size': {'n': 50, 'p50_ms': 3.2, 'p99_ms': 4.0}},
         'inference': [{'backend': PROJECT_TORCH, 'device': 'cuda', 'size': '512x256',
                        'p50_ms': 1.2, 'vs_best_pytorch': 1.2}]}
     text = '\n'.join(report.estimator_paths_section(results))
     assert '| host | 1.00 (25%) | 1.00 (25%) | 1.00 (25%) | 1.00 (25%) | 4.0 | 75.0% |' in text
-    assert 'p50 **1.50 ms**' in text
+    assert 'p50 **1.50 ms**' in text and 'camera-size depth instead: p50 3.20 ms' in text
     checks = {c['target']: c['met'] for c in report.check_targets(results)}
     assert checks == {'colorize_ms': False, 'torch_vs_best_pytorch': True}
 

@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from adds_ros.postprocess import color_table, colorize, view_scale
+from adds_ros.postprocess import (color_table, colorize, colorize_view, scale_disparity,
+                                  upsample_into_camera, view_scale)
 
 MAGMA = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_MAGMA)[:, 0]
 
@@ -75,3 +76,37 @@ def test_tiny_positive_depth_cannot_wrap_to_a_dark_colour():
     # 1/1e-30 overflows uint8 conversion on x86 (wraps to 0): such pixels are invalid, not far
     bgr = colorize(np.array([[1e-30, 1.0]], np.float32), vmax=1.0)
     assert bgr[0, 0].sum() == 0 and bgr[0, 1].sum() > 0
+
+
+def smooth_disparity(shape=(32, 64), seed: int = 2) -> np.ndarray:
+    """A network-like sigmoid disparity: smooth, in (0, 1)."""
+    coarse = np.random.default_rng(seed).uniform(0.02, 0.9, (4, 8)).astype(np.float32)
+    return cv2.resize(coarse, shape[::-1], interpolation=cv2.INTER_CUBIC).clip(0.01, 0.99)
+
+
+@pytest.mark.parametrize('box', [(40, 200, 0, 320), (30, 210, 16, 304)])
+def test_the_node_view_matches_colouring_the_upsampled_depth(box):
+    """Colour then resize (the node) ~ resize then colour (exact); black outside the crop."""
+    disparity, camera = smooth_disparity(), (240, 320)
+    view = colorize_view(disparity, 0.1, 100.0, box, camera)
+    inverse = upsample_into_camera(scale_disparity(disparity, 0.1, 100.0), box, camera)
+    exact = colorize(inverse, inverse=False)
+    top, bottom, left, right = box
+    inside = np.zeros(camera, bool)
+    inside[top:bottom, left:right] = True
+    assert view.shape == (*camera, 3) and view.dtype == np.uint8
+    assert (view[~inside] == 0).all() and (view[inside].sum(1) > 0).all()
+    error = np.abs(view.astype(int) - exact)[inside]
+    assert np.median(error) <= 1 and np.percentile(error, 99) <= 6
+
+
+def test_a_camera_sized_map_is_coloured_in_place_and_the_view_is_scale_free():
+    disparity = np.full((240, 320), np.nan, np.float32)
+    disparity[60:] = cv2.resize(smooth_disparity(), (320, 180))
+    view = colorize_view(disparity, 0.1, 100.0, (60, 240, 0, 320), (240, 320))
+    inverse = scale_disparity(disparity, 0.1, 100.0)
+    np.testing.assert_array_equal(view, colorize(inverse, inverse=False))
+    np.testing.assert_array_equal(view, colorize(1.0 / inverse))   # depth in model units
+    np.testing.assert_array_equal(view[:60], 0)
+    metres = colorize(np.float32(7.5) / inverse)        # any metric scale colours alike
+    assert (np.abs(metres.astype(int) - view) > 3).mean() < 0.001

@@ -120,12 +120,12 @@ def pipeline_row(encoding: str, camera: Tuple[int, int], samples: Dict[str, List
 
 
 def estimator_stages(estimator: Any, rgb: np.ndarray) -> Dict[str, float]:
-    """Seconds of the estimator's stages for one frame, and of colourising its depth."""
-    from adds_ros.postprocess import colorize
+    """Seconds of the estimator's stages for one frame, and of the node's colourised view."""
+    from adds_ros.pipeline import colorized_view
 
     prediction = estimator.predict(rgb)
     before = time.perf_counter()
-    colorize(prediction.depth)
+    colorized_view(estimator, prediction.disparity, rgb.shape[:2])
     return {**prediction.timings, 'colorize': time.perf_counter() - before}
 
 
@@ -135,11 +135,13 @@ def bench_estimator_paths(checkpoint: Path, onnx: Path, camera: Tuple[int, int],
     """Host path (`onnx`) against the in-graph export of `checkpoint`, ONNX Runtime on the CPU.
 
     Both estimators get the same camera frame, in alternating order each round. Returns one row
-    per path (each stage's summary and share of the frame, the host's share) and the
-    colourised view alone at camera size ('colorize').
+    per path (each stage's summary and share of the frame, the host's share), the node's
+    colourised view alone at camera size ('colorize') and, for comparison, colouring the
+    camera-size depth instead of the network map ('colorize_camera_size').
     """
     from adds_ros.estimator import DepthEstimator
     from adds_ros.metadata import ModelMetadata
+    from adds_ros.pipeline import colorized_view
     from adds_ros.postprocess import colorize
     from adds_training.tools.bench.models import export_for_size
 
@@ -161,12 +163,16 @@ def bench_estimator_paths(checkpoint: Path, onnx: Path, camera: Tuple[int, int],
                     samples[path][stage].append(stages[stage])
         if i >= warmup:
             progress()
-    depth = estimators['host'].predict(rgb).depth
-    colour = time_calls(lambda: colorize(depth), max(iterations, 50))
+    host = estimators['host']
+    prediction = host.predict(rgb)
+    repeats = max(iterations, 50)
+    view = time_calls(lambda: colorized_view(host, prediction.disparity, camera), repeats)
+    after_upsampling = time_calls(lambda: colorize(prediction.depth), repeats)
     for estimator in estimators.values():
         estimator.close()
     return {'rows': [path_row(path, camera, samples[path], metadata) for path in estimators],
-            'colorize': {'camera': f'{width}x{height}', **summarize(colour)}}
+            'colorize': {'camera': f'{width}x{height}', **summarize(view)},
+            'colorize_camera_size': summarize(after_upsampling)}
 
 
 def time_calls(call: Callable[[], Any], repeats: int) -> List[float]:
