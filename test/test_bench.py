@@ -17,7 +17,8 @@ from torch import nn
 
 from adds_ros.metadata import ModelMetadata
 from adds_training.tools import bench
-from adds_training.tools.bench import machine, report, stats
+from adds_training.networks import ADDSModel, ModelConfig
+from adds_training.tools.bench import findings, machine, report, stats, train_step
 from adds_training.tools.bench.models import random_checkpoint
 from adds_training.tools.bench.pipeline import camera_frame, frame_stages, pipeline_row, STAGES
 from adds_training.tools.bench.train_step import synthetic_batch, train_steps
@@ -197,6 +198,53 @@ def test_training_step_runs_each_network_once_per_use():
     assert calls['pose_encoder'] == 2 and calls['invariant'] == 2
     assert calls['private.day'] == 1 and calls['private.night'] == 1
     assert result['peak_rss_mib'] > 0 and result['samples_per_s'] > 0
+    # training FLOPs: 3x the forward's, i.e. 6 per multiply-accumulate of every network call
+    model = ADDSModel(ModelConfig())
+    frames = torch.rand(1, 3, 64, 128)
+    forward = sum(sum(machine.count_macs(net, frames).values())
+                  for net in (model.invariant, model.private['day'], model.private['night']))
+    assert result['train_gflop_per_step'] * 1e9 > 6 * 2 * forward   # + decoders and pose
+    assert result['achieved_gflops'] == pytest.approx(
+        result['train_gflop_per_step'] / result['step_p50_s'])
+
+
+def test_a_bf16_step_runs_under_autocast_and_is_labelled():
+    result = train_steps('monodepth2', (64, 64), batch=1, steps=1, warmup=0, threads=1,
+                         precision='bf16')
+    assert result['precision'] == 'bf16' and result['compile_losses'] is False
+    assert result['train_gflop_per_step'] > 0
+
+
+def training_row(objective, precision, compiled, step, device='cuda'):
+    return {'objective': objective, 'size': '512x256', 'batch': 6, 'device': device,
+            'precision': precision, 'compile_losses': compiled, 'step_p50_s': step,
+            'samples_per_s': 6 / step, 'train_gflop_per_step': 600.0,
+            'achieved_gflops': 600.0 / step, 'peak_rss_mib': 1.0,
+            'cuda_max_allocated_mib': 2.0, 'forward_calls_per_step': {'pose_encoder': 2}}
+
+
+def test_training_targets_utilisation_and_speedups_on_cuda():
+    rows = [training_row('adds', 'fp32', False, 0.12), training_row('adds', 'bf16', False, 0.06),
+            training_row('adds', 'fp32', True, 0.10), training_row('adds', 'bf16', True, 0.04),
+            training_row('monodepth2', 'fp32', False, 0.05)]
+    train_step.utilisation(rows, {'cpu, 1 threads': 50.0, 'cuda': 50000.0,
+                                  'cuda bf16': 600000.0})
+    assert rows[0]['flop_utilisation'] == pytest.approx(600 / 0.12 / 50000)
+    assert rows[1]['flop_utilisation'] == pytest.approx(600 / 0.06 / 600000)
+    checks = [c for c in report.check_targets({'training': rows})]
+    by_case = {(c['target'], c['case']): c for c in checks}
+    best = by_case[('adds_train_samples_per_s', '512x256, batch 6, bf16, compiled losses')]
+    assert best['value'] == pytest.approx(150.0) and best['met']
+    assert by_case[('bf16_speedup', 'eager')]['value'] == pytest.approx(2.0)
+    assert by_case[('bf16_speedup', 'compiled losses')]['value'] == pytest.approx(2.5)
+    text = '\n'.join(report.training_section({'training': rows}))
+    assert '| adds | 512x256 | 6 | cuda | bf16 | yes | 0.04 | 150.0 | 600.0 | 2.5% |' in text
+    lines = findings.training_findings({'training': rows})
+    assert 'adds training step against fp32 eager: bf16 2.00x, fp32 + compiled losses ' \
+        '1.20x, bf16 + compiled losses 3.00x.' in lines
+    cpu = [training_row('adds', 'fp32', False, 1.0, 'cpu')]
+    assert not [c for c in report.check_targets({'training': cpu})
+                if c['target'].startswith(('adds_train', 'bf16'))]
 
 
 def prepared_work(work):

@@ -17,7 +17,7 @@ from adds_training.geometry import pixel_intrinsics
 from adds_training.losses import LossWeights, similarity_loss
 from adds_training.networks import ADDSModel
 from adds_training.objectives import (compute_adds_losses, compute_monodepth2_losses,
-                                      group_terms, source_transforms, TERM_GROUPS,
+                                      group_terms, Objective, source_transforms, TERM_GROUPS,
                                       term_gradient_norms, view_synthesis_loss)
 
 HEIGHT, WIDTH = 32, 64
@@ -172,3 +172,28 @@ def test_term_gradient_norms_on_the_shared_encoder():
     assert set(norms) == set(TERM_GROUPS) and all(v > 0 for v in norms.values()), norms
     assert norms['similarity'] == pytest.approx(_grad_norm(terms['similarity'],
                                                            model.invariant), rel=1e-4)
+
+
+@pytest.mark.slow
+def test_compiled_view_synthesis_matches_eager_values_and_gradients():
+    """Objective(compile_losses=True): same terms, same gradients, twice through one graph."""
+    frames, k, inv_k = _plane_world()
+    transforms = source_transforms(SlidingCamera(), frames)
+    weights = LossWeights(smoothness=0.1)
+    objective = Objective(ADDSModel(), compile_losses=True)
+    assert objective.view_synthesis is not view_synthesis_loss
+    results = []
+    for function in (view_synthesis_loss, objective.view_synthesis):
+        torch.manual_seed(0)   # one uneven scale: a short compile, a smoothness gradient
+        disps = [(_disps(DEPTH * 2)[0] * (1 + 0.2 * torch.rand(1, 1, HEIGHT, WIDTH)))
+                 .requires_grad_()]
+        terms = function(frames, disps, transforms, k, inv_k, weights, MIN_DEPTH, MAX_DEPTH)
+        # retain_graph as term_gradient_norms does: one backward per term through one graph
+        grads = [torch.autograd.grad(terms[name], disps[0], retain_graph=True)[0]
+                 for name in ('photometric', 'smoothness')]
+        results.append(([_value(terms[n]) for n in ('photometric', 'smoothness')], grads))
+    (eager, eager_grads), (compiled, compiled_grads) = results
+    assert compiled == pytest.approx(eager, rel=1e-4)
+    assert eager_grads[0].abs().sum() > 0 and eager_grads[1].abs().sum() > 0
+    for ours, reference in zip(compiled_grads, eager_grads):
+        torch.testing.assert_close(ours, reference, rtol=1e-3, atol=1e-6)

@@ -109,7 +109,8 @@ def make_objective(model: nn.Module, config: TrainConfig) -> nn.Module:
     except ValueError as err:  # a bad loss.balance / loss.*_form value
         raise ConfigError(str(err)) from None
     domains = ('day', 'night') if config.use_fake_night else ('day',)
-    return Objective(model, config.mode, weights, config.min_depth, config.max_depth, domains)
+    return Objective(model, config.mode, weights, config.min_depth, config.max_depth, domains,
+                     config.compile_losses)
 
 
 def to_device(batch, device: torch.device, channels_last: bool):

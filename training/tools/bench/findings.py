@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional
 
 from adds_training.tools.bench.inference import SPINNING, TORCH
 from adds_training.tools.bench.pipeline import OUTSIDE
+from adds_training.tools.bench.report import training_rows
 
 CONV_OPS = ('Conv', 'FusedConv')
 
@@ -95,15 +96,25 @@ def transport_findings(results: Dict[str, Any]) -> List[str]:
 
 
 def training_findings(results: Dict[str, Any]) -> List[str]:
-    rows = {r['objective']: r for r in results.get('training', [])}
-    if 'adds' not in rows or 'monodepth2' not in rows:
+    rows = results.get('training', [])
+    runs = {o: training_rows(rows, o) for o in ('adds', 'monodepth2')}
+    if not all(('fp32', False) in r for r in runs.values()):
         return []
-    adds, base = rows['adds'], rows['monodepth2']
+    adds, base = runs['adds'][('fp32', False)], runs['monodepth2'][('fp32', False)]
     pose = adds['forward_calls_per_step'].get('pose_encoder')
-    return [f"An ADDS step costs {adds['step_p50_s'] / base['step_p50_s']:.1f}x a Monodepth2 "
-            f'step: it runs two domains, two private encoders and the reconstruction decoder. '
-            f'The pose network runs {pose} times per step, once per source frame, and serves '
-            'both domains: no network runs a duplicated forward pass.']
+    lines = [f"An ADDS step costs {adds['step_p50_s'] / base['step_p50_s']:.1f}x a Monodepth2 "
+             f'step: it runs two domains, two private encoders and the reconstruction decoder. '
+             f'The pose network runs {pose} times per step, once per source frame, and serves '
+             'both domains: no network runs a duplicated forward pass.']
+    for objective, by_setting in runs.items():
+        speedups = [f'{name} {by_setting[("fp32", False)]["step_p50_s"] / row["step_p50_s"]:.2f}x'
+                    for (precision, compiled), row in by_setting.items()
+                    if (precision, compiled) != ('fp32', False)
+                    for name in [precision + (' + compiled losses' if compiled else '')]]
+        if speedups:
+            lines.append(f'{objective} training step against fp32 eager: '
+                         + ', '.join(speedups) + '.')
+    return lines
 
 
 def findings(results: Dict[str, Any]) -> List[str]:

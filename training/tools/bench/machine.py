@@ -66,8 +66,8 @@ def machine_info() -> Dict[str, Any]:
 
 
 def matmul_rate(size: int = 2048, repeats: int = 5, device: str = 'cpu',
-                threads: Optional[int] = None) -> float:
-    """Best FLOP/s of `repeats` float32 size x size matrix products (2 size^3 FLOPs each).
+                threads: Optional[int] = None, dtype: str = 'float32') -> float:
+    """Best FLOP/s of `repeats` size x size matrix products (2 size^3 FLOPs each) in `dtype`.
 
     `threads` sets torch's intra-op threads for the measurement (restored afterwards).
     """
@@ -76,7 +76,8 @@ def matmul_rate(size: int = 2048, repeats: int = 5, device: str = 'cpu',
     previous = torch.get_num_threads()
     torch.set_num_threads(threads or previous)
     generator = torch.Generator().manual_seed(0)
-    a, b = (torch.randn(size, size, generator=generator).to(device) for _ in range(2))
+    a, b = (torch.randn(size, size, generator=generator).to(device, getattr(torch, dtype))
+            for _ in range(2))
     best = float('inf')
     try:
         for _ in range(repeats + 1):  # the first product warms the BLAS up

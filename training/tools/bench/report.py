@@ -19,7 +19,16 @@ TARGETS = {
                                           'variant (CUDA)'),
     'ros_overhead_ms': (10.0, 'max', 'end-to-end p50 over real rclpy minus inference p50, '
                                      'tiny model, ms'),
+    'adds_train_samples_per_s': (135.0, 'min', 'ADDS training samples/s, best setting, 512x256 '
+                                               'batch 6 (CUDA; H200 target)'),
+    'bf16_speedup': (1.5, 'min', 'ADDS training step, bf16 autocast speed-up over fp32 (CUDA)'),
 }
+
+
+def training_rows(rows: Sequence[Dict[str, Any]], objective: str) -> Dict[tuple, Dict[str, Any]]:
+    """One objective's training rows by (precision, compile_losses)."""
+    return {(r.get('precision', 'fp32'), r.get('compile_losses', False)): r for r in rows
+            if r['objective'] == objective}
 
 
 def fmt(value: Any, digits: int = 1) -> str:
@@ -63,6 +72,17 @@ def check_targets(results: Dict[str, Any]) -> List[Dict[str, Any]]:
     for row in results.get('inference', []):
         if 'vs_best_pytorch' in row:
             add('torch_vs_best_pytorch', row['size'], row['vs_best_pytorch'])
+    adds = training_rows(results.get('training', []), 'adds')
+    if any(r['device'] == 'cuda' for r in adds.values()):
+        best = max(adds.values(), key=lambda r: r['samples_per_s'])
+        add('adds_train_samples_per_s', f"{best['size']}, batch {best['batch']}, "
+            f"{best['precision']}{', compiled losses' if best['compile_losses'] else ''}",
+            best['samples_per_s'])
+        for compiled in (False, True):
+            if ('bf16', compiled) in adds and ('fp32', compiled) in adds:
+                fp32, bf16 = adds[('fp32', compiled)], adds[('bf16', compiled)]
+                add('bf16_speedup', 'compiled losses' if compiled else 'eager',
+                    fp32['step_p50_s'] / bf16['step_p50_s'])
     for key in ('transport', 'transport_large_data'):
         run = results.get(key) or {}
         if run.get('lockstep', {}).get('p50_ms') is not None:
@@ -227,14 +247,21 @@ def training_section(results: Dict[str, Any]) -> List[str]:
     calls = {r['objective']: ', '.join(f'{k} {v}' for k, v in r['forward_calls_per_step'].items())
              for r in rows}
     return ['## Training step', '',
-            'Forward + backward + Adam on synthetic data, each objective in a fresh process '
-            '(peak RSS is its own). A sample is one target frame with its two source frames '
-            '(ADDS: a day triplet and its fake-night twin).', '',
-            table(['objective', 'input', 'batch', 'device', 'step p50 (s)', 'samples/s',
-                   'peak RSS (MiB)', 'CUDA max allocated (MiB)'],
-                  [(r['objective'], r['size'], r['batch'], r['device'], r['step_p50_s'],
-                    r['samples_per_s'], r['peak_rss_mib'], r['cuda_max_allocated_mib'])
-                   for r in rows]), '',
+            'Forward + backward + Adam on synthetic data, each objective and setting in a '
+            'fresh process (peak RSS is its own). A sample is one target frame with its two '
+            'source frames (ADDS: a day triplet and its fake-night twin). bf16 = the trainer\'s '
+            '`amp` (autocast, geometry in fp32); compiled = `compile_losses=true` (view '
+            'synthesis through torch.compile). Training GFLOP = 3x the forward\'s convolution '
+            'FLOPs; utilisation = achieved / the matmul rate of the Floor section in that '
+            'precision.', '',
+            table(['objective', 'input', 'batch', 'device', 'precision', 'compiled losses',
+                   'step p50 (s)', 'samples/s', 'GFLOP/step', 'utilisation', 'peak RSS (MiB)',
+                   'CUDA max allocated (MiB)'],
+                  [(r['objective'], r['size'], r['batch'], r['device'],
+                    r.get('precision', 'fp32'), 'yes' if r.get('compile_losses') else 'no',
+                    r['step_p50_s'], r['samples_per_s'], r.get('train_gflop_per_step'),
+                    (f"{r['flop_utilisation']:.1%}" if r.get('flop_utilisation') else None),
+                    r['peak_rss_mib'], r['cuda_max_allocated_mib']) for r in rows]), '',
             'Forward calls per step: ' + '; '.join(f'{k}: {v}' for k, v in calls.items()), '']
 
 

@@ -32,6 +32,8 @@ def floor_numbers(config: BenchConfig, checkpoint: Path) -> Dict[str, Any]:
              for n in config.thread_counts}
     if torch.cuda.is_available():
         rates['cuda'] = machine.matmul_rate(4096, config.matmul_repeats, 'cuda')
+        rates['cuda bf16'] = machine.matmul_rate(4096, config.matmul_repeats, 'cuda',
+                                                 dtype='bfloat16')
     best_cpu = max(v for k, v in rates.items() if k.startswith('cpu'))
     net, _ = load_depth_net(checkpoint)
     model = {}
@@ -121,10 +123,11 @@ def run_sections(config: BenchConfig, results: Dict[str, Any], checkpoint: Path,
         from adds_training.tools.bench.fuzz import bench_fuzz
         results['fuzz'] = bench_fuzz(50 if config.quick else 1000)
     if 'training' not in config.skip:
-        from adds_training.tools.bench.train_step import bench_training
+        from adds_training.tools.bench.train_step import bench_training, utilisation
         results['training'] = bench_training(('adds', 'monodepth2'), config.train_size,
                                              config.train_batch, config.train_steps,
                                              config.train_warmup, config.threads, 'auto')
+        utilisation(results['training'], results.get('floor', {}).get('matmul_gflops', {}))
 
 
 def run_suite(config: BenchConfig) -> int:

@@ -12,7 +12,7 @@ once per domain).
 import multiprocessing
 import resource
 import time
-from typing import Any, Dict, Iterator, List, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from adds_training.tools.bench.stats import summarize
 
@@ -56,9 +56,32 @@ def forward_counts(model: Any) -> Tuple[Dict[str, int], List[Any]]:
     return counts, handles
 
 
+def conv_macs(model: Any) -> Tuple[Dict[str, int], List[Any]]:
+    """Count convolution/linear multiply-accumulates of the forwards that follow (hooks)."""
+    from torch import nn
+
+    from adds_training.tools.bench.machine import layer_macs
+
+    total = {'macs': 0}
+
+    def hook(layer: Any, inputs: Any, output: Any) -> None:
+        total['macs'] += int(layer_macs(layer, inputs, output))
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()
+               if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
+    return total, handles
+
+
 def train_steps(objective: str, size: Tuple[int, int], batch: int, steps: int, warmup: int,
-                threads: int, device: str = 'cpu', seed: int = 0) -> Dict[str, Any]:
-    """Time `steps` optimiser steps after `warmup` ones; runs in the calling process."""
+                threads: int, device: str = 'cpu', seed: int = 0, precision: str = 'fp32',
+                compile_losses: bool = False) -> Dict[str, Any]:
+    """Time `steps` optimiser steps after `warmup` ones; runs in the calling process.
+
+    `precision` 'bf16' runs the step under bfloat16 autocast, as the trainer's `amp` does on
+    CUDA (geometry stays fp32); `compile_losses` is the trainer's option of that name (the
+    first step compiles, so give it a warm-up step). Training FLOPs are 3x the forward's
+    convolution FLOPs (backward = two matmuls per forward one), counted on the first step.
+    """
     import torch
 
     from adds_training.device import pick_device, seed_everything
@@ -69,43 +92,78 @@ def train_steps(objective: str, size: Tuple[int, int], batch: int, steps: int, w
     seed_everything(seed)
     dev = pick_device(device)
     model = ADDSModel(ModelConfig()).to(dev).train()
-    losses = Objective(model, objective)
+    losses = Objective(model, objective, compile_losses=compile_losses)
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-4)
     data = {key: ({f: t.to(dev) for f, t in value.items()} if isinstance(value, dict)
                   else value.to(dev))
             for key, value in synthetic_batch(batch, *size, seed).items()}
     counts, handles = forward_counts(model)
+    macs, mac_handles = conv_macs(model)
     seconds = []
     for i in range(warmup + steps):
         start = time.perf_counter()
         optimiser.zero_grad(set_to_none=True)
-        losses(data)['loss'].backward()
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == 'bf16'):
+            loss = losses(data)['loss']
+        loss.backward()
         optimiser.step()
         if dev.type == 'cuda':
             torch.cuda.synchronize()
         if i == 0:
-            for handle in handles:
+            for handle in handles + mac_handles:
                 handle.remove()
         if i >= warmup:
             seconds.append(time.perf_counter() - start)
     summary = summarize(seconds)
+    step = summary['p50_ms'] / 1e3
+    flops = 3 * 2 * macs['macs']
     return {'objective': objective, 'size': f'{size[1]}x{size[0]}', 'batch': batch,
-            'device': dev.type, 'step_p50_s': summary['p50_ms'] / 1e3, 'steps': len(seconds),
-            'samples_per_s': batch / (summary['p50_ms'] / 1e3),
+            'device': dev.type, 'precision': precision, 'compile_losses': compile_losses,
+            'step_p50_s': step, 'steps': len(seconds), 'samples_per_s': batch / step,
+            'train_gflop_per_step': flops / 1e9, 'achieved_gflops': flops / step / 1e9,
             'peak_rss_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             'cuda_max_allocated_mib': (torch.cuda.max_memory_allocated() / 2 ** 20
                                        if dev.type == 'cuda' else None),
             'forward_calls_per_step': {k: v for k, v in counts.items() if v}}
 
 
+def variants(device: str) -> List[Tuple[str, bool]]:
+    """(precision, compile_losses) pairs worth timing: bf16 only where a GPU does it fast."""
+    import torch
+
+    from adds_training.device import pick_device
+
+    on_cuda = pick_device(device).type == 'cuda'
+    precisions = ('fp32', 'bf16') if on_cuda and torch.cuda.is_bf16_supported() else ('fp32',)
+    return [(p, c) for c in (False, True) for p in precisions]
+
+
 def bench_training(objectives: Sequence[str], size: Tuple[int, int], batch: int, steps: int,
-                   warmup: int, threads: int, device: str = 'cpu'
+                   warmup: int, threads: int, device: str = 'cpu',
+                   settings: Optional[Sequence[Tuple[str, bool]]] = None
                    ) -> List[Dict[str, Any]]:
-    """One fresh process per objective (spawned: no inherited memory or thread pools)."""
+    """One fresh process per objective and setting (spawned: no inherited memory or threads).
+
+    `settings`: (precision, compile_losses) pairs, default `variants(device)`. A compiled
+    setting gets at least one warm-up step (the compile).
+    """
     context = multiprocessing.get_context('spawn')
     rows = []
     for objective in objectives:
-        with context.Pool(1) as pool:
-            rows.append(pool.apply(train_steps, (objective, size, batch, steps, warmup,
-                                                 threads, device)))
+        for precision, compiled in settings or variants(device):
+            with context.Pool(1) as pool:
+                rows.append(pool.apply(train_steps, (
+                    objective, size, batch, steps, max(warmup, int(compiled)), threads, device,
+                    0, precision, compiled)))
     return rows
+
+
+def utilisation(rows: Sequence[Dict[str, Any]], matmul_gflops: Dict[str, float]) -> None:
+    """Add each row's share of the machine's matmul rate in its precision (the bench's floor)."""
+    for row in rows:
+        if row['device'] == 'cuda':
+            rate = matmul_gflops.get('cuda bf16' if row['precision'] == 'bf16' else 'cuda')
+        else:
+            rate = max((v for k, v in matmul_gflops.items() if k.startswith('cpu')),
+                       default=None)
+        row['flop_utilisation'] = row['achieved_gflops'] / rate if rate else None
