@@ -31,6 +31,7 @@ from rclpy.qos_overriding_options import QoSOverridingOptions
 from adds_ros import messages
 from adds_ros.diagnostics import DIAGNOSTICS_TOPIC
 from adds_ros.errors import EXIT_USER_ERROR, UserError
+from adds_ros.log import route_to_rclpy, unroute
 from adds_ros.node_core import DepthNodeCore
 from adds_ros.params import NodeParams, parameter_table
 from adds_ros.ros_messages import from_ros, ros_qos, ros_types, to_ros
@@ -78,6 +79,12 @@ class DepthNode(LifecycleNode):
             'configure and activate at start (false: wait for lifecycle commands)', None, None,
             bool))
         self._warn_unknown_parameters()
+        # the project's Python loggers (engine builds, backends) speak through this node
+        self.log_handler = route_to_rclpy(self.get_logger())
+
+    def destroy_node(self) -> None:
+        unroute(self.log_handler)
+        super().destroy_node()
 
     def _warn_unknown_parameters(self) -> None:
         known = set(self.kinds) | set(ROS_OWN)

@@ -5,14 +5,15 @@
 Modules log through `LOGGER = logging.getLogger(__name__)`; `adds` calls `setup_logging` once,
 before the command runs. Records go to stderr through `tqdm.write`, so an open progress bar is
 redrawn below the line instead of being torn, and stdout carries only a command's result (the
-`wrote <path>` lines and tables that people and scripts read). The rclpy node keeps its own
-rclpy logger.
+`wrote <path>` lines and tables that people and scripts read). In the rclpy node,
+`route_to_rclpy` sends the same records to the node's logger (console and /rosout), so a
+module that logs (a TensorRT engine build, minutes long) is heard there too.
 """
 
 import contextlib
 import logging
 import sys
-from typing import Iterator
+from typing import Any, Iterator
 
 # Our packages log at the chosen level; other libraries only reach us from WARNING up.
 OUR_LOGGERS = ('adds_ros', 'adds_training')
@@ -76,3 +77,52 @@ def command_logging(command: str, level: int = logging.INFO) -> Iterator[logging
         for logger, old_level, handlers in saved:
             logger.setLevel(old_level)
             logger.handlers[:] = handlers
+
+
+class RclpyHandler(logging.Handler):
+    """Forward records to an rclpy logger (RcutilsLogger), at the matching severity.
+
+    One call site per severity: rclpy keys its loggers' call state by the calling line and
+    refuses a second severity from the same line.
+    """
+
+    def __init__(self, ros_logger: Any) -> None:
+        super().__init__()
+        self.ros_logger = ros_logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message, level = self.format(record), record.levelno
+            if level >= logging.ERROR:
+                self.ros_logger.error(message)
+            elif level >= logging.WARNING:
+                self.ros_logger.warning(message)
+            elif level >= logging.INFO:
+                self.ros_logger.info(message)
+            else:
+                self.ros_logger.debug(message)
+        except Exception:  # a logging failure must not take the node down
+            self.handleError(record)
+
+
+def route_to_rclpy(ros_logger: Any, level: int = logging.INFO) -> logging.Handler:
+    """Send our packages' records to `ros_logger`; remove the returned handler when done.
+
+    Only `OUR_LOGGERS` are routed (other libraries keep their own handling), and they stop
+    propagating to the root logger meanwhile, so nothing is printed twice.
+    """
+    handler = RclpyHandler(ros_logger)
+    for name in OUR_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = False
+    return handler
+
+
+def unroute(handler: logging.Handler) -> None:
+    """Undo `route_to_rclpy`."""
+    for name in OUR_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.removeHandler(handler)
+        logger.propagate = True

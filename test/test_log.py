@@ -3,12 +3,14 @@
 """The one logging set-up of `adds`: progress on stderr with the command's prefix."""
 
 import logging
+import re
 import sys
 
+import pytest
 from tqdm import tqdm
 
 from adds_ros import cli
-from adds_ros.log import command_logging, setup_logging, TqdmHandler
+from adds_ros.log import command_logging, route_to_rclpy, setup_logging, TqdmHandler, unroute
 
 LOGGER = logging.getLogger('adds_training.test_log')
 
@@ -79,3 +81,24 @@ def test_cli_flags_before_the_command_set_the_level(monkeypatch, capsys):
     assert cli.main(['-q', 'fake']) == 0 and seen['level'] == logging.WARNING
     assert capsys.readouterr() == ('result\n', '')
     assert cli.main(['--verbose', 'fake']) == 0 and seen['level'] == logging.DEBUG
+
+
+def test_the_node_hears_our_modules_through_its_rclpy_logger(capfd):
+    """route_to_rclpy: our records reach a real rclpy logger at their severity, others not."""
+    rclpy_logging = pytest.importorskip('rclpy.logging')
+    handler = route_to_rclpy(rclpy_logging.get_logger('adds_log_test'))
+    try:
+        logging.getLogger('adds_ros.backends.engine_cache').info('building an engine')
+        logging.getLogger('adds_training.export').warning('careful')
+        logging.getLogger('adds_ros.node').error('broken')
+        logging.getLogger('some.library').warning('not ours')
+    finally:
+        unroute(handler)
+    logging.getLogger('adds_ros.node').info('after unrouting')
+    err = capfd.readouterr().err
+    assert re.search(r'\[INFO\] \[[\d.]+\] \[adds_log_test\]: building an engine', err), err
+    assert re.search(r'\[WARN\] \[[\d.]+\] \[adds_log_test\]: careful', err), err
+    assert re.search(r'\[ERROR\] \[[\d.]+\] \[adds_log_test\]: broken', err), err
+    assert 'Logging error' not in err and 'after unrouting' not in err
+    assert '[adds_log_test]: not ours' not in err
+    assert logging.getLogger('adds_ros').propagate

@@ -75,6 +75,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 from dataclasses import asdict, dataclass, fields
@@ -86,6 +87,9 @@ from adds_ros.errors import UserError
 from adds_ros.metadata import ModelMetadata
 
 PRECISIONS = ('fp32', 'fp16', 'int8')
+# Progress (engine builds take minutes) goes to logging: the `adds` console handler, or the
+# node's rclpy logger (adds_ros.log.route_to_rclpy). Callers may pass their own `log`.
+_info = logging.getLogger(__name__).info
 RECORD_FORMAT = 'adds_ros.engine/2'
 PathLike = Union[str, Path]
 Shape = Tuple[int, ...]
@@ -269,7 +273,7 @@ def find_calibration_caches(folders: Sequence[Path], onnx_path: PathLike, onnx_s
 
 
 @contextlib.contextmanager
-def build_lock(engine_path: PathLike, log: Callable[[str], None] = print) -> Iterator[None]:
+def build_lock(engine_path: PathLike, log: Callable[[str], None] = _info) -> Iterator[None]:
     """Hold an exclusive lock on `<engine>.lock` while checking and building (rule 10)."""
     lock_path = Path(str(engine_path) + '.lock')
     with open(lock_path, 'a+') as handle:
@@ -367,7 +371,7 @@ def load_or_build(onnx_path: PathLike, settings: BuildSettings, platform: Platfo
                   metadata: ModelMetadata, build: Callable[[], bytes],
                   deserialize: Callable[[bytes], Any], calibration_sha256: str = '',
                   force: bool = False, folder: Optional[PathLike] = None,
-                  log: Callable[[str], None] = print) -> CachedEngine:
+                  log: Callable[[str], None] = _info) -> CachedEngine:
     """Return a usable engine for `onnx_path`: the cached one if every check passes, else rebuilt.
 
     `build()` returns serialised plan bytes (minutes on a Jetson); `deserialize(bytes)` returns

@@ -21,6 +21,7 @@ Precision (`resolve_precision`), per TensorRT release:
 Engine caching and validation are in `engine_cache` (plain Python, tested without a GPU).
 """
 
+import logging
 import threading
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -39,6 +40,7 @@ from adds_ros.metadata import ModelMetadata
 from adds_ros.preprocess import image_files, to_network_input
 
 WORKSPACE_MIB = 1024
+_info = logging.getLogger(__name__).info   # progress: see engine_cache
 REQUESTS = ('auto',) + PRECISIONS
 _LOGGERS: Dict[int, object] = {}
 
@@ -202,7 +204,7 @@ def _entropy_calibrator(trt, cuda: CudaLayer, images: Sequence[Path], metadata: 
 
 def build_serialized_engine(trt, onnx_path: Path, settings: BuildSettings, folder: Path,
                             platform: Platform, calibrator=None,
-                            log: Callable[[str], None] = print) -> bytes:
+                            log: Callable[[str], None] = _info) -> bytes:
     """Parse the ONNX file and build a serialised plan, reusing and updating the timing cache."""
     logger = trt_logger(trt)
     builder = trt.Builder(logger)
@@ -249,7 +251,7 @@ class TensorRTBackend(Backend):
     def __init__(self, model: Union[str, Path], device: str = 'auto', precision: str = 'auto',
                  calib: Optional[Union[str, Path]] = None, max_batch: int = 1,
                  rebuild: bool = False, workspace_mib: int = WORKSPACE_MIB,
-                 log: Callable[[str], None] = print,
+                 log: Callable[[str], None] = _info,
                  cuda_layer: Optional[CudaLayer] = None) -> None:
         import tensorrt as trt
 
