@@ -25,7 +25,7 @@ import os
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import as_completed, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -382,21 +382,28 @@ def run(args: argparse.Namespace) -> int:
     settings.out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(settings.out / 'settings.json', json.dumps(
         {k: str(v) for k, v in asdict(settings).items()}, indent=1) + '\n')
-    rows, failed = [], []
+    results, table_path = args.results or settings.out / 'results.json', args.table or \
+        settings.out / 'results.md'
+
+    def record(rows: Sequence[dict]) -> str:
+        merged = merge_rows(results, rows)
+        table = summary_table([r for r in merged if r['steps'] == settings.steps
+                               and r['resolution'] == settings.resolution])
+        write_table(table_path, table)
+        return table
+
+    failed = []
     with ThreadPoolExecutor(args.parallel) as pool:
         futures = {pool.submit(execute, r, settings, args.keep_last): r for r in runs}
-        for future, r in futures.items():
+        for future in as_completed(futures):   # recorded as each finishes: a kill loses none
+            r = futures[future]
             try:
-                rows.append(future.result())
+                record([future.result()])
                 LOGGER.info(f'{r.run_id}: done')
             except RuntimeError as err:
                 failed.append(r.run_id)
                 LOGGER.error(f'{r.run_id}: {err}')
-    merged = merge_rows(args.results or settings.out / 'results.json', rows)
-    table = summary_table([r for r in merged if r['steps'] == settings.steps
-                           and r['resolution'] == settings.resolution])
-    write_table(args.table or settings.out / 'results.md', table)
-    print(table)
+    print(record([]))
     if failed:
         LOGGER.error(f'{len(failed)} run(s) failed: {", ".join(failed)}; rerun to resume them')
     return 1 if failed else 0

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The one prepared run for a lent GPU machine (issues 15 and 19): what the CPU cannot measure.
+#
+# The machine (an H200 with PyTorch + CUDA, onnx, onnxruntime, OpenCV, PyYAML, tqdm, psutil;
+# no network, no TensorRT, no ROS 2) gets this working tree; results go under $OUT:
+#   bench/benchmarks.{md,json}  inference (project torch backend fp32/fp16/CUDA graphs against
+#                               the best PyTorch variant), pipeline share at 1280x960, and the
+#                               training step fp32/bf16 x eager/compiled losses with samples/s
+#                               and FLOP utilisation (docs/benchmarks.md explains every column)
+#   ablation.{md,json}          `adds ablate` rows and table (docs/results.md)
+#   bench.log, ablation.log     the last 20 kB of each command's output
+# Budget: the device lends 15 minutes in all, a minute or two of it to start, 10 per command:
+# the two parts are time-boxed (BENCH_S, ABLATE_S); the ablation resumes where a later call
+# left it only if its folder ($WORK) survives, which on a fresh machine it does not.
+#
+# Dry-run on a CPU first (about 3 minutes): SIZE=tiny OUT=/tmp/gpu_out scripts/gpu_measure.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/gpu_out}
+WORK=${WORK:-/tmp/adds_gpu}
+SIZE=${SIZE:-full}
+PY=${PYTHON:-python3}
+BENCH_S=${BENCH_S:-240}
+ABLATE_S=${ABLATE_S:-300}
+mkdir -p "$OUT" "$WORK"
+
+# The package alone: the machine has its dependencies, and nothing can be downloaded there.
+# A real install (not PYTHONPATH=.) registers the entry points: the torch backend, `adds train`.
+"$PY" -m pip install -q --no-deps --no-build-isolation --no-index --target "$WORK/site" . \
+    || { echo "gpu_measure: installing the package failed" >&2; exit 1; }
+export PYTHONPATH="$WORK/site" PYTHONUNBUFFERED=1
+"$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
+
+if [ "$SIZE" = tiny ]; then
+    bench=(--quick --skip transport fuzz --train-size 64x128 --train-batch 2 --train-steps 2)
+    ablate=(--height 64 --width 64 --steps 4 --frames 6 --cyclegan-steps 2 --seeds 0
+            --parallel 2 --only monodepth2_day adds_cyclegan)
+else
+    # the issue's shapes: 512x256 network, 1280x960 camera, training batch 6 at 512x256
+    bench=(--skip transport fuzz --sizes 256x512 --iterations 50 --train-size 256x512
+           --train-batch 6 --train-steps 20 --train-warmup 3)
+    # the core comparison first (every seed of the four groups), 128x256 so that layer4 has
+    # 4x8 positions; eight trainings side by side on the one GPU
+    ablate=(--height 128 --width 256 --steps 1000 --seeds 0 1 2 --parallel 8
+            --only monodepth2_day monodepth2_cyclegan adds_cyclegan adds_exact)
+fi
+
+timeout "$BENCH_S" "$PY" -m adds_ros.cli bench "${bench[@]}" --out "$OUT/bench" \
+    --work "$WORK/bench" > "$WORK/bench.log" 2>&1
+echo "bench: exit $?"
+tail -c 20000 "$WORK/bench.log" > "$OUT/bench.log"
+
+timeout "$ABLATE_S" "$PY" -m adds_ros.cli ablate --prepare --data "$WORK/ablation/synth" \
+    --cyclegan-data "$WORK/ablation/synth_cg" --out "$WORK/ablation/out" "${ablate[@]}" \
+    --results "$OUT/ablation.json" --table "$OUT/ablation.md" > "$WORK/ablation.log" 2>&1
+echo "ablate: exit $? (124: time box reached; finished runs are in the table)"
+tail -c 20000 "$WORK/ablation.log" > "$OUT/ablation.log"
+ls -l "$OUT" "$OUT/bench" 2>/dev/null
