@@ -66,6 +66,8 @@ class DepthNode(LifecycleNode):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(NODE_NAME, **kwargs)
+        # the project's Python loggers (engine builds, backends) speak through this node
+        self.log_handler = route_to_rclpy(self.get_logger())
         self.core: Optional[DepthNodeCore] = None
         self.configure_error = ''  # why the last configure failed, for make_node's one line
         self.types = ros_types()
@@ -79,11 +81,12 @@ class DepthNode(LifecycleNode):
             'configure and activate at start (false: wait for lifecycle commands)', None, None,
             bool))
         self._warn_unknown_parameters()
-        # the project's Python loggers (engine builds, backends) speak through this node
-        self.log_handler = route_to_rclpy(self.get_logger())
 
     def destroy_node(self) -> None:
-        unroute(self.log_handler)
+        # also called by rclpy's shutdown for a node whose __init__ raised
+        if getattr(self, 'log_handler', None) is not None:
+            unroute(self.log_handler)
+            self.log_handler = None
         super().destroy_node()
 
     def _warn_unknown_parameters(self) -> None:

@@ -26,12 +26,14 @@ from robotcar_fixture import build_raw_sequence, write_camera_model
 IMAGE_TOPIC = '/stereo/left/image_raw'
 INFO_TOPIC = '/stereo/left/camera_info'
 
-# A child process whose bag conversion takes 0.3 s per frame, so a test can interrupt it.
+# A child process whose bag conversion takes a second per frame, so a test that interrupts it
+# after the first file appears has seconds to spare even on a loaded machine (and never waits
+# for the rest).
 SLOW_FRAMES = ('import sys, time\n'
                'from adds_training.tools.bags import raw_to_bag as r\n'
                'real = r.frame_message\n'
                'def slow(*a):\n'
-               '    time.sleep(0.3)\n'
+               '    time.sleep(1.0)\n'
                '    return real(*a)\n'
                'r.frame_message = slow\n')
 
