@@ -9,19 +9,25 @@
 #                               and FLOP utilisation (docs/benchmarks.md explains every column)
 #   ablation.{md,json}          `adds ablate` rows and table (docs/results.md)
 #   bench.log, ablation.log     the last 20 kB of each command's output
-# Budget: the device lends 15 minutes in all, a minute or two of it to start, 10 per command:
-# the two parts are time-boxed (BENCH_S, ABLATE_S); the ablation resumes where a later call
-# left it only if its folder ($WORK) survives, which on a fresh machine it does not.
+# Budget: the device lends 15 minutes in all, a minute or two of it to start, 10 per command.
+# PART=bench or PART=ablate runs one part, so the two can be two calls on the still-warm
+# machine (it stays warm 30 s); each part is time-boxed (BENCH_S, ABLATE_S) and the ablation
+# records every run as it finishes. Its folder ($WORK) does not survive the machine, so a run
+# cut by the box is lost; size --steps and --only to the box (STEPS, RUNS).
 #
-# Dry-run on a CPU first (about 3 minutes): SIZE=tiny OUT=/tmp/gpu_out scripts/gpu_measure.sh
+# Dry-run on a CPU first (a few minutes): SIZE=tiny OUT=/tmp/gpu_out scripts/gpu_measure.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu_out}
 WORK=${WORK:-/tmp/adds_gpu}
 SIZE=${SIZE:-full}
+PART=${PART:-all}
 PY=${PYTHON:-python3}
-BENCH_S=${BENCH_S:-240}
-ABLATE_S=${ABLATE_S:-300}
+BENCH_S=${BENCH_S:-420}
+ABLATE_S=${ABLATE_S:-480}
+STEPS=${STEPS:-600}
+RUNS=${RUNS:-monodepth2_day monodepth2_cyclegan adds_cyclegan_reference_balance
+      adds_exact_reference_balance}
 mkdir -p "$OUT" "$WORK"
 
 # The package alone: the machine has its dependencies, and nothing can be downloaded there.
@@ -39,20 +45,24 @@ else
     # the issue's shapes: 512x256 network, 1280x960 camera, training batch 6 at 512x256
     bench=(--skip transport fuzz --sizes 256x512 --iterations 50 --train-size 256x512
            --train-batch 6 --train-steps 20 --train-warmup 3)
-    # the core comparison first (every seed of the four groups), 128x256 so that layer4 has
-    # 4x8 positions; eight trainings side by side on the one GPU
-    ablate=(--height 128 --width 256 --steps 1000 --seeds 0 1 2 --parallel 8
-            --only monodepth2_day monodepth2_cyclegan adds_cyclegan adds_exact)
+    # the core comparison (docs/results.md: the reference balance is the one that learns
+    # from random weights at this budget), 128x256 so that layer4 has 4x8 positions, one
+    # seed per group and the CycleGAN first; the runs share the one GPU
+    # shellcheck disable=SC2206
+    ablate=(--height 128 --width 256 --steps "$STEPS" --seeds 0 --parallel 8 --only $RUNS)
 fi
 
-timeout "$BENCH_S" "$PY" -m adds_ros.cli bench "${bench[@]}" --out "$OUT/bench" \
-    --work "$WORK/bench" > "$WORK/bench.log" 2>&1
-echo "bench: exit $?"
-tail -c 20000 "$WORK/bench.log" > "$OUT/bench.log"
-
-timeout "$ABLATE_S" "$PY" -m adds_ros.cli ablate --prepare --data "$WORK/ablation/synth" \
-    --cyclegan-data "$WORK/ablation/synth_cg" --out "$WORK/ablation/out" "${ablate[@]}" \
-    --results "$OUT/ablation.json" --table "$OUT/ablation.md" > "$WORK/ablation.log" 2>&1
-echo "ablate: exit $? (124: time box reached; finished runs are in the table)"
-tail -c 20000 "$WORK/ablation.log" > "$OUT/ablation.log"
+if [ "$PART" != ablate ]; then
+    timeout "$BENCH_S" "$PY" -m adds_ros.cli bench "${bench[@]}" --out "$OUT/bench" \
+        --work "$WORK/bench" > "$WORK/bench.log" 2>&1
+    echo "bench: exit $? (124: time box reached, no report)"
+    tail -c 20000 "$WORK/bench.log" > "$OUT/bench.log"
+fi
+if [ "$PART" != bench ]; then
+    timeout "$ABLATE_S" "$PY" -m adds_ros.cli ablate --prepare --data "$WORK/ablation/synth" \
+        --cyclegan-data "$WORK/ablation/synth_cg" --out "$WORK/ablation/out" "${ablate[@]}" \
+        --results "$OUT/ablation.json" --table "$OUT/ablation.md" > "$WORK/ablation.log" 2>&1
+    echo "ablate: exit $? (124: time box reached; finished runs are in the table)"
+    tail -c 20000 "$WORK/ablation.log" > "$OUT/ablation.log"
+fi
 ls -l "$OUT" "$OUT/bench" 2>/dev/null
