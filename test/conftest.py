@@ -9,11 +9,18 @@ process the tests start discovers on localhost only, in a ROS domain of its own 
 
 import importlib.util
 import os
+import signal
 
 import pytest
 
 os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 os.environ.setdefault('ROS_DOMAIN_ID', str(os.getpid() % 90 + 5))
+# A suite started in the background by a non-interactive shell (`nohup ... &`, some CI
+# runners) inherits SIGINT ignored, and an ignored signal stays ignored across exec: every
+# node and command the tests stop with Ctrl-C would then run on. Python's own handler is
+# reset to the default on exec, so the processes the tests start can be interrupted again.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _missing(*modules: str) -> list:

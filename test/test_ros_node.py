@@ -311,7 +311,10 @@ def test_burst_keeps_latency_bounded_and_memory_flat(tmp_path, start_node):
     output_rate = len(outputs) / (outputs[-1][0] - sent_at[0])
     assert send_rate > 3 * output_rate, (send_rate, output_rate)
     assert 20 < len(outputs) < total
-    assert np.percentile(latencies, 99) < 0.5 and latencies.max() < 1.0, latencies.max()
+    # A queue that kept every frame would reach tens of seconds here (3000 frames at 1 kHz
+    # against about 60 Hz of inference); the bound guards against that, not speed (about
+    # 14 ms p50 and 0.4-0.6 s p99 on the 2-core machine, DDS retransmissions included).
+    assert np.percentile(latencies, 99) < 1.0 and latencies.max() < 2.0, latencies.max()
     # DDS keeps only the camera's newest frame too (depth 1), so count what the node received
     wait_for(lambda: graph.count('received') == graph.count('published') + dropped(graph),
              what='diagnostics to settle')
