@@ -87,7 +87,7 @@ class TrainConfig:
     # thread can be many times faster than several that wait for each other (docs/results.md).
     cpu_threads: Optional[int] = None
     amp: bool = True                    # mixed precision on CUDA (ignored on CPU)
-    # torch.compile the view-synthesis losses (Objective, docs/training.md "Speed").
+    # torch.compile the view-synthesis losses (Objective; docs/training.md, "Devices").
     compile_losses: bool = False
     channels_last: bool = True
     max_nonfinite: int = 20             # consecutive skipped steps before the run stops

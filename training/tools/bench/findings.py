@@ -107,10 +107,10 @@ def training_findings(results: Dict[str, Any]) -> List[str]:
              f'The pose network runs {pose} times per step, once per source frame, and serves '
              'both domains: no network runs a duplicated forward pass.']
     for objective, by_setting in runs.items():
-        speedups = [f'{name} {by_setting[("fp32", False)]["step_p50_s"] / row["step_p50_s"]:.2f}x'
-                    for (precision, compiled), row in by_setting.items()
-                    if (precision, compiled) != ('fp32', False)
-                    for name in [precision + (' + compiled losses' if compiled else '')]]
+        eager = by_setting.pop(('fp32', False))['step_p50_s']
+        speedups = [f"{precision}{' + compiled losses' if compiled else ''} "
+                    f"{eager / row['step_p50_s']:.2f}x"
+                    for (precision, compiled), row in by_setting.items()]
         if speedups:
             lines.append(f'{objective} training step against fp32 eager: '
                          + ', '.join(speedups) + '.')

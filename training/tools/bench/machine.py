@@ -13,7 +13,7 @@ import importlib.metadata
 import os
 import platform
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import psutil
 
@@ -115,13 +115,13 @@ def layer_macs(layer: Any, inputs: Any, output: Any) -> int:
     return output.numel() * (layer.in_channels // layer.groups) * kernel
 
 
-def count_macs(module: Any, *inputs: Any) -> Dict[str, int]:
-    """Multiply-accumulates of one forward pass of `module`, by layer type.
+def mac_hooks(module: Any) -> Tuple[Dict[str, int], List[Any]]:
+    """Count, by layer type, the multiply-accumulates of the forwards that follow.
 
-    Bias adds, normalisation and activations are not counted: the floor compares with matrix
+    Returns the running counts and the hook handles (remove them to stop counting). Bias adds,
+    normalisation and activations are not counted: the floor compares with matrix
     multiplication, and these are a few percent of a convolutional network's arithmetic.
     """
-    import torch
     from torch import nn
 
     macs: Dict[str, int] = {}
@@ -132,6 +132,14 @@ def count_macs(module: Any, *inputs: Any) -> Dict[str, int]:
 
     handles = [m.register_forward_hook(hook) for m in module.modules()
                if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
+    return macs, handles
+
+
+def count_macs(module: Any, *inputs: Any) -> Dict[str, int]:
+    """Multiply-accumulates of one forward pass of `module`, by layer type (`mac_hooks`)."""
+    import torch
+
+    macs, handles = mac_hooks(module)
     try:
         with torch.inference_mode():
             module(*inputs)

@@ -56,22 +56,6 @@ def forward_counts(model: Any) -> Tuple[Dict[str, int], List[Any]]:
     return counts, handles
 
 
-def conv_macs(model: Any) -> Tuple[Dict[str, int], List[Any]]:
-    """Count convolution/linear multiply-accumulates of the forwards that follow (hooks)."""
-    from torch import nn
-
-    from adds_training.tools.bench.machine import layer_macs
-
-    total = {'macs': 0}
-
-    def hook(layer: Any, inputs: Any, output: Any) -> None:
-        total['macs'] += int(layer_macs(layer, inputs, output))
-
-    handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))]
-    return total, handles
-
-
 def train_steps(objective: str, size: Tuple[int, int], batch: int, steps: int, warmup: int,
                 threads: int, device: str = 'cpu', seed: int = 0, precision: str = 'fp32',
                 compile_losses: bool = False) -> Dict[str, Any]:
@@ -87,6 +71,7 @@ def train_steps(objective: str, size: Tuple[int, int], batch: int, steps: int, w
     from adds_training.device import pick_device, seed_everything
     from adds_training.networks import ADDSModel, ModelConfig
     from adds_training.objectives import Objective
+    from adds_training.tools.bench.machine import mac_hooks
 
     torch.set_num_threads(threads)
     seed_everything(seed)
@@ -98,7 +83,7 @@ def train_steps(objective: str, size: Tuple[int, int], batch: int, steps: int, w
                   else value.to(dev))
             for key, value in synthetic_batch(batch, *size, seed).items()}
     counts, handles = forward_counts(model)
-    macs, mac_handles = conv_macs(model)
+    macs, mac_handles = mac_hooks(model)
     seconds = []
     for i in range(warmup + steps):
         start = time.perf_counter()
@@ -116,7 +101,7 @@ def train_steps(objective: str, size: Tuple[int, int], batch: int, steps: int, w
             seconds.append(time.perf_counter() - start)
     summary = summarize(seconds)
     step = summary['p50_ms'] / 1e3
-    flops = 3 * 2 * macs['macs']
+    flops = 3 * 2 * sum(macs.values())
     return {'objective': objective, 'size': f'{size[1]}x{size[0]}', 'batch': batch,
             'device': dev.type, 'precision': precision, 'compile_losses': compile_losses,
             'step_p50_s': step, 'steps': len(seconds), 'samples_per_s': batch / step,
