@@ -23,7 +23,7 @@ def test_run_list_is_the_issues():
         counts[r.name] = counts.get(r.name, 0) + 1
     assert {name for name, n in counts.items() if n == 3} == {
         'monodepth2_day', 'monodepth2_cyclegan', 'adds_cyclegan', 'adds_exact'}
-    assert sum(counts.values()) == 4 * 3 + 7
+    assert sum(counts.values()) == 4 * 3 + 9
     by_id = {r.run_id: r for r in runs}
     assert by_id['monodepth2_cyclegan_s1'].twins == 'cyclegan'
     assert 'use_fake_night=true' in by_id['monodepth2_exact_s0'].words
@@ -31,6 +31,7 @@ def test_run_list_is_the_issues():
     assert 'loss.similarity=0' in by_id['adds_no_similarity_s0'].words
     assert 'loss.balance=normalised' in by_id['adds_exact_s2'].words
     assert by_id['adds_exact_reference_balance_s0'].words == ('loss.balance=reference',)
+    assert 'domain_batch=joint' in by_id['monodepth2_cyclegan_joint_batch_s0'].words
     assert not any('balance' in w for w in by_id['monodepth2_day_s0'].words)
     only = ablation.run_list([0], 'reference', 'exact', only=['adds_no_*'])
     assert [r.twins for r in only] == ['exact'] * 4
@@ -76,8 +77,14 @@ def test_table_gives_mean_and_sample_spread_and_the_targets():
     # the reference-balance ADDS group is judged the same way when it is there
     rows.append(_row('adds_cyclegan_reference_balance', 0, 0.26, 0.26))
     table = ablation.summary_table(rows)
-    assert ('`adds_cyclegan_reference_balance`: ADDS + CycleGAN vs Monodepth2 + CycleGAN at '
-            'night -4.0 % better (target ≥ +5 %, not met); by day +23.8 %') in table
+    assert ('`adds_cyclegan_reference_balance`: ADDS + CycleGAN vs Monodepth2 + CycleGAN '
+            '(`monodepth2_cyclegan`) at night -4.0 % better (target ≥ +5 %, not met); by day '
+            '+23.8 %') in table
+    # the joint-batch pair is judged against its own baseline with twins
+    rows += [_row('adds_cyclegan_joint_batch', 0, 0.2, 0.2),
+             _row('monodepth2_cyclegan_joint_batch', 0, 0.4, 0.4)]
+    table = ablation.summary_table(rows)
+    assert '(`monodepth2_cyclegan_joint_batch`) at night +50.0 % better' in table
 
 
 def test_rows_merge_and_the_table_replaces_only_its_section(tmp_path):

@@ -17,8 +17,9 @@ from adds_training.geometry import pixel_intrinsics
 from adds_training.losses import LossWeights, similarity_loss
 from adds_training.networks import ADDSModel
 from adds_training.objectives import (compute_adds_losses, compute_monodepth2_losses,
-                                      group_terms, Objective, source_transforms, TERM_GROUPS,
-                                      term_gradient_norms, view_synthesis_loss)
+                                      group_terms, Objective, shared_features,
+                                      source_transforms, TERM_GROUPS, term_gradient_norms,
+                                      view_synthesis_loss)
 
 HEIGHT, WIDTH = 32, 64
 DEPTH, BASELINE = 10.0, 0.25          # plane depth, camera motion per frame (to the right)
@@ -172,6 +173,62 @@ def test_term_gradient_norms_on_the_shared_encoder():
     assert set(norms) == set(TERM_GROUPS) and all(v > 0 for v in norms.values()), norms
     assert norms['similarity'] == pytest.approx(_grad_norm(terms['similarity'],
                                                            model.invariant), rel=1e-4)
+
+
+def _lit_batch():
+    """A day batch and a night twin with other image statistics (dark, low contrast)."""
+    batch = _batch(batch=2)
+    batch['night'] = {f: 0.2 * x + 0.05 for f, x in batch['day'].items()}
+    return batch
+
+
+def test_joint_domain_batch_normalises_with_the_mix_test_time_uses():
+    """'joint': one BatchNorm batch of day + night, the statistics the running mix holds at
+    test time; 'separate' (the reference): each domain its own batch statistics."""
+    torch.manual_seed(0)
+    model = ADDSModel()
+    batch = _lit_batch()
+    images = torch.cat([batch['day'][0], batch['night'][0]])
+    together = model.invariant_features(images)
+    joint = shared_features(model, batch, ('day', 'night'), 'joint')
+    separate = shared_features(model, batch, ('day', 'night'), 'separate')
+    for level, (d, n) in enumerate(zip(joint['day'], joint['night'])):
+        torch.testing.assert_close(torch.cat([d, n]), together[level])
+        torch.testing.assert_close(separate['day'][level],
+                                   model.invariant_features(batch['day'][0])[level])
+    # the night statistics move the day features only when the domains share a batch
+    assert not torch.allclose(joint['day'][-1], separate['day'][-1], atol=1e-3)
+    with pytest.raises(ValueError, match='domain_batch must be one of'):
+        shared_features(model, batch, ('day', 'night'), 'mixed')
+
+
+@pytest.mark.parametrize('mode', ['adds', 'monodepth2'])
+def test_objective_domain_batch_reaches_the_shared_encoder(mode, monkeypatch):
+    """Objective(domain_batch='joint') runs the shared encoder once on both domains."""
+    torch.manual_seed(0)
+    model = ADDSModel()
+    sizes = []
+    real = ADDSModel.invariant_features
+
+    def record(self, x, domain='day'):
+        sizes.append(x.shape[0])
+        return real(self, x, domain)
+
+    monkeypatch.setattr(ADDSModel, 'invariant_features', record)
+    domains = ('day', 'night')
+    for domain_batch, expected in (('separate', [2, 2]), ('joint', [4])):
+        sizes.clear()
+        terms = Objective(model, mode, baseline_domains=domains,
+                          domain_batch=domain_batch)(_lit_batch())
+        assert sizes == expected and torch.isfinite(terms['loss']), (domain_batch, sizes)
+
+
+def test_joint_domain_batch_refuses_a_per_domain_stem():
+    from adds_training.networks import ModelConfig
+
+    model = ADDSModel(ModelConfig(stem='per_domain'))
+    with pytest.raises(ValueError, match='per-domain stem'):
+        shared_features(model, _lit_batch(), ('day', 'night'), 'joint')
 
 
 @pytest.mark.slow

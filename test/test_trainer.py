@@ -102,6 +102,23 @@ def test_resume_refuses_a_different_config(data, tmp_path):
         other.resume(tmp_path / 'last.pt')
 
 
+def test_resume_of_a_checkpoint_older_than_a_config_key(data, tmp_path):
+    """A key the checkpoint predates counts as its default; a changed one is refused."""
+    from adds_training.checkpoint import save_checkpoint
+
+    Trainer(tiny_config(data, tmp_path, mode='monodepth2', max_steps=1, val_splits=[])).fit()
+    state = load_checkpoint(tmp_path / 'last.pt')
+    del state['config']['domain_batch']   # written before the key existed
+    save_checkpoint(tmp_path / 'last.pt', state)
+    again = Trainer(tiny_config(data, tmp_path, mode='monodepth2', val_splits=[]))
+    again.resume(tmp_path / 'last.pt')
+    assert again.step == 1
+    joint = Trainer(tiny_config(data, tmp_path, mode='monodepth2', val_splits=[],
+                                domain_batch='joint'))
+    with pytest.raises(ValueError, match='domain_batch'):
+        joint.resume(tmp_path / 'last.pt')
+
+
 @pytest.mark.slow
 def test_resume_with_another_number_of_processes_is_refused(data, tmp_path):
     from adds_ros.errors import UserError

@@ -20,6 +20,8 @@ import yaml
 from adds_ros.errors import UserValueError
 
 MODES = ('adds', 'monodepth2')
+# How the domains' frames pass through the shared encoder (docs/model.md, "Domain batches").
+DOMAIN_BATCHES = ('separate', 'joint')
 SECTIONS = ('model', 'loss')
 
 
@@ -62,6 +64,10 @@ class TrainConfig:
     train_split: str = 'train'
     # Baseline only: also train on the fake-night twins (Monodepth2 + CycleGAN), no separation.
     use_fake_night: bool = False
+    # 'separate' (reference): day and night pass the shared encoder as two batches, so its
+    # BatchNorm trains on per-domain statistics but tests on their running mix; 'joint': one
+    # batch, training sees the mix that test time uses (docs/model.md, "Domain batches").
+    domain_batch: str = 'separate'
     # Model selection: mean Abs Rel over these splits under `val_protocol` (never a test split).
     val_splits: List[str] = field(default_factory=lambda: ['val_day', 'val_night'])
     val_protocol: str = 'adds40'
@@ -122,6 +128,12 @@ class TrainConfig:
         if self.mode == 'adds' and self.use_fake_night:
             raise ConfigError('use_fake_night is for the monodepth2 baseline; ADDS always '
                               'uses the fake-night twins')
+        if self.domain_batch not in DOMAIN_BATCHES:
+            raise ConfigError(f'domain_batch must be one of {DOMAIN_BATCHES}, got '
+                              f'{self.domain_batch!r}')
+        if self.domain_batch == 'joint' and self.model.get('stem') == 'per_domain':
+            raise ConfigError("domain_batch 'joint' needs model.stem 'shared': a per-domain stem "
+                              'cannot run day and night in one forward')
         if self.height % 32 or self.width % 32 or min(self.height, self.width) < 32:
             raise ConfigError(f'height and width must be positive multiples of 32, got '
                               f'{self.height}x{self.width}')

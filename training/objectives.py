@@ -21,12 +21,12 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .config import MODES
+from .config import DOMAIN_BATCHES, MODES
 from .geometry import backproject, disp_to_depth, full_precision, pose_vec_to_mat, project
 from .losses import (cosine_orthogonality, difference_loss, gram_matrix, LossWeights,
                      orthogonality_loss, photometric_error, reconstruction_loss,
                      reprojection_loss, similarity_loss, smoothness_loss)
-from .networks.adds import ADDSModel, check_domain
+from .networks.adds import ADDSModel, check_domain, DOMAINS
 
 FRAME_IDS = (0, -1, 1)
 SOURCE_IDS = (-1, 1)
@@ -50,6 +50,28 @@ def _frames(batch: Mapping, key: str) -> Frames:
 def _network_frames(batch: Mapping, domain: str) -> Frames:
     """Return the frames the networks see: the colour-augmented ones where given."""
     return _frames(batch, f'{domain}_aug' if f'{domain}_aug' in batch else domain)
+
+
+def shared_features(model: ADDSModel, batch: Mapping, domains: Sequence[str],
+                    domain_batch: str = 'separate') -> Dict[str, List[torch.Tensor]]:
+    """The shared encoder's features of each domain's target frame (5 levels per domain).
+
+    'separate' (the reference) runs one forward per domain, so BatchNorm normalises day and
+    night with their own batch statistics in training, but with the running mix of both at
+    test time; 'joint' runs one forward on all domains together, so training normalises with
+    the same mix that test time uses (docs/model.md, "Domain batches").
+    """
+    if domain_batch not in DOMAIN_BATCHES:
+        raise ValueError(f'domain_batch must be one of {DOMAIN_BATCHES}, got {domain_batch!r}')
+    images = [_network_frames(batch, domain)[0] for domain in domains]
+    if domain_batch == 'separate' or len(domains) == 1:
+        return {d: model.invariant_features(x, d) for d, x in zip(domains, images)}
+    if model.invariant.per_domain:
+        raise ValueError("domain_batch='joint' needs the shared stem: a per-domain stem "
+                         'cannot run day and night in one forward')
+    sizes = [x.shape[0] for x in images]
+    levels = [level.split(sizes) for level in model.invariant_features(torch.cat(images))]
+    return {d: [level[i] for level in levels] for i, d in enumerate(domains)}
 
 
 def source_transforms(model: ADDSModel, frames_aug: Frames) -> Dict[int, torch.Tensor]:
@@ -122,18 +144,22 @@ def compute_monodepth2_losses(model: ADDSModel, batch: Mapping,
                               weights: Optional[LossWeights] = None, domain: str = 'day',
                               min_depth: float = 0.1, max_depth: float = 100.0,
                               parts: Optional[Dict[str, torch.Tensor]] = None,
-                              view_synthesis: Callable = view_synthesis_loss
+                              view_synthesis: Callable = view_synthesis_loss,
+                              features: Optional[List[torch.Tensor]] = None
                               ) -> Dict[str, torch.Tensor]:
     """Compute the Monodepth2 baseline on one domain: {'view_synthesis/<domain>', 'loss'}.
 
     `parts`, if given, receives `smoothness/<domain>` (the share of view synthesis that is
     smoothness), for per-term gradient norms. `view_synthesis` is `view_synthesis_loss` or its
-    compiled twin (`Objective(compile_losses=True)`).
+    compiled twin (`Objective(compile_losses=True)`). `features`: the domain's shared-encoder
+    features if already computed (`shared_features`).
     """
     weights = weights or LossWeights()
     frames = _frames(batch, domain)
     frames_aug = _network_frames(batch, domain)
-    disps = model.depth(model.invariant_features(frames_aug[0], domain))
+    if features is None:
+        features = shared_features(model, batch, (domain,))[domain]
+    disps = model.depth(features)
     terms: Dict[str, torch.Tensor] = {}
     _view_synthesis(terms, parts, domain, view_synthesis(
         frames, disps, source_transforms(model, frames_aug), batch['K'], batch['inv_K'],
@@ -145,23 +171,25 @@ def compute_monodepth2_losses(model: ADDSModel, batch: Mapping,
 def compute_adds_losses(model: ADDSModel, batch: Mapping, weights: Optional[LossWeights] = None,
                         min_depth: float = 0.1, max_depth: float = 100.0,
                         parts: Optional[Dict[str, torch.Tensor]] = None,
-                        view_synthesis: Callable = view_synthesis_loss
-                        ) -> Dict[str, torch.Tensor]:
+                        view_synthesis: Callable = view_synthesis_loss,
+                        domain_batch: str = 'separate') -> Dict[str, torch.Tensor]:
     """Compute the full ADDS objective; every entry is already weighted and 'loss' is their sum.
 
     Each domain is processed with its own frames (the day branch uses the day frames). The
     camera motion is predicted once, from the day frames, and serves both domains: a fake-night
     twin has exactly the day frame's geometry. `weights` also picks each term's formulation
-    (`LossWeights.balance`); `parts` and `view_synthesis` as in the baseline.
+    (`LossWeights.balance`); `parts` and `view_synthesis` as in the baseline; `domain_batch` as
+    in `shared_features`.
     """
     weights = weights or LossWeights()
     terms: Dict[str, torch.Tensor] = {}
     day_night_disp = {}
     transforms = source_transforms(model, _network_frames(batch, 'day'))
-    for domain in ('day', 'night'):
+    shared = shared_features(model, batch, DOMAINS, domain_batch)
+    for domain in DOMAINS:
         frames = _frames(batch, domain)
         frames_aug = _network_frames(batch, domain)
-        features = model.invariant_features(frames_aug[0], domain)
+        features = shared[domain]
         disps = model.depth(features)
         day_night_disp[domain] = disps[0]
         _view_synthesis(terms, parts, domain, view_synthesis(
@@ -196,12 +224,13 @@ class Objective(nn.Module):
     elementwise operations per scale and source) through `torch.compile`, which fuses them
     into a few kernels: 2.1x faster on a CPU core (docs/benchmarks.md). The first step
     compiles (about a minute on a CPU); shapes are static, so a new input size recompiles.
+    `domain_batch` ('separate' | 'joint'): see `shared_features`.
     """
 
     def __init__(self, model: ADDSModel, mode: str = 'adds', weights: Optional[LossWeights] = None,
                  min_depth: float = 0.1, max_depth: float = 100.0,
-                 baseline_domains: Sequence[str] = ('day',), compile_losses: bool = False
-                 ) -> None:
+                 baseline_domains: Sequence[str] = ('day',), compile_losses: bool = False,
+                 domain_batch: str = 'separate') -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
@@ -212,6 +241,9 @@ class Objective(nn.Module):
         self.domains = tuple(check_domain(d) for d in baseline_domains)
         if not self.domains:
             raise ValueError('baseline_domains is empty: name at least one domain')
+        if domain_batch not in DOMAIN_BATCHES:
+            raise ValueError(f'domain_batch must be one of {DOMAIN_BATCHES}, got {domain_batch!r}')
+        self.domain_batch = domain_batch
         self.view_synthesis = (torch.compile(view_synthesis_loss, dynamic=False)
                                if compile_losses else view_synthesis_loss)
 
@@ -220,12 +252,14 @@ class Objective(nn.Module):
         """Loss terms of one batch; `parts` (optional) receives the smoothness shares."""
         if self.mode == 'adds':
             return compute_adds_losses(self.model, batch, self.weights, parts=parts,
-                                       view_synthesis=self.view_synthesis, **self.depth_range)
+                                       view_synthesis=self.view_synthesis,
+                                       domain_batch=self.domain_batch, **self.depth_range)
         terms: Dict[str, torch.Tensor] = {}
+        shared = shared_features(self.model, batch, self.domains, self.domain_batch)
         for domain in self.domains:
             terms.update(compute_monodepth2_losses(self.model, batch, self.weights, domain,
                                                    parts=parts, view_synthesis=self.view_synthesis,
-                                                   **self.depth_range))
+                                                   features=shared[domain], **self.depth_range))
         terms['loss'] = torch.stack([terms[f'view_synthesis/{d}'] for d in self.domains]).sum()
         return terms
 

@@ -21,7 +21,7 @@ import random
 import time
 import warnings
 from pathlib import Path
-from typing import Dict, Iterator, Mapping, Optional
+from typing import Any, Dict, Iterator, Mapping, Optional
 
 import numpy as np
 import torch
@@ -50,6 +50,12 @@ FROM_SCRATCH_WARNING = (
     'every depth of the reference range look far, and such runs slide into a static, '
     'saturated solution. Set min_depth=0.01 (as config/train_synthetic.yaml does) or give '
     'ImageNet weights.')
+
+
+def config_defaults() -> Dict[str, Any]:
+    """TrainConfig's default value of every key."""
+    return {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+            for f in dataclasses.fields(TrainConfig)}
 
 
 def sample_seed(seed: int, epoch: int, index: int) -> int:
@@ -110,7 +116,7 @@ def make_objective(model: nn.Module, config: TrainConfig) -> nn.Module:
         raise ConfigError(str(err)) from None
     domains = ('day', 'night') if config.use_fake_night else ('day',)
     return Objective(model, config.mode, weights, config.min_depth, config.max_depth, domains,
-                     config.compile_losses)
+                     config.compile_losses, config.domain_batch)
 
 
 def to_device(batch, device: torch.device, channels_last: bool):
@@ -251,10 +257,12 @@ class Trainer:
                 f'{self.world_size}: an exact resume needs the same number (each process '
                 f'draws its own share of every epoch). Rerun with {saved_world} process(es), '
                 'or start a new out_dir')
-        saved = {k: v for k, v in state['config'].items() if k not in RESUMABLE_CHANGES}
-        current = {k: v for k, v in self.config.to_dict().items() if k not in RESUMABLE_CHANGES}
+        # A key the checkpoint predates counts as its default: the behaviour it was written with.
+        saved = {**config_defaults(), **state['config']}
+        current = self.config.to_dict()
         current['model'] = dataclasses.asdict(self.model_config)
-        changed = sorted(k for k in current if saved.get(k) != current[k])
+        changed = sorted(k for k in current
+                         if k not in RESUMABLE_CHANGES and saved.get(k) != current[k])
         if changed:
             raise ConfigError(f'{path} was written with a different config ({changed}); use a '
                               'new out_dir or restore those values')
