@@ -139,3 +139,35 @@ def test_cli_stores_the_estimated_scale_and_scores_with_it(data, tmp_path, monke
     assert load_checkpoint(ckpt)['meta']['metric_scale'] == pytest.approx(0.5, rel=1e-3)
     summary = json.loads((tmp_path / 'eval' / 'results.json').read_text())
     assert summary['results']['val_night']['full40_metric']['abs_rel'] < 1e-3
+
+
+def test_batchnorm_statistics_become_the_splits_own(data, tmp_path):
+    """`--batchnorm-stats`: running mean and variance are those of the split's images."""
+    from adds_training.networks import load_depth_net
+    from adds_training.networks.adds import normalise
+
+    net, _ = load_depth_net(_checkpoint(tmp_path / 'model.pt'))
+    evaluate.recalibrate_batchnorm(net, str(data), ['val_day'], HEIGHT, WIDTH)
+    assert not net.training
+    images = torch.cat([b['image'] for b in evaluate.eval_loader(str(data), 'val_day', HEIGHT,
+                                                                  WIDTH)])
+    assert images.shape[0] == 2      # one batch: the cumulative average is that batch's
+    with torch.no_grad():
+        stem = net.encoder.encoder.conv1(normalise(images))
+    bn = net.encoder.encoder.bn1
+    torch.testing.assert_close(bn.running_mean, stem.mean((0, 2, 3)), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(bn.running_var, stem.var((0, 2, 3)), rtol=1e-4, atol=1e-5)
+
+
+def test_cli_batchnorm_stats_leave_the_checkpoint_and_refuse_test_splits(data, tmp_path):
+    ckpt = _checkpoint(tmp_path / 'model.pt')
+    before = ckpt.read_bytes()
+    args = _args(checkpoint=ckpt, data=data, estimate_scale='val_day', out=tmp_path / 'eval')
+    args.splits, args.protocols, args.batchnorm_stats = ['val_night'], ['full40'], ['val_day']
+    assert evaluate.run(args) == 0
+    assert ckpt.read_bytes() == before   # neither the statistics nor their scale are stored
+    summary = json.loads((tmp_path / 'eval' / 'results.json').read_text())
+    assert summary['header']['batchnorm_stats'] == ['val_day']
+    args.batchnorm_stats = ['val_day', 'test_day']
+    with pytest.raises(ValueError, match='--batchnorm-stats on a test split'):
+        evaluate.run(args)

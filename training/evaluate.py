@@ -58,6 +58,31 @@ def eval_loader(root: str, split: str, height: int, width: int, batch_size: int 
                                        num_workers=num_workers)
 
 
+def recalibrate_batchnorm(net, root: str, splits: Sequence[str], height: int, width: int,
+                          device='cpu', batch_size: int = 4) -> None:
+    """Replace every BatchNorm's running statistics by those of `splits`' images.
+
+    A diagnosis, not a deployment step: it shows how much of an error comes from the running
+    statistics themselves, e.g. the day/night mix a `domain_batch=separate` run tests with
+    (docs/model.md, "Domain batches").
+    """
+    import torch
+
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        raise UserValueError('the network has no BatchNorm layer to recalibrate')
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None          # a cumulative average over every batch
+    net.train()
+    with torch.no_grad():
+        for split in splits:
+            for batch in tqdm(eval_loader(root, split, height, width, batch_size),
+                              desc=f'batchnorm {split}', leave=False):
+                net(batch['image'].to(device))
+    net.eval()
+
+
 def evaluate_split(net, root: str, split: str, protocols: Sequence[Protocol], height: int,
                    width: int, min_depth: float, max_depth: float, device='cpu',
                    metric_scale: Optional[float] = None, batch_size: int = 4,
@@ -138,6 +163,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'in the checkpoint (then evaluate as usual)')
     parser.add_argument('--scale-protocol', default='full40',
                         help='protocol whose pixels the scale estimate uses')
+    parser.add_argument('--batchnorm-stats', metavar='SPLIT', nargs='+', default=None,
+                        help='diagnosis: re-estimate the BatchNorm running statistics on these '
+                             'validation splits before scoring (the checkpoint is not changed)')
     parser.add_argument('--batch-size', type=int, default=4)
     parser.add_argument('--device', default='auto')
 
@@ -148,9 +176,12 @@ def run(args: argparse.Namespace) -> int:
     from adds_training.networks import load_depth_net
 
     protocols = [get_protocol(name) for name in args.protocols]
-    if args.estimate_scale and args.estimate_scale.startswith('test'):
-        raise UserValueError(f'refusing to estimate the metric scale on a test split '
-                             f'({args.estimate_scale}); use a validation split')
+    for option, splits in (('--estimate-scale', [args.estimate_scale or '']),
+                            ('--batchnorm-stats', args.batchnorm_stats or [])):
+        tests = [split for split in splits if split.startswith('test')]
+        if tests:
+            raise UserValueError(f'refusing to fit {option} on a test split ({tests[0]}); use '
+                                 'a validation split')
     if not Path(args.data).is_dir():
         raise UserFileNotFoundError(f'--data {args.data}: no such folder')
     device = pick_device(args.device)
@@ -160,12 +191,15 @@ def run(args: argparse.Namespace) -> int:
     geometry = dict(height=info['height'], width=info['width'],
                     min_depth=meta.get('min_depth', 0.1), max_depth=meta.get('max_depth', 100.0),
                     device=device)
+    if args.batchnorm_stats:
+        recalibrate_batchnorm(net, args.data, args.batchnorm_stats, info['height'],
+                              info['width'], device, args.batch_size)
     metric_scale = args.metric_scale or meta.get('metric_scale')
     if args.estimate_scale:
         metric_scale = estimate_metric_scale(net, args.data, args.estimate_scale,
                                              get_protocol(args.scale_protocol),
                                              batch_size=args.batch_size, **geometry)
-        if Path(args.checkpoint).is_file():
+        if Path(args.checkpoint).is_file() and not args.batchnorm_stats:
             update_meta(args.checkpoint, metric_scale=metric_scale,
                         metric_scale_split=args.estimate_scale)
         print(f'metric scale on {args.estimate_scale}: {metric_scale:.4f}')
@@ -175,7 +209,7 @@ def run(args: argparse.Namespace) -> int:
                for split in args.splits}
     out = Path(args.out) if args.out else Path(args.checkpoint).parent / 'eval'
     header = {'checkpoint': str(args.checkpoint), 'data': str(args.data),
-              'metric_scale': metric_scale,
+              'metric_scale': metric_scale, 'batchnorm_stats': args.batchnorm_stats,
               'protocols': {p.name: p.description for p in protocols}}
     summary = write_reports(out, results, header)
     print((out / 'results.md').read_text())
