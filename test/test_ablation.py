@@ -12,6 +12,7 @@ import json
 import pytest
 
 from adds_ros import cli
+from adds_ros.errors import UserError
 from adds_training.tools import ablation
 from adds_training.config import load_config
 
@@ -149,3 +150,43 @@ def test_each_finished_run_is_recorded_at_once(tmp_path, monkeypatch):
     rows = json.loads((tmp_path / 'o' / 'results.json').read_text())
     assert [row['run'] for row in rows] == ['monodepth2_day_s0']
     assert '| monodepth2_day | 64x64 | 10 | 1 |' in (tmp_path / 'o' / 'results.md').read_text()
+
+
+def test_picture_median_scales_each_run_and_names_missing_ones(tmp_path, monkeypatch):
+    """A run predicting twice the true depth looks exactly like the ground truth once scaled."""
+    import numpy as np
+    import torch
+
+    import adds_training.networks
+    from adds_training import pictures
+    from test_trainer_support import HEIGHT, make_tiny_dataset, WIDTH
+
+    data = make_tiny_dataset(tmp_path / 'tiny')
+    settings = ablation.Settings(data=data, cyclegan_data=None, out=tmp_path / 'out',
+                                 height=HEIGHT, width=WIDTH)
+    groups = ('monodepth2_day', 'adds_cyclegan_joint_batch')
+    with pytest.raises(UserError, match='adds_cyclegan_joint_batch_s0/best.pt'):
+        ablation.comparison_picture(settings, groups, 0)
+
+    class TwiceTooFar(torch.nn.Module):
+        def forward(self, x):
+            depth = 2 * torch.linspace(40, 5, HEIGHT).view(1, 1, HEIGHT, 1).expand(
+                x.shape[0], 1, HEIGHT, WIDTH)
+            return [(1 / depth - 1 / 100) / (1 / 0.1 - 1 / 100)]
+
+    for group in groups:
+        (settings.out / 'runs' / f'{group}_s0').mkdir(parents=True)
+        (settings.out / 'runs' / f'{group}_s0' / 'best.pt').touch()
+    info = {'meta': {'min_depth': 0.1, 'max_depth': 100.0}}
+    monkeypatch.setattr(adds_training.networks, 'load_depth_net',
+                        lambda path: (TwiceTooFar(), info))
+    picture = ablation.comparison_picture(settings, groups, 0, ('val_day', 'val_night'))
+    scale = pictures.panel_scale(WIDTH)
+    height, width = HEIGHT * scale, WIDTH * scale
+    assert picture.shape == (2 * height, 4 * width, 3)    # input | 2 runs | ground truth
+    below_label = slice(24, height)                         # the labels differ
+    truth = picture[below_label, 3 * width:]
+    for column in (1, 2):
+        run = picture[below_label, column * width:(column + 1) * width].astype(int)
+        assert np.abs(run - truth).max() <= 2, column      # rounding of 1/256 m ground truth
+    assert np.abs(picture[below_label, :width].astype(int) - truth).mean() > 20  # the input

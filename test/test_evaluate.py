@@ -149,8 +149,8 @@ def test_batchnorm_statistics_become_the_splits_own(data, tmp_path):
     net, _ = load_depth_net(_checkpoint(tmp_path / 'model.pt'))
     evaluate.recalibrate_batchnorm(net, str(data), ['val_day'], HEIGHT, WIDTH)
     assert not net.training
-    images = torch.cat([b['image'] for b in evaluate.eval_loader(str(data), 'val_day', HEIGHT,
-                                                                  WIDTH)])
+    loader = evaluate.eval_loader(str(data), 'val_day', HEIGHT, WIDTH)
+    images = torch.cat([b['image'] for b in loader])
     assert images.shape[0] == 2      # one batch: the cumulative average is that batch's
     with torch.no_grad():
         stem = net.encoder.encoder.conv1(normalise(images))

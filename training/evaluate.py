@@ -176,8 +176,9 @@ def run(args: argparse.Namespace) -> int:
     from adds_training.networks import load_depth_net
 
     protocols = [get_protocol(name) for name in args.protocols]
-    for option, splits in (('--estimate-scale', [args.estimate_scale or '']),
-                            ('--batchnorm-stats', args.batchnorm_stats or [])):
+    fitted = {'--estimate-scale': [args.estimate_scale or ''],
+              '--batchnorm-stats': args.batchnorm_stats or []}
+    for option, splits in fitted.items():
         tests = [split for split in splits if split.startswith('test')]
         if tests:
             raise UserValueError(f'refusing to fit {option} on a test split ({tests[0]}); use '

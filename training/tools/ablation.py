@@ -65,6 +65,9 @@ RUN_GROUPS: Tuple[Tuple[str, str, str, bool, Tuple[str, ...]], ...] = (
 )
 # The issue's targets: (ADDS + CycleGAN group, its Monodepth2 + CycleGAN baseline at night);
 # by day every one is compared with Monodepth2 day-only.
+# The picture's columns (`--picture`): the baselines and the ADDS + CycleGAN variants.
+PICTURE_GROUPS = ('monodepth2_day', 'monodepth2_cyclegan', 'adds_cyclegan_reference_balance',
+                  'adds_cyclegan_joint_batch')
 TARGET_PAIRS = (('adds_cyclegan', 'monodepth2_cyclegan'),   # the balance of --balance
                 ('adds_cyclegan_reference_balance', 'monodepth2_cyclegan'),
                 ('adds_cyclegan_joint_batch', 'monodepth2_cyclegan_joint_batch'))
@@ -324,6 +327,51 @@ def prepare_data(settings: Settings, render: Tuple[int, int], frames: int,
     write_text_atomic(cg / 'splits' / 'train.txt', (data / 'splits' / 'train.txt').read_text())
 
 
+def comparison_picture(settings: Settings, groups: Sequence[str], seed: int,
+                       splits: Sequence[str] = tuple(SPLITS.values())):
+    """The middle frame of each test split: input | each group's depth | ground truth.
+
+    Each group's run `<group>_s<seed>` (its selected `best.pt`), median-scaled to the ground
+    truth like `full40`, coloured on one log scale (2.5 m bright, 40 m dark) so runs compare.
+    """
+    import numpy as np
+    import torch
+
+    from adds_training import pictures
+    from adds_training.data.datasets import EvalDataset
+    from adds_training.geometry import disp_to_depth
+    from adds_training.metrics import prediction_to_gt_frame
+    from adds_training.networks import load_depth_net
+
+    paths = {g: settings.out / 'runs' / f'{g}_s{seed}' / 'best.pt' for g in groups}
+    missing = [str(p) for p in paths.values() if not p.exists()]
+    if missing:
+        raise UserError(f'--picture needs the selected checkpoints of its runs; missing: '
+                        f'{", ".join(missing)}')
+    nets = {g: load_depth_net(p) for g, p in paths.items()}
+    rows = []
+    for split in splits:
+        dataset = EvalDataset(settings.data, split, settings.height, settings.width)
+        sample = dataset[len(dataset) // 2]
+        gt = sample['gt'].numpy()
+        valid = (gt > 0) & (gt < 40)
+        size = gt.shape
+        rgb = (sample['image'].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        panels = [(pictures.fit(rgb, *size), f'{split} input')]
+        for group, (net, info) in nets.items():
+            meta = info['meta']
+            with torch.inference_mode():
+                disp = net.eval()(sample['image'][None])[0]
+            depth = disp_to_depth(disp, meta['min_depth'], meta['max_depth'])[1][0, 0].numpy()
+            depth = prediction_to_gt_frame(depth, size, dataset.gt_region())
+            depth *= np.median(gt[valid]) / np.median(depth[valid])
+            panels.append((pictures.log_depth_rgb(depth, 2.5, 40.0), group))
+        panels.append((pictures.log_depth_rgb(gt, 2.5, 40.0), 'ground truth'))
+        scale = pictures.panel_scale(size[1])
+        rows.append([pictures.labelled(panel, label, scale) for panel, label in panels])
+    return pictures.grid(rows)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--data', type=Path, required=True,
                         help='synthetic-world root (adds synth) with exact night twins')
@@ -363,6 +411,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--frames', type=int, default=80, help='--prepare: frames per street')
     parser.add_argument('--cyclegan-steps', type=int, default=400)
     parser.add_argument('--list', action='store_true', help='print the runs and stop')
+    parser.add_argument('--picture', type=Path, default=None,
+                        help='also draw a PNG: the middle test frames by day and by night, '
+                             'input | each --picture-groups run of the first seed | ground truth')
+    parser.add_argument('--picture-groups', nargs='+', default=list(PICTURE_GROUPS))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -419,6 +471,10 @@ def run(args: argparse.Namespace) -> int:
                 failed.append(r.run_id)
                 LOGGER.error(f'{r.run_id}: {err}')
     print(record([]))
+    if args.picture:
+        from adds_training.pictures import save_png
+
+        save_png(args.picture, comparison_picture(settings, args.picture_groups, args.seeds[0]))
     if failed:
         LOGGER.error(f'{len(failed)} run(s) failed: {", ".join(failed)}; rerun to resume them')
     return 1 if failed else 0
