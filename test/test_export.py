@@ -260,3 +260,23 @@ def test_camera_size_option_is_checked(project, tmp_path):
     with pytest.raises(UserValueError, match='camera-size.*no pixels of a 4x320'):
         run_export('--checkpoint', thin, '--out', tmp_path / 'x.onnx', '--camera-size', '320x4')
     assert not (tmp_path / 'x.onnx').exists()
+
+
+def test_per_image_normalisation_exports_and_runs_in_onnx_runtime(project, tmp_path):
+    """`--normalisation per_image`: every BatchNorm becomes InstanceNormalization in the graph;
+    ONNX Runtime equals PyTorch, and each image of a batch is normalised on its own."""
+    checkpoint, _ = project
+    out = tmp_path / 'per_image.onnx'
+    assert run_export('--checkpoint', checkpoint, '--out', out, '--normalisation',
+                      'per_image', '--dynamic-batch') == 0
+    ops = {n.op_type for n in onnx.load(str(out)).graph.node}
+    assert 'InstanceNormalization' in ops and 'BatchNormalization' not in ops
+    net, info = load_depth_net(checkpoint, normalisation='per_image')
+    assert info['normalisation'] == 'per_image'
+    images = np.random.default_rng(3).random((2, 3, HEIGHT, WIDTH), dtype=np.float32)
+    images[1] *= 0.2                                    # a dark second image
+    with torch.no_grad():
+        disparity = net(torch.from_numpy(images))[0].numpy()
+    np.testing.assert_allclose(onnx_outputs(out, images)['disparity'], disparity, atol=1e-4)
+    alone = onnx_outputs(out, images[:1])['disparity']
+    np.testing.assert_allclose(alone, disparity[:1], atol=1e-4)

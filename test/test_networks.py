@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Networks: shapes, torchvision key names, ImageNet loading, the DepthNet view, gradients."""
 
+import copy
 import io
 
 import pytest
@@ -230,3 +231,26 @@ def test_training_step_on_cuda():
     terms['loss'].backward()
     assert terms['loss'].device.type == 'cuda' and torch.isfinite(terms['loss'])
     assert model.depth_decoder.decoder[10].conv.weight.grad is not None
+
+
+def test_image_statistics_are_batchnorm_on_a_batch_of_one():
+    """use_image_statistics: each image normalised with its own statistics, weights kept."""
+    from adds_training.networks import use_image_statistics
+
+    torch.manual_seed(0)
+    net = ADDSModel().depth_net()
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.2, 0.2)
+    images = torch.rand(2, 3, 64, 64)
+    images[1] *= 0.2
+    with torch.no_grad():
+        net.train()                 # BatchNorm with the batch's statistics: one image at a time
+        expected = torch.cat([net(images[i:i + 1])[0] for i in range(2)])
+        converted = use_image_statistics(copy.deepcopy(net)).eval()
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in converted.modules())
+        torch.testing.assert_close(converted(images)[0], expected, rtol=1e-4, atol=1e-6)
+        net.eval()                  # the running statistics give another answer
+        assert not torch.allclose(net(images)[0], expected, atol=1e-3)

@@ -5,6 +5,7 @@
 import math
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -117,6 +118,33 @@ def test_resume_of_a_checkpoint_older_than_a_config_key(data, tmp_path):
                                 domain_batch='joint'))
     with pytest.raises(ValueError, match='domain_batch'):
         joint.resume(tmp_path / 'last.pt')
+
+
+def test_per_image_test_normalisation_validates_and_loads_as_it_deploys(data, tmp_path):
+    """test_normalisation=per_image: validation and the checkpoint's loader use each image's
+    statistics; training keeps its BatchNorm."""
+    from adds_training.networks import load_depth_net
+
+    config = tiny_config(data, tmp_path, mode='monodepth2', max_steps=1,
+                         test_normalisation='per_image')
+    trainer = Trainer(config)
+    summary = trainer.fit()
+    tested = trainer._test_net('day')
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in tested.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in trainer.model.modules())
+    assert load_checkpoint(tmp_path / 'best.pt')['meta']['normalisation'] == 'per_image'
+    net, info = load_depth_net(tmp_path / 'best.pt')
+    assert info['normalisation'] == 'per_image'
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+    # the validation score is the per-image network's
+    from adds_training.evaluate import evaluate_split
+    from adds_training.metrics import get_protocol, mean_metrics
+
+    scores = [mean_metrics(evaluate_split(net, str(data), split, [get_protocol('full40')],
+                                          config.height, config.width, config.min_depth,
+                                          config.max_depth)['full40'])['abs_rel']
+              for split in config.val_splits]
+    assert summary['best_val_abs_rel'] == pytest.approx(float(np.mean(scores)), rel=1e-4)
 
 
 @pytest.mark.slow

@@ -30,6 +30,7 @@ def test_yaml_then_overrides(tmp_path):
     (['min_depth=10', 'max_depth=5'], 'min_depth'),
     (['lr.x=1'], 'not a section'),
     (['domain_batch=mixed'], 'domain_batch must be one of'),
+    (['test_normalisation=instance'], 'test_normalisation must be one of'),
     (['domain_batch=joint', 'model.stem=per_domain'], 'per-domain stem'),
 ])
 def test_bad_overrides_are_named(words, message):

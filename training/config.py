@@ -22,6 +22,9 @@ from adds_ros.errors import UserValueError
 MODES = ('adds', 'monodepth2')
 # How the domains' frames pass through the shared encoder (docs/model.md, "Domain batches").
 DOMAIN_BATCHES = ('separate', 'joint')
+# Test-time BatchNorm statistics: the running averages or each image's own
+# (networks.adds.use_image_statistics; docs/model.md, "Domain batches").
+NORMALISATIONS = ('running', 'per_image')
 SECTIONS = ('model', 'loss')
 
 
@@ -68,6 +71,9 @@ class TrainConfig:
     # BatchNorm trains on per-domain statistics but tests on their running mix; 'joint': one
     # batch, training sees the mix that test time uses (docs/model.md, "Domain batches").
     domain_batch: str = 'separate'
+    # BatchNorm statistics of the depth network at test time, stored in every checkpoint and
+    # used for validation: 'running' (the averages) or 'per_image' (each image's own).
+    test_normalisation: str = 'running'
     # Model selection: mean Abs Rel over these splits under `val_protocol` (never a test split).
     val_splits: List[str] = field(default_factory=lambda: ['val_day', 'val_night'])
     val_protocol: str = 'adds40'
@@ -131,6 +137,9 @@ class TrainConfig:
         if self.domain_batch not in DOMAIN_BATCHES:
             raise ConfigError(f'domain_batch must be one of {DOMAIN_BATCHES}, got '
                               f'{self.domain_batch!r}')
+        if self.test_normalisation not in NORMALISATIONS:
+            raise ConfigError(f'test_normalisation must be one of {NORMALISATIONS}, got '
+                              f'{self.test_normalisation!r}')
         if self.domain_batch == 'joint' and self.model.get('stem') == 'per_domain':
             raise ConfigError("domain_batch 'joint' needs model.stem 'shared': a per-domain stem "
                               'cannot run day and night in one forward')

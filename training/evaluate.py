@@ -163,6 +163,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              'in the checkpoint (then evaluate as usual)')
     parser.add_argument('--scale-protocol', default='full40',
                         help='protocol whose pixels the scale estimate uses')
+    parser.add_argument('--normalisation', choices=('running', 'per_image'), default=None,
+                        help="BatchNorm statistics at test time (default: the checkpoint's; "
+                             'docs/model.md, "Domain batches")')
     parser.add_argument('--batchnorm-stats', metavar='SPLIT', nargs='+', default=None,
                         help='diagnosis: re-estimate the BatchNorm running statistics on these '
                              'validation splits before scoring (the checkpoint is not changed)')
@@ -186,7 +189,11 @@ def run(args: argparse.Namespace) -> int:
     if not Path(args.data).is_dir():
         raise UserFileNotFoundError(f'--data {args.data}: no such folder')
     device = pick_device(args.device)
-    net, info = load_depth_net(args.checkpoint, domain=args.domain)
+    net, info = load_depth_net(args.checkpoint, domain=args.domain,
+                               normalisation=args.normalisation)
+    # the stored scale belongs to the checkpoint's own network, not to a changed one
+    changed = bool(args.batchnorm_stats) or info['normalisation'] != (
+        (info.get('meta') or {}).get('normalisation', 'running'))
     net.to(device)
     meta = info.get('meta') or {}
     geometry = dict(height=info['height'], width=info['width'],
@@ -200,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
         metric_scale = estimate_metric_scale(net, args.data, args.estimate_scale,
                                              get_protocol(args.scale_protocol),
                                              batch_size=args.batch_size, **geometry)
-        if Path(args.checkpoint).is_file() and not args.batchnorm_stats:
+        if Path(args.checkpoint).is_file() and not changed:
             update_meta(args.checkpoint, metric_scale=metric_scale,
                         metric_scale_split=args.estimate_scale)
         print(f'metric scale on {args.estimate_scale}: {metric_scale:.4f}')
@@ -211,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(args.checkpoint).parent / 'eval'
     header = {'checkpoint': str(args.checkpoint), 'data': str(args.data),
               'metric_scale': metric_scale, 'batchnorm_stats': args.batchnorm_stats,
+              'normalisation': info['normalisation'],
               'protocols': {p.name: p.description for p in protocols}}
     summary = write_reports(out, results, header)
     print((out / 'results.md').read_text())

@@ -146,15 +146,16 @@ def export_onnx(graph, metadata: ModelMetadata, out: Path, dynamic_batch: bool =
 def export_checkpoint(checkpoint: Path, out: Path, domain: str = 'day',
                       height: Optional[int] = None, width: Optional[int] = None,
                       dynamic_batch: bool = False, metric_scale: Optional[float] = None,
-                      half: bool = False,
-                      camera: Optional[Tuple[int, int]] = None) -> ModelMetadata:
+                      half: bool = False, camera: Optional[Tuple[int, int]] = None,
+                      normalisation: Optional[str] = None) -> ModelMetadata:
     """Load a project checkpoint or the authors' folder and export its depth graph to `out`.
 
-    `camera` (height, width) exports the in-graph model for that camera size.
+    `camera` (height, width) exports the in-graph model for that camera size;
+    `normalisation` overrides the checkpoint's test-time BatchNorm statistics.
     """
     from adds_training.networks import load_depth_net
 
-    net, info = load_depth_net(checkpoint, domain)
+    net, info = load_depth_net(checkpoint, domain, normalisation)
     try:
         metadata = build_metadata(dict(info.get('meta') or {}), info, net.stem, height, width,
                                   metric_scale, half, camera)
@@ -186,6 +187,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='do crop, resize and depth conversion inside the graph for this '
                              'camera size: uint8 HxWx3 frame in, camera-size depth and '
                              'disparity out (see docs/deploy.md)')
+    parser.add_argument('--normalisation', choices=('running', 'per_image'), default=None,
+                        help="BatchNorm statistics at test time (default: the checkpoint's; "
+                             'docs/model.md, "Domain batches")')
 
 
 def camera_size(text: str) -> Tuple[int, int]:
@@ -204,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserFileNotFoundError(f'--checkpoint {args.checkpoint}: no checkpoint there')
     metadata = export_checkpoint(args.checkpoint, args.out, args.domain, args.height, args.width,
                                  args.dynamic_batch, args.metric_scale, args.half,
-                                 camera=args.camera_size)
+                                 camera=args.camera_size, normalisation=args.normalisation)
     size = args.out.stat().st_size / 2 ** 20
     print(f'wrote {args.out} ({size:.1f} MiB): {metadata.input_width}x{metadata.input_height}, '
           f'stem {metadata.stem}, outputs {metadata.outputs}, metric scale '

@@ -12,6 +12,7 @@ and continues with the same batches, the same random draws, the same parameters.
 """
 
 import argparse
+import copy
 import dataclasses
 import itertools
 import logging
@@ -139,7 +140,7 @@ def checkpoint_meta(config: TrainConfig, info) -> dict:
             'height': config.height, 'width': config.width,
             'crop': [top / gt_h, bottom / gt_h, left / gt_w, right / gt_w],
             'intrinsics': [list(map(float, row)) for row in info.K],
-            'dataset': info.name}
+            'dataset': info.name, 'normalisation': config.test_normalisation}
 
 
 class NonFiniteLossError(RuntimeError):
@@ -345,6 +346,15 @@ class Trainer:
 
     # ---------------------------------------------------------------- validation
 
+    def _test_net(self, domain: str) -> nn.Module:
+        """The depth network as it is tested: with `test_normalisation` applied (a copy)."""
+        from adds_training.networks import use_image_statistics
+
+        net = self.model.depth_net(domain)
+        if self.config.test_normalisation == 'per_image':
+            net = use_image_statistics(copy.deepcopy(net))
+        return net
+
     def validate(self) -> Optional[float]:
         """Mean Abs Rel over the validation splits (rank 0); None if none are configured."""
         from adds_training.evaluate import evaluate_split
@@ -358,7 +368,7 @@ class Trainer:
         try:
             for split in splits:
                 domain = 'night' if 'night' in split else 'day'
-                rows = evaluate_split(self.model.depth_net(domain), self.config.data_root, split,
+                rows = evaluate_split(self._test_net(domain), self.config.data_root, split,
                                       [protocol], self.config.height, self.config.width,
                                       self.config.min_depth, self.config.max_depth,
                                       self.device)[protocol.name]

@@ -20,6 +20,8 @@ _EXPORTS = {
     'load_imagenet_weights': 'resnet',
     'ImportReport': 'reference_import',
     'import_reference_checkpoint': 'reference_import',
+    'use_image_statistics': 'adds',
+    'NORMALISATIONS': 'adds',
     'load_depth_net': 'loading',
     'load_model': 'loading',
 }

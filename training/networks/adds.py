@@ -15,6 +15,7 @@ from typing import List, Optional, Tuple
 import torch
 from torch import nn
 
+from ..config import NORMALISATIONS  # noqa: F401 (re-exported: test-time statistics)
 from .depth_decoder import DepthDecoder
 from .pose import PoseDecoder
 from .recon_decoder import ReconstructionDecoder
@@ -75,6 +76,28 @@ class InvariantEncoder(nn.Module):
         else:
             stem = self.encoder.bn1(self.encoder.conv1(x))
         return self.encoder.trunk(self.encoder.relu(stem))
+
+
+def use_image_statistics(net: nn.Module) -> nn.Module:
+    """Make every BatchNorm normalise each image with its own statistics, in place.
+
+    Each `BatchNorm2d` becomes an `InstanceNorm2d` with its affine weights: exactly the
+    BatchNorm of a batch of one in training mode. A network trained with day and night as
+    separate batches normalised each domain with that domain's statistics; the running average
+    at test time is a day/night mix neither domain trained with, while one image's statistics
+    are its own domain's, with no day/night flag needed (docs/model.md, "Domain batches").
+    ONNX Runtime and TensorRT run InstanceNormalization natively.
+    """
+    for name, child in net.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            norm = nn.InstanceNorm2d(child.num_features, eps=child.eps, affine=True)
+            with torch.no_grad():
+                norm.weight.copy_(child.weight)
+                norm.bias.copy_(child.bias)
+            setattr(net, name, norm.to(child.weight.device))
+        else:
+            use_image_statistics(child)
+    return net
 
 
 class DepthNet(nn.Module):

@@ -10,12 +10,13 @@ Monodepth2's) Monodepth2-style folders.
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any, Dict, Mapping, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from adds_ros.errors import UserFileNotFoundError, UserValueError
 from adds_training.checkpoint import file_hash, FORMAT, load_checkpoint
 
-from .adds import ADDSModel, check_domain, DepthNet, ModelConfig
+from .adds import ADDSModel, check_domain, DepthNet, ModelConfig, NORMALISATIONS, \
+    use_image_statistics
 from .reference_import import import_reference_checkpoint
 
 PathLike = Union[str, os.PathLike]
@@ -62,13 +63,24 @@ def load_model(path: PathLike) -> Tuple[ADDSModel, Dict[str, Any]]:
     return model.eval(), info
 
 
-def load_depth_net(path: PathLike, domain: str = 'day') -> Tuple[DepthNet, Dict[str, Any]]:
-    """Load the depth network (eval mode) and info: height, width, stem, source, format, report.
+def load_depth_net(path: PathLike, domain: str = 'day', normalisation: Optional[str] = None
+                   ) -> Tuple[DepthNet, Dict[str, Any]]:
+    """Load the depth network (eval mode) and info: height, width, stem, source, format,
+    report, normalisation.
 
-    `domain` matters only for a per-domain stem (the authors' checkpoints).
+    `domain` matters only for a per-domain stem (the authors' checkpoints). `normalisation`
+    ('running' | 'per_image', `use_image_statistics`) defaults to the checkpoint's
+    `meta['normalisation']`, else 'running'.
     """
     model, info = load_model(path)
+    normalisation = normalisation or (info.get('meta') or {}).get('normalisation', 'running')
+    if normalisation not in NORMALISATIONS:
+        raise UserValueError(f'normalisation must be one of {NORMALISATIONS}, got '
+                             f'{normalisation!r}')
     net = model.depth_net(check_domain(domain))
+    if normalisation == 'per_image':
+        use_image_statistics(net)
+    info['normalisation'] = normalisation
     report = info['report']
     if report:
         needed = ('invariant.encoder.', 'depth_decoder.',
