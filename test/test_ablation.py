@@ -59,28 +59,40 @@ def _row(group, seed, day, night, steps=10):
     return {'run': f'{group}_s{seed}', 'group': group, 'seed': seed, 'steps': steps,
             'resolution': '64x64', 'selected_step': 10 - seed,
             'day_abs_rel_full40': day, 'night_abs_rel_full40': night,
-            'day_abs_rel_full40_metric': day, 'night_abs_rel_full40_metric': night}
+            'day_abs_rel_full40_metric': day, 'night_abs_rel_full40_metric': night,
+            'day_abs_rel_full40_per_image': day - 0.01, 'night_abs_rel_full40_per_image': night}
 
 
 def test_table_gives_mean_and_sample_spread_and_the_targets():
     rows = [_row('monodepth2_day', 0, 0.20, 0.30), _row('monodepth2_day', 1, 0.22, 0.32),
             _row('monodepth2_cyclegan', 0, 0.25, 0.25),
             _row('adds_cyclegan', 0, 0.2, 0.2), _row('adds_cyclegan', 1, 0.22, 0.22)]
+    del rows[2]['day_abs_rel_full40_per_image']     # a row from before per-image scores
     table = ablation.summary_table(rows)
-    assert '| monodepth2_day | 64x64 | 10 | 2 | 0.210 ± 0.014 | 0.310 ± 0.014 |' in table
+    # day, night, day metric, night metric, day per-image, night per-image
+    assert ('| monodepth2_day | 64x64 | 10 | 2 | 0.210 ± 0.014 | 0.310 ± 0.014 | 0.210 ± 0.014 '
+            '| 0.310 ± 0.014 | 0.200 ± 0.014 | 0.310 ± 0.014 |') in table
+    assert '| monodepth2_cyclegan | 64x64 | 10 | 1 | 0.250 | 0.250 | 0.250 | 0.250 | — |' in table
     assert '| adds_cyclegan | 64x64 | 10 | 2 |' in table and '| 10, 9 |' in table  # by seed
     # night: 1 - 0.21 / 0.25 = 16 % better (met); day: 0.21 / 0.21 - 1 = 0 % (met)
-    assert 'at night +16.0 % better (target ≥ +5 %, met)' in table
-    assert 'by day +0.0 % against Monodepth2 day-only (target ≤ +2 %, met)' in table
+    assert ('`adds_cyclegan`, running statistics: ADDS + CycleGAN vs Monodepth2 + CycleGAN '
+            '(`monodepth2_cyclegan`) at night +16.0 % better (target ≥ +5 %, met); by day +0.0 % '
+            'against Monodepth2 day-only (target ≤ +2 %, met)') in table
+    assert 'per-image statistics' not in table   # the baseline lacks a per-image score
     assert table.index('monodepth2_day') < table.index('adds_cyclegan |')
     assert 'fewer than the 3 seeds' in table   # Monodepth2 + CycleGAN has one
     assert 'adds_cyclegan_reference_balance`' not in table
     # the reference-balance ADDS group is judged the same way when it is there
+    rows[2] = _row('monodepth2_cyclegan', 0, 0.25, 0.25)
     rows.append(_row('adds_cyclegan_reference_balance', 0, 0.26, 0.26))
     table = ablation.summary_table(rows)
-    assert ('`adds_cyclegan_reference_balance`: ADDS + CycleGAN vs Monodepth2 + CycleGAN '
-            '(`monodepth2_cyclegan`) at night -4.0 % better (target ≥ +5 %, not met); by day '
-            '+23.8 %') in table
+    assert ('`adds_cyclegan_reference_balance`, running statistics: ADDS + CycleGAN vs '
+            'Monodepth2 + CycleGAN (`monodepth2_cyclegan`) at night -4.0 % better (target ≥ '
+            '+5 %, not met); by day +23.8 %') in table
+    # per image (day scores 0.01 lower): 0.25 / 0.20 - 1 = +25 %
+    assert ('`adds_cyclegan_reference_balance`, per-image statistics: ADDS + CycleGAN vs '
+            'Monodepth2 + CycleGAN (`monodepth2_cyclegan`) at night -4.0 % better (target ≥ '
+            '+5 %, not met); by day +25.0 %') in table
     # the joint-batch pair is judged against its own baseline with twins
     rows += [_row('adds_cyclegan_joint_batch', 0, 0.2, 0.2),
              _row('monodepth2_cyclegan_joint_batch', 0, 0.4, 0.4)]
@@ -114,6 +126,35 @@ def test_finished_runs_are_read_back_not_redone(tmp_path, monkeypatch):
 
     monkeypatch.setattr(ablation, '_call', no_calls)
     assert ablation.execute(run, settings) == row
+
+
+def test_a_row_from_before_per_image_scores_gets_them_by_one_eval(tmp_path, monkeypatch):
+    settings = ablation.Settings(data=tmp_path, cyclegan_data=None, out=tmp_path)
+    run = ablation.run_list([0], only=['monodepth2_day'])[0]
+    run_dir = tmp_path / 'runs' / run.run_id
+    run_dir.mkdir(parents=True)
+    row = {k: v for k, v in _row('monodepth2_day', 0, 0.2, 0.3).items()
+           if not k.endswith('_per_image')}
+    (run_dir / 'row.json').write_text(json.dumps(row))
+    calls = []
+
+    def per_image_eval(command, log, threads):
+        calls.append(command)
+        scores = {'abs_rel': 0.25}
+        report = {'results': {s: {p: scores for p in ablation.PROTOCOLS}
+                              for s in ablation.SPLITS.values()}}
+        (run_dir / 'eval_per_image').mkdir()
+        (run_dir / 'eval_per_image' / 'results.json').write_text(json.dumps(report))
+
+    monkeypatch.setattr(ablation, '_call', per_image_eval)
+    completed = ablation.execute(run, settings)
+    assert len(calls) == 1 and calls[0][calls[0].index('--normalisation') + 1] == 'per_image'
+    assert completed == {**row, 'day_abs_rel_full40_per_image': 0.25,
+                         'night_abs_rel_full40_per_image': 0.25,
+                         'day_abs_rel_full40_metric_per_image': 0.25,
+                         'night_abs_rel_full40_metric_per_image': 0.25}
+    assert json.loads((run_dir / 'row.json').read_text()) == completed
+    assert ablation.execute(run, settings) == completed and len(calls) == 1  # done once
 
 
 def test_cli_lists_runs_and_refuses_bad_settings(tmp_path, capsys):
