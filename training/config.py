@@ -23,7 +23,7 @@ MODES = ('adds', 'monodepth2')
 # How the domains' frames pass through the shared encoder (docs/model.md, "Domain batches").
 DOMAIN_BATCHES = ('separate', 'joint')
 # Test-time BatchNorm statistics: the running averages or each image's own
-# (networks.adds.use_image_statistics; docs/model.md, "Domain batches").
+# (networks.use_image_statistics; docs/model.md, "Domain batches").
 NORMALISATIONS = ('running', 'per_image')
 SECTIONS = ('model', 'loss')
 

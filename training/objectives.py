@@ -54,7 +54,7 @@ def _network_frames(batch: Mapping, domain: str) -> Frames:
 
 def shared_features(model: ADDSModel, batch: Mapping, domains: Sequence[str],
                     domain_batch: str = 'separate') -> Dict[str, List[torch.Tensor]]:
-    """The shared encoder's features of each domain's target frame (5 levels per domain).
+    """Return the shared encoder's features of each domain's target frame (5 levels each).
 
     'separate' (the reference) runs one forward per domain, so BatchNorm normalises day and
     night with their own batch statistics in training, but with the running mix of both at

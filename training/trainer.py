@@ -54,7 +54,7 @@ FROM_SCRATCH_WARNING = (
 
 
 def config_defaults() -> Dict[str, Any]:
-    """TrainConfig's default value of every key."""
+    """Return the default value of every TrainConfig key."""
     return {f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
             for f in dataclasses.fields(TrainConfig)}
 
@@ -347,7 +347,7 @@ class Trainer:
     # ---------------------------------------------------------------- validation
 
     def _test_net(self, domain: str) -> nn.Module:
-        """The depth network as it is tested: with `test_normalisation` applied (a copy)."""
+        """Return the depth network as it is tested: `test_normalisation` applied (a copy)."""
         from adds_training.networks import use_image_statistics
 
         net = self.model.depth_net(domain)

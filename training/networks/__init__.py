@@ -21,7 +21,7 @@ _EXPORTS = {
     'ImportReport': 'reference_import',
     'import_reference_checkpoint': 'reference_import',
     'use_image_statistics': 'adds',
-    'NORMALISATIONS': 'adds',
+    'NORMALISATIONS': 'loading',
     'load_depth_net': 'loading',
     'load_model': 'loading',
 }

@@ -15,7 +15,6 @@ from typing import List, Optional, Tuple
 import torch
 from torch import nn
 
-from ..config import NORMALISATIONS  # noqa: F401 (re-exported: test-time statistics)
 from .depth_decoder import DepthDecoder
 from .pose import PoseDecoder
 from .recon_decoder import ReconstructionDecoder

@@ -14,9 +14,9 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from adds_ros.errors import UserFileNotFoundError, UserValueError
 from adds_training.checkpoint import file_hash, FORMAT, load_checkpoint
+from adds_training.config import NORMALISATIONS
 
-from .adds import ADDSModel, check_domain, DepthNet, ModelConfig, NORMALISATIONS, \
-    use_image_statistics
+from .adds import ADDSModel, check_domain, DepthNet, ModelConfig, use_image_statistics
 from .reference_import import import_reference_checkpoint
 
 PathLike = Union[str, os.PathLike]
@@ -65,12 +65,12 @@ def load_model(path: PathLike) -> Tuple[ADDSModel, Dict[str, Any]]:
 
 def load_depth_net(path: PathLike, domain: str = 'day', normalisation: Optional[str] = None
                    ) -> Tuple[DepthNet, Dict[str, Any]]:
-    """Load the depth network (eval mode) and info: height, width, stem, source, format,
-    report, normalisation.
+    """Load the depth network (eval mode) and its info.
 
-    `domain` matters only for a per-domain stem (the authors' checkpoints). `normalisation`
-    ('running' | 'per_image', `use_image_statistics`) defaults to the checkpoint's
-    `meta['normalisation']`, else 'running'.
+    info: height, width, stem, source, format, report, normalisation. `domain` matters only
+    for a per-domain stem (the authors' checkpoints). `normalisation` ('running' |
+    'per_image', `use_image_statistics`) defaults to the checkpoint's `meta['normalisation']`,
+    else 'running'.
     """
     model, info = load_model(path)
     normalisation = normalisation or (info.get('meta') or {}).get('normalisation', 'running')

@@ -170,7 +170,7 @@ def eval_command(settings: Settings, run_dir: Path, normalisation: str = 'runnin
 
 
 def score_columns(run_dir: Path, normalisation: str) -> Dict[str, float]:
-    """The row's Abs Rel columns from one eval report (`_per_image` suffix for per-image)."""
+    """Read the row's Abs Rel columns from one eval report (suffix `_per_image` if so)."""
     report = run_dir / EVAL_DIRS[normalisation] / 'results.json'
     results = json.loads(report.read_text())['results']
     suffix = '' if normalisation == 'running' else f'_{normalisation}'
@@ -363,7 +363,7 @@ def prepare_data(settings: Settings, render: Tuple[int, int], frames: int,
 
 def comparison_picture(settings: Settings, groups: Sequence[str], seed: int,
                        splits: Sequence[str] = tuple(SPLITS.values())):
-    """The middle frame of each test split: input | each group's depth | ground truth.
+    """Draw the middle frame of each test split: input | each group's depth | ground truth.
 
     Each group's run `<group>_s<seed>` (its selected `best.pt`), median-scaled to the ground
     truth like `full40`, coloured on one log scale (2.5 m bright, 40 m dark) so runs compare.
