@@ -52,6 +52,13 @@ def _network_frames(batch: Mapping, domain: str) -> Frames:
     return _frames(batch, f'{domain}_aug' if f'{domain}_aug' in batch else domain)
 
 
+def check_domain_batch(domain_batch: str) -> str:
+    """Return `domain_batch` if it is one of `DOMAIN_BATCHES`, else raise ValueError."""
+    if domain_batch not in DOMAIN_BATCHES:
+        raise ValueError(f'domain_batch must be one of {DOMAIN_BATCHES}, got {domain_batch!r}')
+    return domain_batch
+
+
 def shared_features(model: ADDSModel, batch: Mapping, domains: Sequence[str],
                     domain_batch: str = 'separate') -> Dict[str, List[torch.Tensor]]:
     """Return the shared encoder's features of each domain's target frame (5 levels each).
@@ -61,10 +68,8 @@ def shared_features(model: ADDSModel, batch: Mapping, domains: Sequence[str],
     test time; 'joint' runs one forward on all domains together, so training normalises with
     the same mix that test time uses (docs/model.md, "Domain batches").
     """
-    if domain_batch not in DOMAIN_BATCHES:
-        raise ValueError(f'domain_batch must be one of {DOMAIN_BATCHES}, got {domain_batch!r}')
     images = [_network_frames(batch, domain)[0] for domain in domains]
-    if domain_batch == 'separate' or len(domains) == 1:
+    if check_domain_batch(domain_batch) == 'separate' or len(domains) == 1:
         return {d: model.invariant_features(x, d) for d, x in zip(domains, images)}
     if model.invariant.per_domain:
         raise ValueError("domain_batch='joint' needs the shared stem: a per-domain stem "
@@ -241,9 +246,7 @@ class Objective(nn.Module):
         self.domains = tuple(check_domain(d) for d in baseline_domains)
         if not self.domains:
             raise ValueError('baseline_domains is empty: name at least one domain')
-        if domain_batch not in DOMAIN_BATCHES:
-            raise ValueError(f'domain_batch must be one of {DOMAIN_BATCHES}, got {domain_batch!r}')
-        self.domain_batch = domain_batch
+        self.domain_batch = check_domain_batch(domain_batch)
         self.view_synthesis = (torch.compile(view_synthesis_loss, dynamic=False)
                                if compile_losses else view_synthesis_loss)
 
