@@ -100,6 +100,21 @@ def test_table_gives_mean_and_sample_spread_and_the_targets():
     assert '(`monodepth2_cyclegan_joint_batch`) at night +50.0 % better' in table
 
 
+def test_learned_runs_are_tabulated_apart_by_validation_score():
+    rows = [_row('monodepth2_day', 0, 0.20, 0.30), _row('monodepth2_day', 1, 0.60, 0.50),
+            _row('monodepth2_cyclegan', 0, 0.25, 0.25), _row('adds_cyclegan', 0, 0.2, 0.2)]
+    for row, val in zip(rows, (0.21, 0.55, 0.26, 0.2)):
+        row['val_abs_rel'] = val
+    assert 'learned' not in ablation.summary_table(rows)
+    table = ablation.summary_table(rows, learned_below=0.4)
+    everything, learned = table.split('Runs that learned')
+    assert '| monodepth2_day | 64x64 | 10 | 2 | 0.400 ± 0.283 |' in everything
+    assert ' (selected validation Abs Rel < 0.4): 3 of 4; not: monodepth2_day_s1.' in learned
+    assert '| monodepth2_day | 64x64 | 10 | 1 | 0.200 |' in learned
+    # by day against the learned day-only run: 0.2 / 0.2 - 1
+    assert 'by day +0.0 % against Monodepth2 day-only' in learned
+
+
 def test_rows_merge_and_the_table_replaces_only_its_section(tmp_path):
     path = tmp_path / 'results.json'
     ablation.merge_rows(path, [_row('adds_exact', 0, 0.3, 0.3), _row('adds_exact', 1, 0.3, 0.3)])

@@ -258,8 +258,24 @@ COLUMNS = (('day', 'full40'), ('night', 'full40'), ('day', 'full40_metric'),
            ('night', 'full40_metric'), ('day', 'full40_per_image'), ('night', 'full40_per_image'))
 
 
-def summary_table(rows: Sequence[dict]) -> str:
-    """Markdown: mean ± sample std over seeds per run group, and the issue's two targets."""
+def summary_table(rows: Sequence[dict], learned_below: Optional[float] = None) -> str:
+    """Markdown: mean ± sample std over seeds per run group, and the issue's two targets.
+
+    With `learned_below`, the same again over the runs whose selected checkpoint scored below
+    it on the validation streets (runs from random weights can stay near a constant depth;
+    the split is made on validation, never on test, scores).
+    """
+    table = _group_table(rows)
+    if learned_below is not None:
+        learned = [r for r in rows if r['val_abs_rel'] < learned_below]
+        table += (f'\nRuns that learned (selected validation Abs Rel < {learned_below:g}): '
+                  f'{len(learned)} of {len(rows)}; not: '
+                  + (', '.join(sorted(r['run'] for r in rows if r not in learned)) or 'none')
+                  + '.\n\n' + _group_table(learned))
+    return table
+
+
+def _group_table(rows: Sequence[dict]) -> str:
     groups: Dict[tuple, List[dict]] = {}
     for row in rows:
         groups.setdefault((row['resolution'], row['steps'], row['group']), []).append(row)
@@ -445,6 +461,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--frames', type=int, default=80, help='--prepare: frames per street')
     parser.add_argument('--cyclegan-steps', type=int, default=400)
     parser.add_argument('--list', action='store_true', help='print the runs and stop')
+    parser.add_argument('--learned-below', type=float, default=None, metavar='ABS_REL',
+                        help='also tabulate the runs whose selected validation Abs Rel is below '
+                             'this (runs from random weights can stay near a constant depth)')
     parser.add_argument('--picture', type=Path, default=None,
                         help='also draw a PNG: the middle test frames by day and by night, '
                              'input | each --picture-groups run of the first seed | ground truth')
@@ -489,7 +508,7 @@ def run(args: argparse.Namespace) -> int:
     def record(rows: Sequence[dict]) -> str:
         merged = merge_rows(results, rows)
         table = summary_table([r for r in merged if r['steps'] == settings.steps
-                               and r['resolution'] == settings.resolution])
+                               and r['resolution'] == settings.resolution], args.learned_below)
         write_table(table_path, table)
         return table
 
