@@ -61,7 +61,8 @@ fi
 if [ "$PART" != bench ]; then
     timeout "$ABLATE_S" "$PY" -m adds_ros.cli ablate --prepare --data "$WORK/ablation/synth" \
         --cyclegan-data "$WORK/ablation/synth_cg" --out "$WORK/ablation/out" "${ablate[@]}" \
-        --results "$OUT/ablation.json" --table "$OUT/ablation.md" > "$WORK/ablation.log" 2>&1
+        --results "$OUT/ablation.json" --table "$OUT/ablation.md" --learned-below 0.4 \
+        > "$WORK/ablation.log" 2>&1
     echo "ablate: exit $? (124: time box reached; finished runs are in the table)"
     tail -c 20000 "$WORK/ablation.log" > "$OUT/ablation.log"
 fi
