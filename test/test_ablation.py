@@ -113,6 +113,9 @@ def test_learned_runs_are_tabulated_apart_by_validation_score():
     assert '| monodepth2_day | 64x64 | 10 | 1 | 0.200 |' in learned
     # by day against the learned day-only run: 0.2 / 0.2 - 1
     assert 'by day +0.0 % against Monodepth2 day-only' in learned
+    assert ablation.summary_table(rows, learned_below=0.1).endswith(
+        '0 of 4; not: adds_cyclegan_s0, monodepth2_cyclegan_s0, monodepth2_day_s0, '
+        'monodepth2_day_s1.\n')
 
 
 def test_rows_merge_and_the_table_replaces_only_its_section(tmp_path):

@@ -271,7 +271,7 @@ def summary_table(rows: Sequence[dict], learned_below: Optional[float] = None) -
         table += (f'\nRuns that learned (selected validation Abs Rel < {learned_below:g}): '
                   f'{len(learned)} of {len(rows)}; not: '
                   + (', '.join(sorted(r['run'] for r in rows if r not in learned)) or 'none')
-                  + '.\n\n' + _group_table(learned))
+                  + '.\n' + ('\n' + _group_table(learned) if learned else ''))
     return table
 
 
