@@ -389,8 +389,8 @@ def comparison_picture(settings: Settings, groups: Sequence[str], seed: int,
 
     from adds_training import pictures
     from adds_training.data.datasets import EvalDataset
-    from adds_training.geometry import disp_to_depth
-    from adds_training.metrics import prediction_to_gt_frame
+    from adds_training.evaluate import predict_depths
+    from adds_training.metrics import get_protocol, median_ratio, prediction_to_gt_frame
     from adds_training.networks import load_depth_net
 
     paths = {g: settings.out / 'runs' / f'{g}_s{seed}' / 'best.pt' for g in groups}
@@ -399,22 +399,23 @@ def comparison_picture(settings: Settings, groups: Sequence[str], seed: int,
         raise UserError(f'--picture needs the selected checkpoints of its runs; missing: '
                         f'{", ".join(missing)}')
     nets = {g: load_depth_net(p) for g, p in paths.items()}
+    full40 = get_protocol('full40')
     rows = []
     for split in splits:
         dataset = EvalDataset(settings.data, split, settings.height, settings.width)
-        sample = dataset[len(dataset) // 2]
+        middle = torch.utils.data.Subset(dataset, [len(dataset) // 2])
+        loader = torch.utils.data.DataLoader(middle, batch_size=1)
+        sample = middle[0]
         gt = sample['gt'].numpy()
-        valid = (gt > 0) & (gt < 40)
         size = gt.shape
         rgb = (sample['image'].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
         panels = [(pictures.fit(rgb, *size), f'{split} input')]
         for group, (net, info) in nets.items():
             meta = info['meta']
-            with torch.inference_mode():
-                disp = net.eval()(sample['image'][None])[0]
-            depth = disp_to_depth(disp, meta['min_depth'], meta['max_depth'])[1][0, 0].numpy()
+            _, depth, _ = next(predict_depths(net, loader, meta['min_depth'], meta['max_depth'],
+                                              'cpu', group))
             depth = prediction_to_gt_frame(depth, size, dataset.gt_region())
-            depth *= np.median(gt[valid]) / np.median(depth[valid])
+            depth *= median_ratio(gt, depth, full40, dataset.gt_region())
             panels.append((pictures.log_depth_rgb(depth, 2.5, 40.0), group))
         panels.append((pictures.log_depth_rgb(gt, 2.5, 40.0), 'ground truth'))
         scale = pictures.panel_scale(size[1])
