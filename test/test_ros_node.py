@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import cv2
 from node_fixtures import tiny_model
@@ -24,8 +24,10 @@ from adds_ros import messages as m
 from adds_ros.estimator import DepthEstimator
 from adds_ros.image_decode import decode_compressed, decode_image
 from adds_ros.ros_messages import from_ros, ros_types, to_ros
-from adds_training.tools.bench.rosgraph import (Peer, depth_node_command, ros_env,
-                                                start_depth_node, stop, unique_domain)
+from adds_training.tools.bench.rosgraph import (FASTDDS_PROFILE, Peer, depth_node_command,
+                                                fastdds_segment_bytes, in_fresh_process,
+                                                ros_env, start_depth_node, stop,
+                                                unique_domain)
 from adds_training.tools.bench.transport import LARGE_DATA_PROFILE
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]  # ~25 s: a node process per test
@@ -73,8 +75,9 @@ class Transport:
 class Graph:
     """This test's side of the ROS graph: a camera publisher and listeners on the outputs."""
 
-    def __init__(self, domain: int, **env: str) -> None:
-        self.peer = Peer(domain, **env)
+    def __init__(self, domain: int) -> None:
+        self.domain = domain
+        self.peer = Peer(domain)
         self.transport = Transport(self.peer)
         self.lock = self.peer.lock
         self.plain: Dict[str, type] = {}
@@ -122,7 +125,7 @@ def start_node(tmp_path):
         for item in params:
             args += ['-p', item]
         proc = start_depth_node(args, ros_env(domain, **env), log)
-        graph = Graph(domain, **env)
+        graph = Graph(domain)  # this process's Fast DDS set-up, whatever the node's `env`
         started.append((proc, graph))
         if active:
             wait_for(lambda: graph.diagnostics().get('state') == 'active'
@@ -132,8 +135,12 @@ def start_node(tmp_path):
 
     yield start
     for proc, graph in started:
+        # pytest shows this only for a failing test: what the node said and counted
+        print(f'node diagnostics: {graph.diagnostics()}')
         graph.peer.close()
         assert stop(proc) == 0, 'the node did not shut down cleanly'
+    for log in sorted(tmp_path.glob('node*.log')):
+        print(f'--- {log.name} (last 3000 characters)\n{log.read_text()[-3000:]}')
 
 
 def advertise_camera(graph: Graph, compressed: bool = False, camera_info: bool = True) -> None:
@@ -417,34 +424,67 @@ def test_camera_info_is_paired_with_the_frame_by_stamp(tmp_path, start_node):
     wait_for(lambda: graph.count('dropped_camera_info_unpaired') == 1, what='unpaired drop')
 
 
+def round_trip_camera_frames(domain: int, model: Path, height: int, width: int) -> None:
+    """The camera and depth subscriber of the test below (run in a process of their own)."""
+    graph = Graph(domain)
+    try:
+        advertise_camera(graph)
+        subscribe_outputs(graph, 'depth/image', 'depth/camera_info')
+        estimator = DepthEstimator(model, backend='onnxruntime', device='cpu')
+        rgb = np.random.default_rng(7).integers(0, 256, (height, width, 3), dtype=np.uint8)
+        k = [width * 0.8, 0.0, width / 2, 0.0, width * 0.8, height / 2, 0.0, 0.0, 1.0]
+        for i in range(3):
+            header = m.Header(m.Time(70, i), 'wide_camera')
+            graph.transport.publish('camera_info', m.CameraInfo(
+                header=header, height=height, width=width, k=k, p=projection(k), d=[0.0] * 5,
+                distortion_model='plumb_bob'))
+            graph.transport.publish('image', m.image_from_array(rgb, 'rgb8', header))
+            wait_for(lambda: graph.by_stamp('depth/image', header.stamp) is not None,
+                     what=f'depth for a {width}x{height} frame (node diagnostics: '
+                          f'{graph.diagnostics()})')
+            depth_msg = graph.by_stamp('depth/image', header.stamp)
+            assert depth_msg.header == header
+            assert (depth_msg.height, depth_msg.width) == (height, width)
+            np.testing.assert_allclose(m.array_from_float_image(depth_msg),
+                                       estimator.metric_depth(estimator.predict(rgb)),
+                                       rtol=1e-5)
+            wait_for(lambda: graph.by_stamp('depth/camera_info', header.stamp) is not None,
+                     what='depth camera_info')
+            assert graph.by_stamp('depth/camera_info', header.stamp).k == k
+        assert fastdds_segment_bytes() >= 64 << 20  # the profile is in effect on this side too
+    finally:
+        graph.peer.close()
+
+
+def peer_profile_checks(domain: int, profile: str) -> Tuple[int, str]:
+    """(segment bytes of a first peer asking for `profile`, refusal of a plain second peer)."""
+    peer = Peer(domain, **{FASTDDS_PROFILE: profile})
+    try:
+        segment = fastdds_segment_bytes()
+        with pytest.raises(RuntimeError, match='once per process') as refused:
+            Peer(domain)
+        return segment, str(refused.value)
+    finally:
+        peer.close()
+
+
+def test_a_peer_runs_with_the_fastdds_profile_it_asks_for_or_refuses():
+    segment, refusal = in_fresh_process({}, peer_profile_checks, unique_domain(12),
+                                        str(LARGE_DATA_PROFILE))
+    assert segment >= 64 << 20, 'the profile was not in effect (0.5 MiB default segment)'
+    assert str(LARGE_DATA_PROFILE) in refusal
+
+
 @pytest.mark.parametrize('height,width', [(480, 640), (960, 1280)])
 def test_camera_resolution_frames_round_trip(tmp_path, start_node, height, width):
-    # Fast DDS as docs/ros.md configures it for camera-size frames: by default they travel as
-    # UDP fragments, and a small message lost behind them waits for a retransmission.
+    # Fast DDS as docs/ros.md configures it for camera-size frames, in every process: by default
+    # they travel as UDP fragments, and a small message lost behind them waits for a
+    # retransmission. Fast DDS reads the profile once per process, so the camera runs in one of
+    # its own.
     model = tiny_model(tmp_path / 'm.onnx', 32, 64)
-    graph, proc, _ = start_node(model, offset=6 + width // 640, env={
-        'FASTDDS_DEFAULT_PROFILES_FILE': str(LARGE_DATA_PROFILE)})
-    advertise_camera(graph)
-    subscribe_outputs(graph, 'depth/image', 'depth/camera_info')
-    estimator = DepthEstimator(model, backend='onnxruntime', device='cpu')
-    rgb = np.random.default_rng(7).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    k = [width * 0.8, 0.0, width / 2, 0.0, width * 0.8, height / 2, 0.0, 0.0, 1.0]
-    for i in range(3):
-        header = m.Header(m.Time(70, i), 'wide_camera')
-        graph.transport.publish('camera_info', m.CameraInfo(
-            header=header, height=height, width=width, k=k, p=projection(k), d=[0.0] * 5,
-            distortion_model='plumb_bob'))
-        graph.transport.publish('image', m.image_from_array(rgb, 'rgb8', header))
-        wait_for(lambda: graph.by_stamp('depth/image', header.stamp) is not None,
-                 what=f'depth for a {width}x{height} frame')
-        depth_msg = graph.by_stamp('depth/image', header.stamp)
-        assert depth_msg.header == header
-        assert (depth_msg.height, depth_msg.width) == (height, width)
-        np.testing.assert_allclose(m.array_from_float_image(depth_msg),
-                                   estimator.metric_depth(estimator.predict(rgb)), rtol=1e-5)
-        wait_for(lambda: graph.by_stamp('depth/camera_info', header.stamp) is not None,
-                 what='depth camera_info')
-        assert graph.by_stamp('depth/camera_info', header.stamp).k == k
+    profile = {FASTDDS_PROFILE: str(LARGE_DATA_PROFILE)}
+    graph, proc, _ = start_node(model, offset=6 + width // 640, env=profile)
+    in_fresh_process(profile, round_trip_camera_frames, graph.domain, model, height, width)
     assert proc.poll() is None
 
 

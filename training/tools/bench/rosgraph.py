@@ -6,18 +6,29 @@
 `--ros-args`); a camera and a subscriber are rclpy nodes of `Peer`, which spins them on a
 thread. Discovery stays on the loopback interface and in a domain of its own per process, so
 parallel runs neither see each other nor send a frame over the machine's network.
+
+Fast DDS reads its XML profile (`FASTDDS_DEFAULT_PROFILES_FILE`) once per process, when the
+first participant is created: a peer that needs another profile than the process's first one
+runs in a new process (`in_fresh_process`), and `Peer` refuses the mix instead of silently
+running with the first profile.
 """
 
+import multiprocessing
 import os
 import shutil
 import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 Stamp = Tuple[int, int]
+T = TypeVar('T')
+FASTDDS_PROFILE = 'FASTDDS_DEFAULT_PROFILES_FILE'
+_NO_PEER_YET = object()
+_process_profile: Any = _NO_PEER_YET  # the profile this process's Fast DDS loaded, if known
 
 
 def ros_env(domain: int, **extra: str) -> Dict[str, str]:
@@ -68,15 +79,23 @@ class Peer:
         from rclpy.context import Context
         from rclpy.executors import MultiThreadedExecutor
 
+        global _process_profile
+        profile = ros_env(domain, **env).get(FASTDDS_PROFILE)
+        if _process_profile is not _NO_PEER_YET and profile != _process_profile:
+            raise RuntimeError(
+                f'Fast DDS reads its XML profile once per process and this one loaded '
+                f'{_process_profile or "none"}: start a peer with {profile or "none"} in a new '
+                'process (rosgraph.in_fresh_process)')
+        _process_profile = profile
         saved = dict(os.environ)
         os.environ.update(ros_env(domain, **env))
         self.context = Context()
-        try:
+        try:  # rmw_fastrtps creates the participant (and reads its profile) with the first node
             rclpy.init(context=self.context, domain_id=domain)
-        finally:  # the middleware read it at init: later participants choose their own
+            self.node = rclpy.create_node(name, context=self.context)
+        finally:  # the middleware has read it: later participants choose their own
             os.environ.clear()
             os.environ.update(saved)
-        self.node = rclpy.create_node(name, context=self.context)
         self.executor = MultiThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.lock = threading.Lock()
@@ -117,6 +136,43 @@ class Peer:
         self.node.destroy_node()
         self.context.try_shutdown()
         self._thread.join(timeout=5)
+
+
+def _update_environ(env: Dict[str, str]) -> None:
+    os.environ.update(env)
+
+
+def in_fresh_process(env: Dict[str, str], fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Return fn(*args, **kwargs) run in a new Python process whose environment adds `env`.
+
+    For a peer with another Fast DDS profile than this process's (see the module docstring);
+    `fn` and its arguments must pickle, and its exceptions come back as they were raised.
+    """
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn'),
+                             initializer=_update_environ, initargs=(env,)) as pool:
+        return pool.submit(fn, *args, **kwargs).result()
+
+
+def needs_fresh_process(env: Dict[str, str]) -> bool:
+    """Whether a peer with `env` needs a new process: it asks for another Fast DDS profile."""
+    loaded = (os.environ.get(FASTDDS_PROFILE) if _process_profile is _NO_PEER_YET
+              else _process_profile)
+    return env.get(FASTDDS_PROFILE, os.environ.get(FASTDDS_PROFILE)) != loaded
+
+
+def fastdds_segment_bytes() -> int:
+    """Size of the largest Fast DDS shared-memory segment this process has mapped (0: none).
+
+    What shows that a profile is in effect: the default segment is 0.5 MiB, the project's
+    profile asks for 64 MiB.
+    """
+    sizes = {0}
+    with open('/proc/self/maps') as maps:
+        for line in maps:
+            fields = line.split()
+            if len(fields) >= 6 and fields[5].startswith('/dev/shm/fastdds_'):
+                sizes.add(os.path.getsize(fields[5]))
+    return max(sizes)
 
 
 def qos(reliable: bool, depth: int) -> Any:

@@ -23,7 +23,8 @@ import psutil
 
 from adds_ros.resources import config_file
 from adds_training.tools.bench.pipeline import camera_frame
-from adds_training.tools.bench.rosgraph import (Peer, ros_env, start_depth_node, stop,
+from adds_training.tools.bench.rosgraph import (Peer, in_fresh_process, needs_fresh_process,
+                                                ros_env, start_depth_node, stop,
                                                 unique_domain, wait_until)
 from adds_training.tools.bench.stats import summarize
 
@@ -101,8 +102,16 @@ class Graph:
 def bench_transport(model: Path, camera: Tuple[int, int], frames: int, camera_hz: float,
                     seconds: float, work: Path, progress: Callable[[], None] = lambda: None,
                     setup: str = 'default') -> Dict[str, Any]:
-    """Lock-step latency over `frames` frames, then `seconds` of a `camera_hz` camera."""
-    graph = Graph(model, work, **FASTDDS_SETUPS[setup])
+    """Lock-step latency over `frames` frames, then `seconds` of a `camera_hz` camera.
+
+    A set-up with another Fast DDS profile than this process's runs in a new process (the
+    profile is read once per process), where `progress` is not called.
+    """
+    env = FASTDDS_SETUPS[setup]
+    if needs_fresh_process(env):
+        return in_fresh_process(env, bench_transport, model, camera, frames, camera_hz,
+                                seconds, work, setup=setup)
+    graph = Graph(model, work, **env)
     try:
         msg = graph.frame(camera)
         warm = [graph.wait((0, i), 60) for i in range(3) if graph.send(msg, (0, i))]
@@ -148,18 +157,35 @@ def bench_qos(model: Path, cameras: List[Tuple[int, int]], frames: int, rate_hz:
     """Depth images back per (camera QoS, node input QoS, Fast DDS transport, camera size)."""
     rows = []
     for transport, env in FASTDDS_SETUPS.items():
-        for camera_reliable in (True, False):
-            for node_reliable in (True, False):
-                name = 'reliable' if node_reliable else 'best_effort'
-                graph = Graph(model, work, NODE_PARAMS + (f'input_reliability:={name}',),
-                              camera_reliable, node_reliable, offset=len(rows) + 1, **env)
-                try:
-                    for camera in cameras:
-                        rows.append(qos_row(graph, camera, frames, rate_hz, transport,
-                                            camera_reliable, node_reliable))
-                        progress()
-                finally:
-                    graph.close()
+        if needs_fresh_process(env):  # the profile is read once per process
+            rows += in_fresh_process(env, qos_rows, model, cameras, frames, rate_hz, work,
+                                     transport, len(rows))
+            for _ in range(4 * len(cameras)):
+                progress()
+        else:
+            rows += qos_rows(model, cameras, frames, rate_hz, work, transport, len(rows),
+                             progress)
+    return rows
+
+
+def qos_rows(model: Path, cameras: List[Tuple[int, int]], frames: int, rate_hz: float,
+             work: Path, transport: str, offset: int,
+             progress: Callable[[], None] = lambda: None) -> List[Dict[str, Any]]:
+    """bench_qos's rows of one Fast DDS set-up; node domains from `offset` + 1."""
+    rows = []
+    for camera_reliable in (True, False):
+        for node_reliable in (True, False):
+            name = 'reliable' if node_reliable else 'best_effort'
+            graph = Graph(model, work, NODE_PARAMS + (f'input_reliability:={name}',),
+                          camera_reliable, node_reliable, offset=offset + len(rows) + 1,
+                          **FASTDDS_SETUPS[transport])
+            try:
+                for camera in cameras:
+                    rows.append(qos_row(graph, camera, frames, rate_hz, transport,
+                                        camera_reliable, node_reliable))
+                    progress()
+            finally:
+                graph.close()
     return rows
 
 
