@@ -24,11 +24,12 @@ def test_run_list_is_the_issues():
         counts[r.name] = counts.get(r.name, 0) + 1
     assert {name for name, n in counts.items() if n == 3} == {
         'monodepth2_day', 'monodepth2_cyclegan', 'adds_cyclegan', 'adds_exact'}
-    assert sum(counts.values()) == 4 * 3 + 9
+    assert sum(counts.values()) == 4 * 3 + 12
     by_id = {r.run_id: r for r in runs}
     assert by_id['monodepth2_cyclegan_s1'].twins == 'cyclegan'
     assert 'use_fake_night=true' in by_id['monodepth2_exact_s0'].words
     assert by_id['adds_no_similarity_s0'].twins == 'cyclegan'
+    assert 'lr_warmup_steps=100' in by_id['monodepth2_day_warmup_s0'].words
     assert 'loss.similarity=0' in by_id['adds_no_similarity_s0'].words
     assert 'loss.balance=normalised' in by_id['adds_exact_s2'].words
     assert by_id['adds_exact_reference_balance_s0'].words == ('loss.balance=reference',)
@@ -77,7 +78,7 @@ def test_table_gives_mean_and_sample_spread_and_the_targets():
     # night: 1 - 0.21 / 0.25 = 16 % better (met); day: 0.21 / 0.21 - 1 = 0 % (met)
     assert ('`adds_cyclegan`, running statistics: ADDS + CycleGAN vs Monodepth2 + CycleGAN '
             '(`monodepth2_cyclegan`) at night +16.0 % better (target ≥ +5 %, met); by day +0.0 % '
-            'against Monodepth2 day-only (target ≤ +2 %, met)') in table
+            'against Monodepth2 day-only (`monodepth2_day`; target ≤ +2 %, met)') in table
     assert 'per-image statistics' not in table   # the baseline lacks a per-image score
     assert table.index('monodepth2_day') < table.index('adds_cyclegan |')
     assert 'fewer than the 3 seeds' in table   # Monodepth2 + CycleGAN has one

@@ -34,6 +34,23 @@ def test_short_run_decreases_the_loss(data, tmp_path):
     assert losses[-1] < 0.5 * losses[0], losses
 
 
+def test_warm_up_scales_the_first_steps_and_leaves_the_schedule_alone(data, tmp_path):
+    # Adam's update is lr * m / sqrt(v): about lr per parameter on a steady gradient, so the
+    # largest change of a step shows the learning rate that step used.
+    trainer = Trainer(tiny_config(data, tmp_path, mode='monodepth2', augment=False,
+                                  lr_warmup_steps=4))
+    batch = next(iter(trainer.loader))
+    lr = trainer.config.lr
+    for step in range(6):
+        before = _params(trainer)
+        trainer.train_step(batch)
+        trainer.step += 1
+        largest = max(float((p - before[k]).abs().max())
+                      for k, p in trainer.model.named_parameters())
+        assert largest == pytest.approx(lr * min(1.0, (step + 1) / 4), rel=0.03), step
+        assert trainer.optimizer.param_groups[0]['lr'] == lr  # the scheduler's value
+
+
 @pytest.mark.slow
 def test_adds_run_writes_project_checkpoints_and_logs(data, tmp_path):
     from adds_training.networks import load_depth_net

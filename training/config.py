@@ -91,6 +91,9 @@ class TrainConfig:
     lr: float = 1e-4
     lr_decay_epochs: List[int] = field(default_factory=lambda: [15])
     lr_gamma: float = 0.1
+    # Linear learning-rate warm-up over the first N optimiser steps (0: none, the reference).
+    # From random weights at batch 4 some runs overshoot early and stall (docs/results.md).
+    lr_warmup_steps: int = 0
     grad_clip: Optional[float] = None
     augment: bool = True
     seed: int = 0
@@ -163,6 +166,8 @@ class TrainConfig:
             raise ConfigError(f'lr_gamma must be in (0, 1], got {self.lr_gamma}')
         if any(epoch < 0 for epoch in self.lr_decay_epochs):
             raise ConfigError(f'lr_decay_epochs must be >= 0, got {self.lr_decay_epochs}')
+        if self.lr_warmup_steps < 0:
+            raise ConfigError(f'lr_warmup_steps must be >= 0, got {self.lr_warmup_steps}')
         if self.grad_clip is not None and not 0 < self.grad_clip < math.inf:
             raise ConfigError(f'grad_clip must be positive (or null), got {self.grad_clip}')
         if not 0 < self.min_depth < self.max_depth < math.inf:

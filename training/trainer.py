@@ -312,13 +312,23 @@ class Trainer:
             self.scaler.update()
             self._count_nonfinite(loss.detach())
             return None
+        scheduled = [group['lr'] for group in self.optimizer.param_groups]
+        for group in self.optimizer.param_groups:  # warm-up scales this step only: the
+            group['lr'] *= self.warmup_factor(self.step)  # scheduler keeps its own lr
         self.scaler.step(self.optimizer)
+        for group, lr in zip(self.optimizer.param_groups, scheduled):
+            group['lr'] = lr
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         self.nonfinite_run = 0
         out = {k: float(v.detach()) for k, v in terms.items()}
         out['grad_norm'] = float(grad_norm)
         return out
+
+    def warmup_factor(self, step: int) -> float:
+        """Learning-rate factor of 0-based optimiser step `step`: linear up to lr_warmup_steps."""
+        steps = self.config.lr_warmup_steps
+        return min(1.0, (step + 1) / steps) if steps else 1.0
 
     def _measure_grad_norms(self, terms: Mapping[str, torch.Tensor],
                             parts: Mapping[str, torch.Tensor]) -> None:
@@ -468,7 +478,8 @@ class Trainer:
             bar.set_postfix(loss=f'{terms["loss"]:.4f}', img_s=f'{rate:.1f}',
                             skipped=self.nonfinite_total)
             self._log_scalars({f'loss/{k}': v for k, v in terms.items()})
-            self._log_scalars({'lr': self.optimizer.param_groups[0]['lr'],
+            lr = self.optimizer.param_groups[0]['lr'] * self.warmup_factor(self.step - 1)
+            self._log_scalars({'lr': lr,
                                'images_per_s': rate, 'nonfinite_steps': self.nonfinite_total})
         if self.step % self.config.image_every == 0:
             self._log_images(batch)
