@@ -73,7 +73,8 @@ class NodeParams:
     use_camera_info: bool = param(True, 'subscribe to camera_info and check it against frames')
     publish_colorized: bool = param(True, 'publish depth/colorized (bgr8) for viewing')
     input_reliability: str = param('reliable', 'QoS reliability of the subscriptions '
-                                   '(best_effort starves on large frames: docs/ros.md)',
+                                   '(best_effort starves on large frames on untuned Fast '
+                                   'DDS: docs/ros.md)',
                                    choices=RELIABILITY)
     input_depth: int = param(1, 'QoS history depth of the subscriptions', (1, 100))
     output_reliability: str = param('reliable', 'QoS reliability of the publishers',
