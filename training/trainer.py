@@ -375,6 +375,10 @@ class Trainer:
             return None
         protocol = get_protocol(self.config.val_protocol)
         scores = {}
+        # Validation must not move the training's random generators (its DataLoader draws a
+        # seed from torch's): else the schedule of validation changes the run, and early
+        # training is chaotic enough that this decides whether a run learns (docs/results.md).
+        rng = capture_rng_state()
         try:
             for split in splits:
                 domain = 'night' if 'night' in split else 'day'
@@ -384,6 +388,7 @@ class Trainer:
                                       self.device)[protocol.name]
                 scores[split] = mean_metrics(rows)['abs_rel']
         finally:
+            restore_rng_state(rng)
             self.model.train()
         score = float(np.mean(list(scores.values())))
         self._log_scalars({f'val/{k}/abs_rel': v for k, v in scores.items()})
