@@ -164,7 +164,7 @@ def fastdds_segment_bytes() -> int:
     """Size of the largest Fast DDS shared-memory segment this process has mapped (0: none).
 
     What shows that a profile is in effect: the default segment is 0.5 MiB, the project's
-    profile asks for 64 MiB.
+    profile asks for 64 MiB. Peers' segments count once data came from them: check early.
     """
     sizes = {0}
     with open('/proc/self/maps') as maps:
