@@ -312,12 +312,15 @@ class Trainer:
             self.scaler.update()
             self._count_nonfinite(loss.detach())
             return None
+        factor = self.warmup_factor(self.step)
         scheduled = [group['lr'] for group in self.optimizer.param_groups]
-        for group in self.optimizer.param_groups:  # warm-up scales this step only: the
-            group['lr'] *= self.warmup_factor(self.step)  # scheduler keeps its own lr
+        if factor < 1:  # warm-up scales this step only: the scheduler keeps its own lr
+            for group in self.optimizer.param_groups:
+                group['lr'] *= factor
         self.scaler.step(self.optimizer)
-        for group, lr in zip(self.optimizer.param_groups, scheduled):
-            group['lr'] = lr
+        if factor < 1:
+            for group, lr in zip(self.optimizer.param_groups, scheduled):
+                group['lr'] = lr
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         self.nonfinite_run = 0

@@ -80,7 +80,7 @@ class Peer:
         from rclpy.executors import MultiThreadedExecutor
 
         global _process_profile
-        profile = ros_env(domain, **env).get(FASTDDS_PROFILE)
+        profile = requested_profile(env)
         if _process_profile is not _NO_PEER_YET and profile != _process_profile:
             raise RuntimeError(
                 f'Fast DDS reads its XML profile once per process and this one loaded '
@@ -153,11 +153,15 @@ def in_fresh_process(env: Dict[str, str], fn: Callable[..., T], *args: Any, **kw
         return pool.submit(fn, *args, **kwargs).result()
 
 
+def requested_profile(env: Dict[str, str]) -> Optional[str]:
+    """The Fast DDS profile a participant started with `env` added would read (None: none)."""
+    return env.get(FASTDDS_PROFILE, os.environ.get(FASTDDS_PROFILE))
+
+
 def needs_fresh_process(env: Dict[str, str]) -> bool:
     """Whether a peer with `env` needs a new process: it asks for another Fast DDS profile."""
-    loaded = (os.environ.get(FASTDDS_PROFILE) if _process_profile is _NO_PEER_YET
-              else _process_profile)
-    return env.get(FASTDDS_PROFILE, os.environ.get(FASTDDS_PROFILE)) != loaded
+    loaded = (requested_profile({}) if _process_profile is _NO_PEER_YET else _process_profile)
+    return requested_profile(env) != loaded
 
 
 def fastdds_segment_bytes() -> int:
