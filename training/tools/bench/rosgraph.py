@@ -154,7 +154,7 @@ def in_fresh_process(env: Dict[str, str], fn: Callable[..., T], *args: Any, **kw
 
 
 def requested_profile(env: Dict[str, str]) -> Optional[str]:
-    """The Fast DDS profile a participant started with `env` added would read (None: none)."""
+    """Return the Fast DDS profile a participant started with `env` added reads (None: none)."""
     return env.get(FASTDDS_PROFILE, os.environ.get(FASTDDS_PROFILE))
 
 
