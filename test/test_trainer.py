@@ -82,8 +82,12 @@ def test_adds_run_writes_project_checkpoints_and_logs(data, tmp_path):
     assert meta['crop'] == [0.0, 1.0, 0.0, 1.0] and meta['intrinsics'][1][1] == 1.2
     assert (meta['min_depth'], meta['max_depth']) == (0.1, 100.0)
     # one epoch (2 steps) ran, so the model was selected on the validation splits
-    assert load_checkpoint(tmp_path / 'best.pt')['best'] == pytest.approx(
-        summary['best_val_abs_rel'])
+    best = load_checkpoint(tmp_path / 'best.pt')
+    assert best['best'] == pytest.approx(summary['best_val_abs_rel'])
+    assert best['best_step'] == best['step'] == 2 and best['meta'] == meta
+    # the selected model alone: no optimiser (it doubles the file), so no resuming from it
+    assert not {'optimizer', 'rng', 'scheduler'} & set(best)
+    assert (tmp_path / 'best.pt').stat().st_size < 0.6 * (tmp_path / 'last.pt').stat().st_size
     net, info = load_depth_net(tmp_path / 'best.pt')
     assert net(torch.rand(1, 3, 64, 128))[0].shape == (1, 1, 64, 128)
     assert list((tmp_path / 'tensorboard').glob('events.*'))
@@ -175,6 +179,15 @@ def test_per_image_test_normalisation_validates_and_loads_as_it_deploys(data, tm
                                           config.max_depth)['full40'])['abs_rel']
               for split in config.val_splits]
     assert summary['best_val_abs_rel'] == pytest.approx(float(np.mean(scores)), rel=1e-4)
+
+
+def test_resume_from_a_selected_model_is_refused(data, tmp_path):
+    from adds_ros.errors import UserError
+
+    Trainer(tiny_config(data, tmp_path, mode='monodepth2', max_steps=1)).fit()
+    again = Trainer(tiny_config(data, tmp_path, mode='monodepth2'))
+    with pytest.raises(UserError, match='best.pt holds a selected model only.*last.pt'):
+        again.resume(tmp_path / 'best.pt')
 
 
 @pytest.mark.slow

@@ -222,35 +222,48 @@ class Trainer:
 
     # ---------------------------------------------------------------- state
 
-    def state(self, rng_states: Optional[list] = None) -> dict:
-        """Build the checkpoint: project format fields plus everything resuming needs."""
+    def selected_state(self) -> dict:
+        """Build the checkpoint of the selected model: what evaluation and export read.
+
+        No optimiser, scheduler or random states: they double the file and only serve resuming,
+        which starts from `last.pt`.
+        """
         from adds_training.checkpoint import checkpoint_dict
 
         state = checkpoint_dict(self.model, checkpoint_meta(self.config, self.info),
                                 self.config.to_dict())
-        state.update(optimizer=self.optimizer.state_dict(),
-                     scheduler=self.scheduler.state_dict(), scaler=self.scaler.state_dict(),
-                     step=self.step, epoch=self.epoch, batch_in_epoch=self.batch_in_epoch,
-                     nonfinite_total=self.nonfinite_total, best=self.best,
-                     rng=rng_states or [capture_rng_state()], world_size=self.world_size,
-                     best_step=self.best_step, grad_norms=self.grad_norms)
+        state.update(step=self.step, epoch=self.epoch, best=self.best, best_step=self.best_step)
         return state
 
-    def save(self, name: str = 'last.pt', collective: bool = True) -> None:
-        """Write a checkpoint from rank 0; `collective` also gathers every rank's RNG state.
+    def state(self, rng_states: Optional[list] = None) -> dict:
+        """Build the checkpoint: the selected model's fields plus everything resuming needs."""
+        state = self.selected_state()
+        state.update(optimizer=self.optimizer.state_dict(),
+                     scheduler=self.scheduler.state_dict(), scaler=self.scaler.state_dict(),
+                     batch_in_epoch=self.batch_in_epoch, nonfinite_total=self.nonfinite_total,
+                     rng=rng_states or [capture_rng_state()], world_size=self.world_size,
+                     grad_norms=self.grad_norms)
+        return state
 
-        With `collective` every rank must call this at the same point of the run.
+    def save(self) -> None:
+        """Write `last.pt` from rank 0 with every rank's RNG state.
+
+        Every rank must call this at the same point of the run.
         """
         states = [capture_rng_state()]
-        if self.distributed and collective:
+        if self.distributed:
             states = [None] * self.world_size
             dist.all_gather_object(states, capture_rng_state())
         if self.rank == 0:
-            save_checkpoint(self.out_dir / name, self.state(states))
+            save_checkpoint(self.out_dir / 'last.pt', self.state(states))
 
     def resume(self, path: Path) -> None:
         """Continue from a checkpoint of this same configuration."""
         state = load_checkpoint(path, map_location=self.device)
+        if 'optimizer' not in state:
+            raise UserValueError(
+                f'{path} holds a selected model only (no optimiser, data or random state to '
+                'continue from); resume from last.pt of the same out_dir')
         saved_world = state.get('world_size', 1)
         if saved_world != self.world_size:
             raise UserValueError(
@@ -397,7 +410,8 @@ class Trainer:
         self._log_scalars({f'val/{k}/abs_rel': v for k, v in scores.items()})
         if self.best is None or score < self.best:
             self.best, self.best_step = score, self.step
-            self.save('best.pt', collective=False)
+            if self.rank == 0:
+                save_checkpoint(self.out_dir / 'best.pt', self.selected_state())
         LOGGER.info(f'epoch {self.epoch} step {self.step}: val abs_rel {scores} '
                     f'(mean {score:.4f}, best {self.best:.4f})')
         return score
