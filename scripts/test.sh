@@ -6,6 +6,13 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
+# The training tests' checkpoints peak at about 3 GB under the temp folder (pytest removes a
+# passing test's tmp_path); a full disk otherwise shows up as ENOSPC deep inside some test.
+tmp=${TMPDIR:-/tmp}
+free_mb=$(df -Pm "$tmp" | awk 'NR == 2 {print $4}')
+if [ "${free_mb:-0}" -lt 4096 ]; then
+  echo "[test] warning: $tmp has ${free_mb} MB free; the suite needs about 3 GB there" >&2
+fi
 ws=build/colcon
 rm -rf "$ws/build/adds_ros/pytest.xml" "$ws/build/adds_ros/test_results"
 colcon --log-base "$ws/log" build --base-paths . \

@@ -45,7 +45,7 @@ def test_warm_up_scales_the_first_steps_and_leaves_the_schedule_alone(data, tmp_
         before = _params(trainer)
         trainer.train_step(batch)
         trainer.step += 1
-        largest = max(float((p - before[k]).abs().max())
+        largest = max(float((p.detach() - before[k]).abs().max())
                       for k, p in trainer.model.named_parameters())
         assert largest == pytest.approx(lr * min(1.0, (step + 1) / 4), rel=0.03), step
         assert trainer.optimizer.param_groups[0]['lr'] == lr  # the scheduler's value
