@@ -38,6 +38,13 @@ def test_run_list_is_the_issues():
     only = ablation.run_list([0], 'reference', 'exact', only=['adds_no_*'])
     assert [r.twins for r in only] == ['exact'] * 4
     assert all('loss.balance=reference' in r.words for r in only)
+    # a first-seed group runs every seed when named exactly, the first seed when matched
+    named = ablation.run_list([3, 4], only=['adds_cyclegan_reference_balance'])
+    assert [r.run_id for r in named] == ['adds_cyclegan_reference_balance_s3',
+                                         'adds_cyclegan_reference_balance_s4']
+    matched = ablation.run_list([3, 4], only=['adds_cyclegan_reference_bal*'])
+    assert [r.run_id for r in matched] == ['adds_cyclegan_reference_balance_s3',
+                                           'adds_cyclegan_reference_balance_warmup_s3']
 
 
 def test_train_command_is_a_valid_config_that_never_selects_on_test(tmp_path):

@@ -104,7 +104,11 @@ class Run:
 
 def run_list(seeds: Sequence[int], balance: str = 'normalised',
              ablation_twins: str = 'cyclegan', only: Sequence[str] = ()) -> List[Run]:
-    """List the issue's runs; `only` keeps the groups matching one of its patterns (fnmatch)."""
+    """List the issue's runs; `only` keeps the groups matching one of its patterns (fnmatch).
+
+    A first-seed group runs `seeds[0]` alone, unless `only` names it exactly: whoever types a
+    group's name beside several seeds means all of them.
+    """
     runs = []
     for name, mode, twins, every_seed, words in RUN_GROUPS:
         if only and not any(fnmatch.fnmatchcase(name, pattern) for pattern in only):
@@ -112,7 +116,7 @@ def run_list(seeds: Sequence[int], balance: str = 'normalised',
         twins = ablation_twins if twins == 'ablation' else twins
         if mode == 'adds' and not any(w.startswith('loss.balance=') for w in words):
             words = words + (f'loss.balance={balance}',)
-        chosen = seeds if every_seed else seeds[:1]
+        chosen = seeds if every_seed or name in only else seeds[:1]
         runs += [Run(name, mode, twins, seed, words) for seed in chosen]
     return runs
 
@@ -451,7 +455,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--ablation-twins', default='cyclegan', choices=('cyclegan', 'exact'))
     parser.add_argument('--only', nargs='+', default=[], metavar='PATTERN',
                         help='run only the groups matching these names or patterns '
-                             '(adds_no_*, monodepth2_day, ...)')
+                             '(adds_no_*, monodepth2_day, ...); a group named exactly runs '
+                             'every --seeds, a pattern keeps first-seed groups to the first')
     parser.add_argument('--keep-last', action='store_true',
                         help='keep each finished run\'s last.pt (~0.6 GB for ADDS; needed '
                              'only to continue it to more steps)')
