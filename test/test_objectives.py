@@ -19,7 +19,7 @@ from adds_training.networks import ADDSModel
 from adds_training.objectives import (compute_adds_losses, compute_monodepth2_losses,
                                       group_terms, Objective, shared_features,
                                       source_transforms, TERM_GROUPS, term_gradient_norms,
-                                      view_synthesis_loss)
+                                      translation_to_depth, view_synthesis_loss)
 
 HEIGHT, WIDTH = 32, 64
 DEPTH, BASELINE = 10.0, 0.25          # plane depth, camera motion per frame (to the right)
@@ -122,6 +122,28 @@ def test_depth_and_pose_networks_get_photometric_gradient():
     loss = compute_monodepth2_losses(model, _batch(), LossWeights(smoothness=0.0))['loss']
     for name in ('depth_decoder', 'invariant', 'pose_encoder', 'pose_decoder'):
         assert _grad_norm(loss, getattr(model, name)) > 0, name
+
+
+def test_translation_to_depth_is_the_median_motion_over_median_depth(monkeypatch):
+    # Three samples: |t| 0.5 over a median depth of 5, 1 over 4, 3 over 10; 40 % of each map is
+    # far (50 m), so a mean depth would be far off. Median of (0.1, 0.25, 0.3): 0.25.
+    model, batch = ADDSModel(), _batch(batch=3)
+    seen = {}
+
+    def pose(frame_a, frame_b):
+        seen['pair'] = (frame_a, frame_b)
+        return torch.zeros(3, 3), torch.tensor([[0.3, 0.4, 0.0], [0.0, 0.0, 1.0],
+                                                [0.0, 3.0, 0.0]])
+
+    def depth(features):
+        near = torch.cat([_disps(5.0)[0], _disps(4.0)[0], _disps(10.0)[0]])
+        near[:, :, :, :int(0.4 * WIDTH)] = _disps(50.0)[0][0, 0, 0, 0]
+        return [near]
+
+    monkeypatch.setattr(model, 'pose', pose)
+    monkeypatch.setattr(model, 'depth', depth)
+    assert translation_to_depth(model, batch, MIN_DEPTH, MAX_DEPTH) == pytest.approx(0.25)
+    assert seen['pair'][0] is batch['day'][0] and seen['pair'][1] is batch['day'][1]
 
 
 def test_every_weight_scales_its_term():

@@ -223,6 +223,11 @@ def test_term_gradient_norms_reach_the_summary_and_tensorboard(data, tmp_path):
     assert 'grad_norm_shared/orthogonality_code' in tags
     assert [e.step for e in events.Scalars('grad_norm_shared/photometric')] == [0, 2]
     assert load_checkpoint(tmp_path / 'last.pt')['grad_norms'][2] == norms[2]
+    # the stall signal: logged every log_every (1) step, the last one in the summary
+    ratios = events.Scalars('geometry/translation_to_depth')
+    assert [e.step for e in ratios] == [1, 2, 3]
+    assert ratios[-1].value == pytest.approx(summary['translation_to_depth'], rel=1e-6)
+    assert all(0 < e.value < 10 for e in ratios)
 
 
 def test_nonfinite_loss_is_skipped_and_reported(data, tmp_path, caplog):

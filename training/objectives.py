@@ -91,6 +91,26 @@ def source_transforms(model: ADDSModel, frames_aug: Frames) -> Dict[int, torch.T
     return transforms
 
 
+@torch.no_grad()
+def translation_to_depth(model: ADDSModel, batch: Mapping, min_depth: float,
+                         max_depth: float) -> float:
+    """Median over the batch of |t| (frame 0 -> +1) / the median predicted depth of frame 0.
+
+    Scale-free (depth and motion scaled together keep it), so every correct solution on one
+    dataset has about the same value. A run that explains the frames' change with too little
+    motion for its depth has stalled: on the synthetic world 0.045-0.061 in every run that
+    learned, 0.015-0.037 in those that did not (docs/results.md, "Why runs stall"). Uses the
+    day frames where the batch has them.
+    """
+    domain = 'day' if 'day' in batch else 'night'
+    frames = _frames(batch, domain)
+    _, translation = model.pose(frames[0], frames[1])
+    disp = model.depth(model.invariant_features(frames[0], domain))[0]
+    _, depth = disp_to_depth(disp.float(), min_depth, max_depth)
+    ratio = translation.float().flatten(1).norm(dim=1) / depth.flatten(1).median(dim=1).values
+    return float(ratio.median())
+
+
 def sampling_grid(depth: torch.Tensor, k: torch.Tensor, inv_k: torch.Tensor,
                   t: torch.Tensor) -> torch.Tensor:
     """BxHxWx2 grid_sample grid of where target pixels land in the source, always in fp32.

@@ -217,6 +217,7 @@ class Trainer:
         self.best: Optional[float] = None
         self.best_step: Optional[int] = None
         self.grad_norms: Dict[int, Dict[str, float]] = {}  # step -> per-term shared-encoder norm
+        self.translation_to_depth: Optional[float] = None  # last logged (rank 0)
         self.writer = None
         seed_everything(config.seed + 1000 * rank)  # per-rank stream for the steps' own draws
 
@@ -423,6 +424,21 @@ class Trainer:
             for key, value in values.items():
                 self.writer.add_scalar(key, value, self.step)
 
+    def _log_geometry(self, batch: Mapping) -> None:
+        """Log |t| / median depth (`objectives.translation_to_depth`): a stall shows early."""
+        if self.writer is None:
+            return
+        from adds_training.objectives import translation_to_depth
+
+        self.model.eval()
+        try:
+            self.translation_to_depth = translation_to_depth(
+                self.model, to_device(batch, self.device, self.channels_last),
+                self.config.min_depth, self.config.max_depth)
+        finally:
+            self.model.train()
+        self._log_scalars({'geometry/translation_to_depth': self.translation_to_depth})
+
     @torch.no_grad()
     def _log_images(self, batch: Mapping) -> None:
         """Input, fake night, disparity and reconstruction of the first sample."""
@@ -491,6 +507,7 @@ class Trainer:
         return {'step': self.step, 'epoch': self.epoch, 'best_val_abs_rel': self.best,
                 'best_step': self.best_step, 'nonfinite_steps': self.nonfinite_total,
                 'last': last_terms, 'shared_grad_norms': dict(self.grad_norms),
+                'translation_to_depth': self.translation_to_depth,
                 'seconds': time.perf_counter() - started}
 
     def _after_step(self, batch: Mapping, terms: Optional[Dict[str, float]], bar,
@@ -503,6 +520,7 @@ class Trainer:
             lr = self.optimizer.param_groups[0]['lr'] * self.warmup_factor(self.step - 1)
             self._log_scalars({'lr': lr,
                                'images_per_s': rate, 'nonfinite_steps': self.nonfinite_total})
+            self._log_geometry(batch)
         if self.step % self.config.image_every == 0:
             self._log_images(batch)
         every = self.config.val_every_steps
