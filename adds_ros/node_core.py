@@ -93,21 +93,27 @@ class CameraInfoPairing:
                 return info
         return None
 
-    def match(self, stamp: Time, wait: float) -> Optional[CameraInfo]:
-        """Return the paired camera_info; None when none was ever received (model K used).
+    def match(self, stamp: Time, wait: float, expected: bool) -> Optional[CameraInfo]:
+        """Return the paired camera_info; None while none was ever received (model K used).
 
-        Raises InputError('camera_info_unpaired') when camera_info flows but none carries this
-        frame's stamp within `wait` seconds: a wrong K would silently bend every depth.
+        `expected` (camera_info has a publisher): a frame waits up to `wait` seconds for the
+        first camera_info too. The image and camera_info callbacks run in either order, so
+        without this the first frame of a stream could take the model's K while its
+        camera_info was a callback away. Once camera_info flows, raises
+        InputError('camera_info_unpaired') when none carries this frame's stamp within `wait`
+        seconds: a wrong K would silently bend every depth.
         """
         end = time.monotonic() + wait
         with self._cond:
             while True:
-                if not self._infos:
+                if not self._infos and not expected:
                     return None
                 info = self._find(stamp)
                 if info is not None:
                     return info
                 left = end - time.monotonic()
+                if left <= 0 and not self._infos:
+                    return None
                 if left <= 0:
                     raise InputError('camera_info_unpaired',
                                      f'no camera_info stamped {stamp.sec}.{stamp.nanosec:09d} '
@@ -297,7 +303,8 @@ class DepthNodeCore:
 
     def _process(self, frame: Frame) -> None:
         try:
-            info = (self._infos.match(frame.msg.header.stamp, CAMERA_INFO_WAIT)
+            info = (self._infos.match(frame.msg.header.stamp, CAMERA_INFO_WAIT,
+                                      self.transport.publisher_count('camera_info') > 0)
                     if self.params.use_camera_info else None)
             result = self.pipeline.process(frame.msg, frame.decode, info, self._wanted())
             for topic, msg in result.outputs.items():

@@ -22,10 +22,15 @@ H, W = 32, 64
 
 
 class Recorder:
-    """A transport that keeps what is published; `listeners` = subscribers per output topic."""
+    """A transport that keeps what is published; `listeners` = subscribers per output topic.
 
-    def __init__(self, listeners: int = 1) -> None:
+    A camera publishes the image; `camera_info_publishers` says whether it publishes
+    camera_info too.
+    """
+
+    def __init__(self, listeners: int = 1, camera_info_publishers: int = 0) -> None:
         self.listeners = listeners
+        self.publishers = {'camera_info': camera_info_publishers}
         self.lock = threading.Lock()
         self.sent: List = []
 
@@ -37,7 +42,7 @@ class Recorder:
         return self.listeners
 
     def publisher_count(self, topic: str) -> int:
-        return 1
+        return self.publishers.get(topic, 1)
 
     def on(self, topic: str) -> List:
         with self.lock:
@@ -322,6 +327,28 @@ def test_camera_info_is_scaled_into_the_depth_camera_info(tmp_path):
     core.shutdown()
     out, = recorder.on('depth/camera_info')
     assert out.k == info.k and out.p == info.p and out.header.stamp.sec == 8
+
+
+def test_a_frame_waits_for_camera_info_that_has_a_publisher(tmp_path):
+    # The image callback may run before the camera_info one: the first frame must not take the
+    # model's K while its camera_info is on the way (a CI run saw exactly that).
+    recorder = Recorder(camera_info_publishers=1)
+    core = make_core(tmp_path, recorder)
+    core.configure()
+    core.activate()
+    info = m.CameraInfo(header=m.Header(m.Time(9, 0), 'cam'), width=W, height=H,
+                        k=[40, 0, 32, 0, 40, 16, 0, 0, 1],
+                        p=[40, 0, 32, 0, 0, 40, 16, 0, 0, 0, 1, 0])
+    core.on_image(frame(stamp=9))
+    time.sleep(0.1)
+    core.on_camera_info(info)
+    wait_for(lambda: recorder.on('depth/camera_info'))
+    out, = recorder.on('depth/camera_info')
+    assert out.k == info.k
+    core.on_image(frame(stamp=10))   # a publisher, but nothing stamped 10: dropped, not guessed
+    wait_for(lambda: core.stats.snapshot()['dropped'].get('camera_info_unpaired') == 1)
+    core.shutdown()
+    assert len(recorder.on('depth/camera_info')) == 1
 
 
 def test_camera_k_from_metadata_accounts_for_the_crop(tmp_path):
