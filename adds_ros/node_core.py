@@ -112,9 +112,9 @@ class CameraInfoPairing:
                 if info is not None:
                     return info
                 left = end - time.monotonic()
-                if left <= 0 and not self._infos:
-                    return None
                 if left <= 0:
+                    if not self._infos:  # none came at all: the model's K
+                        return None
                     raise InputError('camera_info_unpaired',
                                      f'no camera_info stamped {stamp.sec}.{stamp.nanosec:09d} '
                                      '(camera_info and image must carry the same stamp)')

@@ -12,6 +12,7 @@ and continues with the same batches, the same random draws, the same parameters.
 """
 
 import argparse
+import contextlib
 import copy
 import dataclasses
 import itertools
@@ -411,8 +412,7 @@ class Trainer:
         self._log_scalars({f'val/{k}/abs_rel': v for k, v in scores.items()})
         if self.best is None or score < self.best:
             self.best, self.best_step = score, self.step
-            if self.rank == 0:
-                save_checkpoint(self.out_dir / 'best.pt', self.selected_state())
+            save_checkpoint(self.out_dir / 'best.pt', self.selected_state())
         LOGGER.info(f'epoch {self.epoch} step {self.step}: val abs_rel {scores} '
                     f'(mean {score:.4f}, best {self.best:.4f})')
         return score
@@ -424,19 +424,24 @@ class Trainer:
             for key, value in values.items():
                 self.writer.add_scalar(key, value, self.step)
 
+    @contextlib.contextmanager
+    def _evaluating(self) -> Iterator[nn.Module]:
+        """Yield the model in eval mode for a look between steps; back to training after."""
+        self.model.eval()
+        try:
+            yield self.model
+        finally:
+            self.model.train()
+
     def _log_geometry(self, batch: Mapping) -> None:
         """Log |t| / median depth (`objectives.translation_to_depth`): a stall shows early."""
         if self.writer is None:
             return
         from adds_training.objectives import translation_to_depth
 
-        self.model.eval()
-        try:
+        with self._evaluating() as model:
             self.translation_to_depth = translation_to_depth(
-                self.model, to_device(batch, self.device, self.channels_last),
-                self.config.min_depth, self.config.max_depth)
-        finally:
-            self.model.train()
+                model, batch, self.config.min_depth, self.config.max_depth)
         self._log_scalars({'geometry/translation_to_depth': self.translation_to_depth})
 
     @torch.no_grad()
@@ -444,14 +449,12 @@ class Trainer:
         """Input, fake night, disparity and reconstruction of the first sample."""
         if self.writer is None:
             return
-        model = self.model
-        model.eval()
-        try:
+        with self._evaluating() as model:
             panels = {}
             for domain in ('day', 'night'):
                 if domain not in batch:
                     continue
-                image = batch[domain][0][:1].to(self.device)
+                image = batch[domain][0][:1]
                 features = model.invariant_features(image, domain)
                 disp = model.depth(features)[0]
                 panels[f'{domain}/input'] = image
@@ -461,10 +464,8 @@ class Trainer:
                     recon = model.reconstruct(model.private_features(image, domain),
                                               features[-1])
                     panels[f'{domain}/reconstruction'] = recon.clamp(0, 1)
-            for key, image in panels.items():
-                self.writer.add_image(key, image[0].float().cpu(), self.step)
-        finally:
-            model.train()
+        for key, image in panels.items():
+            self.writer.add_image(key, image[0].float().cpu(), self.step)
 
     # ---------------------------------------------------------------- loop
 
@@ -485,6 +486,7 @@ class Trainer:
             self.sampler.set_epoch(self.epoch)
             self.sampler.skip = self.batch_in_epoch * self.config.batch_size
             for batch in self.loader:
+                batch = to_device(batch, self.device, self.channels_last)  # once, for all uses
                 terms = self.train_step(batch)
                 self.step += 1
                 self.batch_in_epoch += 1

@@ -338,9 +338,8 @@ def target_lines(groups: Dict[tuple, List[dict]]) -> List[str]:
                 f'Monodepth2 + CycleGAN (`{baseline}`) at night {100 * night:+.1f} % better '
                 f'(target ≥ +5 %, {"met" if night >= 0.05 else "not met"}); by day '
                 f'{100 * day:+.1f} % against Monodepth2 day-only (`{day_baseline}`; target '
-                f'≤ +2 %, {"met" if day <= 0.02 else "not met"}). Means over seeds (at least '
-                f'{seeds} '
-                'each), `full40`'
+                f'≤ +2 %, {"met" if day <= 0.02 else "not met"}). '
+                f'Means over seeds (at least {seeds} each), `full40`'
                 + ('; fewer than the 3 seeds the targets are stated for.' if seeds < 3
                    else '.'))
     return lines
