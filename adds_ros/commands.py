@@ -8,4 +8,5 @@ The offline half registers its commands in adds_training.commands through the
 
 COMMANDS = {
     'node': ('adds_ros.node_cli', 'run the ROS 2 depth node (= ros2 run adds_ros depth_node)'),
+    'engine': ('adds_ros.tools.engine_cli', 'build (or reuse) a cached TensorRT engine'),
 }

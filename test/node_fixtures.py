@@ -1,7 +1,7 @@
 # Copyright 2026 adds_ros developers
 # SPDX-License-Identifier: Apache-2.0
-"""Shared pieces of the node tests: the tiny real ONNX depth model (adds_training.tools.bench)."""
+"""Shared pieces of the node tests: the tiny real ONNX depth model (adds_ros.testing)."""
 
-from adds_training.tools.bench.tiny_model import tiny_model
+from adds_ros.testing.tiny_model import tiny_model
 
 __all__ = ['tiny_model']

@@ -16,14 +16,16 @@ import torch
 from torch import nn
 
 from adds_ros.metadata import ModelMetadata
-from adds_training.tools import bench
+from adds_ros.testing.camera import camera_frame
+from adds_ros.testing.tiny_model import tiny_model
+from adds_ros.tools import stats
+from adds_ros.tools.transport import baseline_slope, transport_result
 from adds_training.networks import ADDSModel, ModelConfig
-from adds_training.tools.bench import findings, machine, report, stats, train_step
+from adds_training.tools import bench
+from adds_training.tools.bench import findings, machine, report, train_step
 from adds_training.tools.bench.models import random_checkpoint
-from adds_training.tools.bench.pipeline import camera_frame, frame_stages, pipeline_row, STAGES
+from adds_training.tools.bench.pipeline import frame_stages, pipeline_row, STAGES
 from adds_training.tools.bench.train_step import synthetic_batch, train_steps
-from adds_training.tools.bench.transport import baseline_slope, transport_result
-from node_fixtures import tiny_model
 
 
 def test_conv_and_linear_macs_match_hand_counts():

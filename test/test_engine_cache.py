@@ -16,7 +16,7 @@ from adds_ros.backends.engine_cache import (
     load_engine_file, load_or_build, make_key, Platform, record_path_for, sha256_files)
 from adds_ros.errors import UserError
 from adds_ros.metadata import ModelMetadata
-from adds_training.tools import engine_cli
+from adds_ros.tools import engine_cli
 
 PLATFORM = Platform('10.3.0', 'Orin', '8.7', 16, 62841)       # AGX Orin 64 GB
 SHAPE = (1, 3, 64, 128)

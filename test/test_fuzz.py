@@ -2,12 +2,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """Bounded fuzzing of the input path in CI: 200 mutations per class, about a second in all.
 
-The full run (1,000 per class, with peak memory) is `python -m adds_training.tools.bench.fuzz`.
+The full run (1,000 per class, with peak memory) is `python -m adds_ros.tools.fuzz`.
 """
 
 import pytest
 
-from adds_training.tools.bench.fuzz import CLASSES, REASONS, run_class
+from adds_ros.tools.fuzz import CLASSES, REASONS, run_class
 
 
 @pytest.mark.parametrize('name', list(CLASSES))
@@ -21,7 +21,7 @@ def test_mutations_end_in_a_valid_result_or_a_named_refusal(name, capfd):
 
 
 def test_the_fuzzer_sees_crashes_and_invalid_outputs(monkeypatch):
-    from adds_training.tools.bench import fuzz
+    from adds_ros.tools import fuzz
 
     def broken(msg, max_pixels=0):
         if msg.data[:1] == b'\xff':

@@ -24,11 +24,10 @@ from adds_ros import messages as m
 from adds_ros.estimator import DepthEstimator
 from adds_ros.image_decode import decode_compressed, decode_image
 from adds_ros.ros_messages import from_ros, ros_types, to_ros
-from adds_training.tools.bench.rosgraph import (FASTDDS_PROFILE, Peer, depth_node_command,
-                                                fastdds_segment_bytes, in_fresh_process,
-                                                ros_env, start_depth_node, stop,
-                                                unique_domain)
-from adds_training.tools.bench.transport import LARGE_DATA_PROFILE
+from adds_ros.tools.rosgraph import (FASTDDS_PROFILE, Peer, depth_node_command,
+                                     fastdds_segment_bytes, in_fresh_process, ros_env,
+                                     start_depth_node, stop, unique_domain)
+from adds_ros.tools.transport import LARGE_DATA_PROFILE
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]  # ~25 s: a node process per test
 

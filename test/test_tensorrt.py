@@ -169,7 +169,7 @@ def test_fp16_graph_refuses_other_precisions_and_runs_fp16_io(monkeypatch, tmp_p
 
 
 def test_engine_built_by_adds_engine_is_the_one_the_estimator_uses(monkeypatch, onnx_model):
-    from adds_training.tools import engine_cli
+    from adds_ros.tools import engine_cli
 
     trt = fake(monkeypatch, '10.3.0')
     parser = argparse.ArgumentParser()

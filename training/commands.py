@@ -15,7 +15,6 @@ COMMANDS = {
     'ablate': ('adds_training.tools.ablation', 'the ADDS ablation on the synthetic world'),
     'eval': ('adds_training.evaluate', 'evaluate on day and night splits (3 protocols)'),
     'export': ('adds_training.export', 'export the depth network to ONNX with metadata'),
-    'engine': ('adds_training.tools.engine_cli', 'build (or reuse) a cached TensorRT engine'),
     'parity': ('adds_training.tools.parity', 'compare two backends or precisions on images'),
     'bag': ('adds_training.tools.bags.raw_to_bag', 'RobotCar raw sequence -> rosbag2'),
     'bag-depth': ('adds_training.tools.bags.bag_depth', 'run the depth node over a whole bag'),

@@ -9,7 +9,7 @@ bounded, printable message; anything else is a crash, an invalid output, or (for
 value that is not a positive finite number. stderr is watched at the file descriptor: the C
 decoders must not write to it.
 
-`python -m adds_training.tools.bench.fuzz [--cases 1000]` prints the table (the `fuzz` section of
+`python -m adds_ros.tools.fuzz [--cases 1000]` prints the table (the `fuzz` section of
 `adds bench`); test/test_fuzz.py runs a few hundred cases per class in CI.
 """
 
@@ -334,7 +334,7 @@ def fuzz_section(results: Dict[str, Any]) -> List[str]:
 
 
 def main(argv: Any = None) -> int:
-    parser = argparse.ArgumentParser(prog='python -m adds_training.tools.bench.fuzz',
+    parser = argparse.ArgumentParser(prog='python -m adds_ros.tools.fuzz',
                                      description=__doc__.split('\n')[0])
     parser.add_argument('--cases', type=int, default=1000, help='mutations per class')
     parser.add_argument('--seed', type=int, default=0)

@@ -22,11 +22,10 @@ import numpy as np
 import psutil
 
 from adds_ros.resources import config_file
-from adds_training.tools.bench.pipeline import camera_frame
-from adds_training.tools.bench.rosgraph import (Peer, in_fresh_process, needs_fresh_process,
-                                                ros_env, start_depth_node, stop,
-                                                unique_domain, wait_until)
-from adds_training.tools.bench.stats import summarize
+from adds_ros.testing.camera import camera_frame
+from adds_ros.tools.rosgraph import (Peer, in_fresh_process, needs_fresh_process, ros_env,
+                                     start_depth_node, stop, unique_domain, wait_until)
+from adds_ros.tools.stats import summarize
 
 NODE_PARAMS = ('backend:=onnxruntime', 'device:=cpu', 'use_camera_info:=false',
                'publish_colorized:=false', 'scale_mode:=fixed', 'scale_factor:=1.0',

@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from adds_training.tools.bench.stats import summarize, time_interleaved
+from adds_ros.tools.stats import summarize, time_interleaved
 
 LOGGER = logging.getLogger(__name__)
 Infer = Callable[[np.ndarray], Any]

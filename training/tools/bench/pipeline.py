@@ -21,23 +21,14 @@ from typing import Any, Callable, Dict, List, Tuple
 import cv2
 import numpy as np
 
-from adds_training.tools.bench.stats import summarize
+from adds_ros.testing.camera import camera_frame
+from adds_ros.tools.stats import summarize
 
 OUTSIDE = ('decode', 'demosaic', 'crop/resize', 'post-processing', 'message packing')
 STAGES = OUTSIDE[:3] + ('inference',) + OUTSIDE[3:] + ('colorize (viewer only)',)
 ENCODINGS = ('bayer_gbrg8', 'rgb8')
 PATH_STAGES = ('preprocess', 'inference', 'postprocess', 'colorize')
 HOST_STAGES = ('preprocess', 'postprocess', 'colorize')  # host work around the network
-
-
-def camera_frame(encoding: str, height: int, width: int, seed: int = 0) -> np.ndarray:
-    """Make a camera picture in `encoding`'s layout: a smooth scene with sensor noise."""
-    rng = np.random.default_rng(seed)
-    rows = np.linspace(0, 255, height, dtype=np.float32)[:, None]
-    cols = np.linspace(0, 128, width, dtype=np.float32)[None, :]
-    scene = (rows * 0.7 + cols * 0.3)[..., None] + rng.normal(0, 8, (height, width, 3))
-    rgb = np.clip(scene, 0, 255).astype(np.uint8)
-    return rgb[..., 1].copy() if encoding.startswith('bayer') else rgb
 
 
 def rclpy_conversion(outputs: Dict[str, Any]) -> float:

@@ -50,8 +50,8 @@ def floor_numbers(config: BenchConfig, checkpoint: Path) -> Dict[str, Any]:
 
 def bench_ros(config: BenchConfig, results: Dict[str, Any]) -> None:
     """End to end over real rclpy with the tiny model (the transport's cost), and QoS."""
-    from adds_training.tools.bench.tiny_model import tiny_model
-    from adds_training.tools.bench.transport import bench_qos, bench_transport
+    from adds_ros.testing.tiny_model import tiny_model
+    from adds_ros.tools.transport import bench_qos, bench_transport
 
     tiny = tiny_model(config.work / 'tiny_depth.onnx', 32, 64)
     bar, tick = section_bar('transport', config.ros_frames + 2 * config.long_run)
@@ -120,7 +120,7 @@ def run_sections(config: BenchConfig, results: Dict[str, Any], checkpoint: Path,
     if 'transport' not in config.skip:
         bench_ros(config, results)
     if 'fuzz' not in config.skip:
-        from adds_training.tools.bench.fuzz import bench_fuzz
+        from adds_ros.tools.fuzz import bench_fuzz
         results['fuzz'] = bench_fuzz(50 if config.quick else 1000)
     if 'training' not in config.skip:
         from adds_training.tools.bench.train_step import bench_training, utilisation

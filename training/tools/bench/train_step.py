@@ -14,7 +14,7 @@ import resource
 import time
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from adds_training.tools.bench.stats import summarize
+from adds_ros.tools.stats import summarize
 
 
 def synthetic_batch(batch: int, height: int, width: int, seed: int = 0) -> Dict[Any, Any]:
