@@ -37,23 +37,32 @@ MAX_PIXELS = 4096 * 4096
 MAX_FRAME_ID = 256
 LOG_TEXT = 64
 
-# encoding -> (channels, bytes per channel, OpenCV conversion to RGB or None)
+# encoding -> (channels, bytes per channel, OpenCV conversion to RGB or None): cv_bridge's
+# table (cv_bridge.cpp getConversionCodes) for every encoding it converts to rgb8.
+_BAYER = {  # ROS names the pattern by its first row, OpenCV by the second row's first two
+    'rggb': cv2.COLOR_BayerBG2RGB, 'bggr': cv2.COLOR_BayerRG2RGB,  # pixels, hence the swap
+    'gbrg': cv2.COLOR_BayerGR2RGB, 'grbg': cv2.COLOR_BayerGB2RGB}
+_COLOURS = {'rgb': (3, None), 'bgr': (3, cv2.COLOR_BGR2RGB), 'rgba': (4, cv2.COLOR_RGBA2RGB),
+            'bgra': (4, cv2.COLOR_BGRA2RGB), 'mono': (1, cv2.COLOR_GRAY2RGB),
+            **{f'bayer_{pattern}': (1, code) for pattern, code in _BAYER.items()}}
 ENCODINGS = {
-    'rgb8': (3, 1, None),
-    'bgr8': (3, 1, cv2.COLOR_BGR2RGB),
-    'rgba8': (4, 1, cv2.COLOR_RGBA2RGB),
-    'bgra8': (4, 1, cv2.COLOR_BGRA2RGB),
-    'mono8': (1, 1, cv2.COLOR_GRAY2RGB),
-    # ROS names the Bayer pattern by its first row; OpenCV by the second row's first two
-    # pixels, hence the apparent swap (see cv_bridge's table).
-    'bayer_rggb8': (1, 1, cv2.COLOR_BayerBG2RGB),
-    'bayer_bggr8': (1, 1, cv2.COLOR_BayerRG2RGB),
-    'bayer_gbrg8': (1, 1, cv2.COLOR_BayerGR2RGB),
-    'bayer_grbg8': (1, 1, cv2.COLOR_BayerGB2RGB),
+    **{f'{name}{bits}': (channels, bits // 8, code)
+       for bits in (8, 16) for name, (channels, code) in _COLOURS.items()},
+    # 4:2:2 YUV, two bytes a pixel: U Y0 V Y1 (UYVY) and Y0 U Y1 V (YUYV), BT.601 video range
+    'yuv422': (2, 1, cv2.COLOR_YUV2RGB_UYVY),
+    'yuv422_yuy2': (2, 1, cv2.COLOR_YUV2RGB_YUY2),
+    # generic single-channel types are grey, as cv_bridge's cvtColorForDisplay reads 16UC1
+    '8UC1': (1, 1, cv2.COLOR_GRAY2RGB),
+    '16UC1': (1, 2, cv2.COLOR_GRAY2RGB),
     # float intensities in [0, 1] (simulators publish these)
     '32FC1': (1, 4, cv2.COLOR_GRAY2RGB),
     '32FC3': (3, 4, None),
 }
+# Generic multi-channel types do not say which channel is red: refused with that reason.
+AMBIGUOUS = re.compile(r'(8U|16U)C[2-9]')
+# cv_bridge scales 16 bits to 8 as cv::Mat::convertTo(CV_8U, 255 / 65535): rounded, after the
+# colour conversion (a 16-bit Bayer frame is demosaiced at 16 bits).
+SCALE_16_TO_8 = 255.0 / 65535.0
 # Codecs of sensor_msgs/CompressedImage accepted, and the source encodings image_transport may
 # name before the ';' ('bgr8; jpeg compressed bgr8', 'rgb8; png compressed').
 CODECS = ('jpeg', 'png')
@@ -119,13 +128,17 @@ def check_size(height: int, width: int, max_pixels: int = MAX_PIXELS) -> None:
 
 
 def decode_image(msg: Image, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Return the RGB uint8 HxWx3 picture carried by a sensor_msgs/Image."""
+    """Return the RGB uint8 HxWx3 picture carried by a sensor_msgs/Image, as cv_bridge would.
+
+    Same as `cv_bridge.toCvCopy(msg, 'rgb8')` for every encoding cv_bridge converts to rgb8.
+    """
     check_frame_id(msg.header.frame_id)
-    if msg.encoding not in ENCODINGS:
-        raise InputError('encoding', f'unsupported encoding {printable(msg.encoding)}; '
-                                     f'supported: {", ".join(ENCODINGS)}')
+    _check_encoding(msg.encoding)
     check_size(msg.height, msg.width, max_pixels)
     channels, depth, conversion = ENCODINGS[msg.encoding]
+    if channels == 2 and msg.width % 2:
+        raise InputError('size', f'{msg.encoding} packs two pixels in four bytes: its width '
+                                 f'must be even, got {msg.width}')
     row_bytes = msg.width * channels * depth
     if msg.step < row_bytes:
         raise InputError('step', f'step {msg.step} is smaller than width x pixel size '
@@ -134,15 +147,28 @@ def decode_image(msg: Image, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         raise InputError('truncated', f'data has {len(msg.data)} bytes, step x height needs '
                                       f'{msg.step * msg.height}')
     rows = np.frombuffer(msg.data, np.uint8).reshape(msg.height, msg.step)[:, :row_bytes]
+    if depth > 1:  # 16-bit unsigned or 32-bit float samples in the message's byte order
+        order = '>' if msg.is_bigendian else '<'
+        rows = np.ascontiguousarray(rows).view(f'{order}{"f" if depth == 4 else "u"}{depth}')
     if depth == 4:
-        order = '>f4' if msg.is_bigendian else '<f4'
-        pixels = _float_to_uint8(np.ascontiguousarray(rows).view(order))
-    else:
-        pixels = rows
-    pixels = np.ascontiguousarray(pixels).reshape(msg.height, msg.width, channels)
-    if conversion is None:
-        return pixels.copy() if pixels.base is not None else pixels
-    return cv2.cvtColor(pixels, conversion)
+        rows = _float_to_uint8(rows)
+    pixels = np.ascontiguousarray(rows, rows.dtype.newbyteorder('=')).reshape(
+        msg.height, msg.width, channels)
+    rgb = pixels if conversion is None else cv2.cvtColor(pixels, conversion)
+    if rgb.dtype == np.uint16:
+        return cv2.convertScaleAbs(rgb, alpha=SCALE_16_TO_8)
+    return rgb.copy() if rgb.base is not None else rgb
+
+
+def _check_encoding(encoding: Any) -> None:
+    if encoding in ENCODINGS:
+        return
+    if isinstance(encoding, str) and AMBIGUOUS.fullmatch(encoding):
+        raise InputError('encoding', f'encoding {printable(encoding)} does not say which '
+                                     f'channel is red: publish rgb8/bgr8 (or rgb16/bgr16, '
+                                     f'rgba*, bgra*) instead')
+    raise InputError('encoding', f'unsupported encoding {printable(encoding)}; '
+                                 f'supported: {", ".join(ENCODINGS)}')
 
 
 def _float_to_uint8(values: np.ndarray) -> np.ndarray:

@@ -42,7 +42,7 @@ def test_mono_and_float_mono_become_grey_rgb():
 def mosaic(rgb: np.ndarray, pattern: str) -> np.ndarray:
     """Sample `rgb` through a Bayer filter named as ROS names it (first row, second row)."""
     channel = {'r': 0, 'g': 1, 'b': 2}
-    out = np.empty(rgb.shape[:2], np.uint8)
+    out = np.empty(rgb.shape[:2], rgb.dtype)
     for dy in range(2):
         for dx in range(2):
             out[dy::2, dx::2] = rgb[dy::2, dx::2, channel[pattern[2 * dy + dx]]]
@@ -58,6 +58,98 @@ def test_bayer_patterns_demosaic_to_the_right_colours(pattern):
     np.testing.assert_array_equal(out[4:-4, 4:-4].reshape(-1, 3).max(0), (200, 100, 30))
 
 
+def packed(array: np.ndarray, encoding: str, bigendian: bool = False, pad: int = 0) -> m.Image:
+    """An Image of `array` as a driver writes it: in either byte order, rows padded."""
+    height, width = array.shape[:2]
+    order = '>' if bigendian else '<'
+    rows = np.ascontiguousarray(array, array.dtype.newbyteorder(order)).view(np.uint8)
+    rows = rows.reshape(height, -1)
+    data = np.hstack([rows, np.full((height, pad), 0xAB, np.uint8)])
+    return m.Image(height=height, width=width, encoding=encoding, is_bigendian=int(bigendian),
+                   step=data.shape[1], data=data.tobytes())
+
+
+RGB16 = np.random.default_rng(2).integers(0, 65536, (16, 24, 3), dtype=np.uint16)
+# cv_bridge scales with cv::Mat::convertTo(CV_8U, 255 / 65535): round to the nearest integer
+RGB16_AS_8 = np.rint(RGB16.astype(np.float64) * 255 / 65535).astype(np.uint8)
+ALPHA16 = np.full(RGB16.shape[:2], 4321, np.uint16)
+
+
+@pytest.mark.parametrize('bigendian', [False, True])
+@pytest.mark.parametrize('encoding,array', [
+    ('rgb16', RGB16), ('bgr16', RGB16[..., ::-1]), ('rgba16', np.dstack([RGB16, ALPHA16])),
+    ('bgra16', np.dstack([RGB16[..., ::-1], ALPHA16]))])
+def test_16_bit_colour_is_scaled_to_8_bits_as_cv_bridge_does(encoding, array, bigendian):
+    out = decode_image(packed(array, encoding, bigendian, pad=6))
+    np.testing.assert_array_equal(out, RGB16_AS_8)
+
+
+@pytest.mark.parametrize('encoding', ['mono16', '16UC1'])
+@pytest.mark.parametrize('bigendian', [False, True])
+def test_16_bit_grey_becomes_grey_rgb(encoding, bigendian):
+    edges = np.array([0, 128, 129, 385, 65406, 65535], np.uint16)
+    grey = np.concatenate([RGB16[..., 0].ravel()[:-6], edges])
+    out = decode_image(packed(grey.reshape(16, 24), encoding, bigendian))
+    expected = np.rint(grey * (255 / 65535)).reshape(16, 24)
+    np.testing.assert_array_equal(out, np.dstack([expected] * 3))
+    assert (out[-1, -6:, 0] == (0, 0, 1, 1, 254, 255)).all()  # 128/257 rounds down, 129 up
+
+
+@pytest.mark.parametrize('encoding', ['8UC3', '8UC4', '16UC3', '16UC4', '8UC2'])
+def test_generic_colour_types_are_refused_as_ambiguous(encoding):
+    array = np.zeros((4, 6, int(encoding[-1])), np.uint16 if encoding[0] == '1' else np.uint8)
+    with pytest.raises(InputError, match='does not say which channel is red') as err:
+        decode_image(packed(array, encoding))
+    assert err.value.reason == 'encoding'
+
+
+def test_8uc1_is_mono8():
+    grey = RGB[..., 1]
+    np.testing.assert_array_equal(decode_image(packed(grey, '8UC1', pad=3)),
+                                  np.dstack([grey] * 3))
+
+
+@pytest.mark.parametrize('pattern', ['rggb', 'bggr', 'gbrg', 'grbg'])
+@pytest.mark.parametrize('bigendian', [False, True])
+def test_16_bit_bayer_demosaics_to_the_right_colours_then_scales(pattern, bigendian):
+    flat = np.zeros((16, 24, 3), np.uint16)
+    flat[...] = (51500, 25600, 7800)  # / 257 = 200.4, 99.6, 30.4
+    out = decode_image(packed(mosaic(flat, pattern), f'bayer_{pattern}16', bigendian, pad=2))
+    assert out.dtype == np.uint8 and out.shape == (16, 24, 3)
+    np.testing.assert_array_equal(np.unique(out[2:-2, 2:-2].reshape(-1, 3), axis=0),
+                                  [(200, 100, 30)])
+
+
+def yuv_to_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """BT.601 video range to RGB the way OpenCV computes it: 20-bit fixed point, Y < 16 as 16.
+
+    R = 1.164 (Y-16) + 1.596 (V-128); G = 1.164 (Y-16) - 0.813 (V-128) - 0.391 (U-128);
+    B = 1.164 (Y-16) + 2.018 (U-128).
+    """
+    def fixed(c: float) -> int:
+        return int(round(c * (1 << 20)))
+    y = np.maximum(y.astype(np.int64) - 16, 0) * fixed(1.164)
+    u, v = u.astype(np.int64) - 128, v.astype(np.int64) - 128
+    channels = (y + fixed(1.596) * v, y - fixed(0.813) * v - fixed(0.391) * u,
+                y + fixed(2.018) * u)
+    return np.stack([np.clip((c + (1 << 19)) >> 20, 0, 255) for c in channels], -1)
+
+
+YUV_BYTES = np.random.default_rng(3).integers(0, 256, (16, 12, 4), dtype=np.uint8)
+
+
+@pytest.mark.parametrize('encoding,byte_order', [('yuv422', [0, 1, 2, 3]),  # U Y0 V Y1 (UYVY)
+                                                 ('yuv422_yuy2', [1, 0, 3, 2])])  # Y0 U Y1 V
+def test_yuv422_decodes_with_opencvs_bt601_coefficients(encoding, byte_order):
+    quads = np.random.default_rng(3).integers(0, 256, (16, 12, 4), dtype=np.uint8)  # U Y0 V Y1
+    quads[0, :3] = [[128, 235, 128, 235], [128, 16, 128, 16], [90, 81, 240, 81]]
+    out = decode_image(packed(quads[..., byte_order].reshape(16, 24, 2), encoding, pad=4))
+    u, v = (np.repeat(quads[..., i], 2, axis=1) for i in (0, 2))
+    np.testing.assert_array_equal(out, yuv_to_rgb(quads[..., [1, 3]].reshape(16, 24), u, v))
+    # BT.601 video range: white, black, and red (rounded to 81/90/240: R = 254.4)
+    np.testing.assert_array_equal(out[0, :6], [[255] * 3] * 2 + [[0] * 3] * 2 + [[254, 0, 0]] * 2)
+
+
 def test_padded_rows_are_skipped():
     msg = m.image_from_array(RGB, 'rgb8')
     padded = np.zeros((16, 24 * 3 + 8), np.uint8)
@@ -68,8 +160,14 @@ def test_padded_rows_are_skipped():
 
 def test_malformed_images_are_rejected_with_their_reason():
     good = m.image_from_array(RGB, 'rgb8')
-    assert reason(decode_image, m.Image(height=16, width=24, encoding='yuv422', step=48,
-                                        data=bytes(768))) == 'encoding'
+    assert reason(decode_image, m.Image(height=16, width=24, encoding='yuv444', step=72,
+                                        data=bytes(1152))) == 'encoding'
+    assert reason(decode_image, m.Image(height=16, width=24, encoding='rgb16', step=144,
+                                        data=bytes(16 * 144 - 1))) == 'truncated'
+    assert reason(decode_image, m.Image(height=16, width=24, encoding='mono16', step=47,
+                                        data=bytes(16 * 47))) == 'step'
+    assert reason(decode_image, m.Image(height=16, width=23, encoding='yuv422', step=46,
+                                        data=bytes(16 * 46))) == 'size'
     assert reason(decode_image, m.Image(height=16, width=24, encoding='rgb8', step=72,
                                         data=good.data[:-1])) == 'truncated'
     assert reason(decode_image, m.Image(height=16, width=24, encoding='rgb8', step=60,
