@@ -130,15 +130,16 @@ def prediction_to_gt_frame(depth: np.ndarray, gt_shape: Tuple[int, int],
     return full
 
 
-def evaluate_image(gt: np.ndarray, pred: np.ndarray, protocol: Protocol,
-                   view: Optional[Tuple[int, int, int, int]] = None,
-                   metric_scale: Optional[float] = None) -> Dict[str, float]:
-    """Score one prediction (already in the GT frame, 0 where not predicted) under a protocol.
+def scored_pixels(gt: np.ndarray, pred: np.ndarray, protocol: Protocol,
+                  view: Optional[Tuple[int, int, int, int]] = None,
+                  metric_scale: Optional[float] = None
+                  ) -> Tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Return (mask, gt values, scaled pred values, scale): the pixels `protocol` scores.
 
     Order matters and follows the protocol definitions, not the reference code: select the
     valid pixels inside the depth cap first, *then* median-scale on exactly those pixels
-    (reference defect 6), then clamp the prediction to the depth range.
-    Returns the metrics plus `scale` (the factor applied) and `pixels` (how many were scored).
+    (reference defect 6), then clamp the prediction to the depth range. The values are float64
+    and follow the mask's row-major order (per-pixel uses such as sparsification need it).
     """
     if gt.shape != pred.shape:
         raise ValueError(f'ground truth {gt.shape} and prediction {pred.shape} differ in shape')
@@ -161,7 +162,18 @@ def evaluate_image(gt: np.ndarray, pred: np.ndarray, protocol: Protocol,
     else:
         raise ValueError(f'protocol {protocol.name} is metric but the model has no metric '
                          'scale; run `adds eval --estimate-scale` on a validation split first')
-    p = np.clip(p * scale, protocol.min_depth, protocol.max_depth)
+    return mask, g, np.clip(p * scale, protocol.min_depth, protocol.max_depth), scale
+
+
+def evaluate_image(gt: np.ndarray, pred: np.ndarray, protocol: Protocol,
+                   view: Optional[Tuple[int, int, int, int]] = None,
+                   metric_scale: Optional[float] = None) -> Dict[str, float]:
+    """Score one prediction (already in the GT frame, 0 where not predicted) under a protocol.
+
+    The pixels and scaling are `scored_pixels`'. Returns the metrics plus `scale` (the factor
+    applied) and `pixels` (how many were scored).
+    """
+    mask, g, p, scale = scored_pixels(gt, pred, protocol, view, metric_scale)
     out = compute_depth_metrics(g, p)
     out['scale'] = scale
     out['pixels'] = int(mask.sum())
