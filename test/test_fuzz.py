@@ -31,3 +31,10 @@ def test_the_fuzzer_sees_crashes_and_invalid_outputs(monkeypatch):
     result = run_class('jpeg_truncate', cases=50)
     assert len(result['crashes']) + result['invalid'] == 50
     assert result['crashes'] and 'IndexError' in result['crashes'][0]
+
+
+def test_every_encoding_class_reaches_both_outcomes():
+    result = run_class('raw_encodings', cases=300, seed=2)
+    assert result['crashes'] == [] and result['invalid'] == 0
+    assert result['accepted'] > 50
+    assert {'truncated', 'step', 'size', 'encoding'} <= set(result['refused'])

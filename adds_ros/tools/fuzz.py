@@ -28,8 +28,9 @@ import cv2
 import numpy as np
 
 from adds_ros import messages as m
-from adds_ros.image_decode import (InputError, MAX_PIXELS, PNG_MAGIC, check_camera_info,
-                                   decode_compressed, decode_image, jpeg_size, png_size)
+from adds_ros.image_decode import (ENCODINGS, InputError, MAX_PIXELS, PNG_MAGIC,
+                                   check_camera_info, decode_compressed, decode_image, jpeg_size,
+                                   png_size)
 from adds_ros.scale import ScaleConfig, ScaleEstimator
 
 REASONS = {'encoding', 'size', 'step', 'truncated', 'nan', 'corrupt', 'format', 'frame_id',
@@ -51,7 +52,8 @@ PNG = cv2.imencode('.png', BGR)[1].tobytes()
 STRINGS = ('', 'jpeg', 'png', 'bgr8; jpeg compressed bgr8', 'rgb8; png compressed', 'bmp',
            'tiff', 'webp', '32FC1; compressedDepth png', 'jpeg\x00png', 'p\ufffdng', 'x' * 100000,
            '\x1b[31mred', 'rgb8', 'bgr8', 'mono8', 'bayer_rggb8', '32FC1', '32FC3', 'yuv422',
-           'camera', 'cam\nera', 'a' * 300)
+           'yuv422_yuy2', 'rgb16', 'bgra16', 'mono16', 'bayer_grbg16', '8UC1', '16UC1', '8UC3',
+           'nv21', 'camera', 'cam\nera', 'a' * 300)
 
 
 def _other_codecs() -> List[bytes]:
@@ -177,7 +179,8 @@ def raw_image(rng: np.random.Generator) -> Case:
     encoding = STRINGS[int(rng.integers(len(STRINGS)))]
     height = int(rng.choice([0, 1, 2, H, 3000, 20000, 2 ** 31]))
     width = int(rng.choice([0, 1, 3, W, 5000, 20000, 2 ** 31]))
-    step = max(0, int(rng.choice([0, width, 3 * width, 4 * width, 12 * width + 4, width - 1])))
+    step = max(0, int(rng.choice([0, width, 2 * width, 3 * width, 4 * width, 6 * width,
+                                  12 * width + 4, width - 1])))
     small = height * step <= 1 << 22
     length = height * step if small and rng.random() < 0.6 else int(rng.integers(0, 5000))
     data = (np.full(length // 4 + 1, rng.choice([0.5, np.nan, np.inf, -3.0, 1e30]),
@@ -186,6 +189,32 @@ def raw_image(rng: np.random.Generator) -> Case:
                   is_bigendian=int(rng.integers(2)), step=step, data=data)
     return ('decode_image', lambda: decode_image(msg),
             lambda out: _valid_rgb(out) and out.shape[:2] == (msg.height, msg.width))
+
+
+def raw_encodings(rng: np.random.Generator) -> Case:
+    """Every encoding of the table (and generic colour types), small, either byte order, padded.
+
+    Half of them are broken by one byte of step or data; random widths are odd half the time.
+    """
+    names = list(ENCODINGS) + ['8UC3', '16UC4']
+    encoding = names[int(rng.integers(len(names)))]
+    channels, depth, _ = ENCODINGS.get(encoding, (int(encoding[-1]), 2, None))
+    height, width = (int(v) for v in rng.integers(1, 40, 2))
+    step = width * channels * depth + int(rng.integers(0, 8))
+    length = step * height
+    if rng.random() < 0.5:
+        change = int(rng.choice([-1, 1]))
+        if rng.random() < 0.5:
+            length += change
+        else:
+            step += change
+    samples = rng.integers(0, 256, length, dtype=np.uint8).tobytes()
+    if depth == 4 and rng.random() < 0.8:  # mostly finite intensities, else raw bit patterns
+        samples = rng.uniform(-0.5, 1.5, length // 4 + 1).astype(np.float32).tobytes()[:length]
+    msg = m.Image(height=height, width=width, encoding=encoding,
+                  is_bigendian=int(rng.integers(2)), step=step, data=samples)
+    return ('decode_image', lambda: decode_image(msg),
+            lambda out: _valid_rgb(out) and out.shape[:2] == (height, width))
 
 
 def frame_ids(rng: np.random.Generator) -> Case:
@@ -252,7 +281,7 @@ def scale_depth(rng: np.random.Generator) -> Case:
 CLASSES: Dict[str, Callable[[np.random.Generator], Case]] = {
     f.__name__: f for f in (jpeg_bitflip, jpeg_truncate, jpeg_splice, jpeg_header, png_bitflip,
                             png_forged, other_codecs, format_strings, random_bytes, raw_image,
-                            frame_ids, camera_info, scale_depth)}
+                            raw_encodings, frame_ids, camera_info, scale_depth)}
 
 
 def run_class(name: str, cases: int, seed: int = 0) -> Dict[str, Any]:
