@@ -22,10 +22,13 @@ fake driver (so the same discipline applies); a primary context's `detach()` rel
 TensorRT (`make_tensorrt(version, driver)`): 10.3 has the precision builder flags, the INT8
 calibrator and `platform_has_fast_fp16`; 11 has none of them (removed in 11.0) and its networks
 are always strongly typed (`STRONGLY_TYPED` is accepted and ignored, with enum value 0 instead of
-10.x's 1). Config objects reject unknown attributes as pybind objects do. Plans embed the ONNX
-file; executing one runs it with ONNX Runtime on the bytes in fake device memory, so outputs
-are real: fp32 engines match ONNX Runtime exactly, fp16 engines round input and outputs through
-float16, int8 engines quantise the input with the calibrated range.
+10.x's 1). Its ONNX parser refuses what the real importer refuses, by the rules written down in
+`adds_ros.backends.trt_rules` for that release (operators, types, UINT8 only as network I/O or
+a Cast's input, opsets), one error per offending node. Config objects reject unknown
+attributes as pybind objects do. Plans embed the ONNX file; executing one runs it with ONNX
+Runtime on the bytes in fake device memory, so outputs are real: fp32 engines match ONNX
+Runtime exactly, fp16 engines round input and outputs through float16, int8 engines quantise
+the input with the calibrated range.
 """
 
 import ctypes
@@ -417,10 +420,17 @@ def make_tensorrt(version: str, driver: FakeDriver) -> types.ModuleType:
             return self.errors[index]
 
         def parse(self, model: bytes) -> bool:
+            """Refuse what the real importer refuses: the rules of trt_rules for this release."""
+            from adds_ros.backends.trt_rules import check_model, release_for
+
             try:
                 io = _io_of(model)
+                refused = check_model(model, [release_for(version)])
             except Exception as err:  # noqa: BLE001 - the parser reports, never raises
                 self.errors.append(f'ModelImporter: {err}')
+                return False
+            if refused:
+                self.errors.extend(f'UNSUPPORTED_NODE: {v}' for v in refused)
                 return False
             self.network.onnx = bytes(model)
             self.network.inputs = [ITensor(*t) for t in io['inputs']]

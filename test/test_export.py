@@ -14,6 +14,7 @@ import torch
 
 from adds_ros import __version__
 from adds_ros.errors import UserValueError
+from adds_ros.backends.trt_rules import check_model
 from adds_ros.estimator import DepthEstimator
 from adds_ros.metadata import ModelMetadata
 from adds_training import export
@@ -74,6 +75,7 @@ def test_project_checkpoint_exports_clean_onnx_with_metadata(project, project_ne
     assert [d.dim_value for d in image.type.tensor_type.shape.dim] == [1, 3, HEIGHT, WIDTH]
     assert [o.name for o in model.graph.output] == ['disparity', 'depth']
     assert not any(n.op_type in ('Identity', 'Constant') for n in model.graph.node)
+    assert check_model(model) == []          # TensorRT 10.3, 10.x and 11 import it
     metadata = ModelMetadata.from_onnx(out)
     assert metadata.crop == (0.25, 0.75, 0.0, 1.0) and metadata.metric_scale == 3.0
     assert metadata.max_depth == 80.0 and metadata.intrinsics == META['intrinsics']
@@ -193,6 +195,9 @@ def test_in_graph_export_takes_the_camera_frame_and_returns_camera_maps(in_graph
         assert [d.dim_value for d in tensor.shape.dim] == list(CAMERA)
     metadata = ModelMetadata.from_onnx(in_graph[2])
     assert metadata.in_graph and (metadata.camera_height, metadata.camera_width) == CAMERA
+    # TensorRT takes UINT8 only as network I/O or a Cast's input: the frame is cast first
+    assert [n.op_type for n in model.graph.node if 'image' in n.input] == ['Cast']
+    assert check_model(model) == []
     assert metadata.metric_scale == 3.0 and metadata.outputs == ['depth', 'disparity']
 
 
@@ -260,6 +265,24 @@ def test_camera_size_option_is_checked(project, tmp_path):
     with pytest.raises(UserValueError, match='camera-size.*no pixels of a 4x320'):
         run_export('--checkpoint', thin, '--out', tmp_path / 'x.onnx', '--camera-size', '320x4')
     assert not (tmp_path / 'x.onnx').exists()
+
+
+@pytest.mark.slow
+def test_export_refuses_a_graph_tensorrt_would_refuse_naming_the_node(tmp_path):
+    """A graph indexing the uint8 frame (the camera-size export before the fix) is not written."""
+    metadata = ModelMetadata(input_height=8, input_width=16, in_graph=True, camera_height=8,
+                             camera_width=16, outputs=['depth', 'disparity'])
+
+    class Gathers(torch.nn.Module):
+        def forward(self, image):
+            rows = torch.index_select(image, 1, torch.tensor([0, 2, 4, 6])).float()
+            return rows.mean(3)[0], rows.mean(3)[0]
+
+    out = tmp_path / 'gathers.onnx'
+    with pytest.raises(UserValueError, match=r"would refuse it: node '\w+' \(Gather\): input "
+                                             r"'image' is UINT8"):
+        export.export_onnx(Gathers().eval(), metadata, out)
+    assert not out.exists()
 
 
 def test_per_image_normalisation_exports_and_runs_in_onnx_runtime(project, tmp_path):

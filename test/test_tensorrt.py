@@ -403,6 +403,109 @@ def test_parity_passes_precision_and_calibration(tmp_path, onnx_model):
     assert estimator_options(onnx_model, 'fp16', onnx_model, calib) == {'precision': 'fp16'}
 
 
+# ------------------------------------------------------------------ TensorRT's importer rules
+
+
+def frame_graph(path, gather_first, opset=18, domain=''):
+    """The camera-size graph's first steps: row taps gathered from the uint8 frame.
+
+    `gather_first` is the old export (Gather on the UINT8 input, then Cast); otherwise the
+    frame is cast before any indexing, as adds export now writes it.
+    """
+    import onnx
+    from onnx import helper, TensorProto
+
+    rows = helper.make_tensor('rows', TensorProto.INT64, [HEIGHT], list(range(HEIGHT)))
+    if gather_first:
+        nodes = [helper.make_node('Gather', ['image', 'rows'], ['picked'], axis=1,
+                                  name='row_taps'),
+                 helper.make_node('Cast', ['picked'], ['f'], to=TensorProto.FLOAT)]
+    else:
+        nodes = [helper.make_node('Cast', ['image'], ['cast'], to=TensorProto.FLOAT),
+                 helper.make_node('Gather', ['cast', 'rows'], ['f'], axis=1, name='row_taps')]
+    nodes.append(helper.make_node('ReduceMean', ['f', 'axes'], ['disparity'], keepdims=1,
+                                  domain=domain))
+    graph = helper.make_graph(
+        nodes, 'frame', [helper.make_tensor_value_info('image', TensorProto.UINT8,
+                                                       [1, HEIGHT, WIDTH, 3])],
+        [helper.make_tensor_value_info('disparity', TensorProto.FLOAT, [1, HEIGHT, WIDTH, 1])],
+        [rows, helper.make_tensor('axes', TensorProto.INT64, [1], [3])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', opset)]
+                              + ([helper.make_opsetid(domain, 1)] if domain else []))
+    model.ir_version = 9
+    for key, value in ModelMetadata(input_height=HEIGHT, input_width=WIDTH
+                                    ).to_onnx_props().items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.mark.parametrize('version', ['10.3.0', '10.8.0', '11.1.0'])
+def test_the_old_camera_graph_is_refused_by_the_parser_naming_the_gather(
+        monkeypatch, tmp_path, version):
+    """uint8 into Gather (the camera-size export before the fix) fails to parse; a Cast first
+    parses and runs."""
+    from adds_ros.backends.tensorrt_backend import TensorRTBackend
+
+    trt = fake(monkeypatch, version)
+    old = frame_graph(tmp_path / 'old.onnx', gather_first=True)
+    with pytest.raises(EngineError, match="node 'row_taps' \\(Gather\\): input 'image' is UINT8"):
+        TensorRTBackend(old, log=lambda _: None)
+    assert trt.builds == [] and not list(tmp_path.glob('*.engine'))
+    fixed = frame_graph(tmp_path / 'fixed.onnx', gather_first=False)
+    backend = TensorRTBackend(fixed, precision='fp32', log=lambda _: None)
+    try:
+        frame = np.random.default_rng(0).integers(0, 256, (1, HEIGHT, WIDTH, 3), np.uint8)
+        np.testing.assert_allclose(backend.infer(frame)['disparity'][0, ..., 0],
+                                   frame[0].mean(axis=2), rtol=1e-6)
+    finally:
+        backend.close()
+    assert_clean(trt)
+
+
+def test_rules_per_release(tmp_path):
+    """Opset ranges differ per release; custom domains and unknown operators are refused."""
+    from adds_ros.backends.trt_rules import check_model, release_for, RELEASES
+
+    assert release_for('10.3.0.30') is RELEASES['10.3'] and release_for('10.13.2') is \
+        RELEASES['10'] and release_for('11.0.0') is RELEASES['11']
+    with pytest.raises(UserError, match='not a supported release'):
+        release_for('8.6.1')
+    opset_22 = frame_graph(tmp_path / 'o22.onnx', gather_first=False, opset=22)
+    assert check_model(opset_22, [RELEASES['11']]) == []
+    assert [v.op for v in check_model(opset_22, [RELEASES['10.3']])] == ['opset']
+    custom = check_model(frame_graph(tmp_path / 'c.onnx', False, domain='com.example'))
+    assert [(v.op, 'plugin' in v.problem) for v in custom] == [('com.example.ReduceMean', True)]
+
+
+def test_rules_name_types_restrictions_and_unknown_operators():
+    from onnx import helper, TensorProto
+
+    from adds_ros.backends.trt_rules import check_model
+
+    def model(nodes, inputs, initialisers=()):
+        graph = helper.make_graph(nodes, 'g', inputs, [helper.make_tensor_value_info(
+            'y', TensorProto.FLOAT, None)], list(initialisers))
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid('', 18)])
+
+    x = helper.make_tensor_value_info('x', TensorProto.FLOAT, [1, 1, 4, 4])
+    scales = helper.make_tensor('s', TensorProto.FLOAT, [4], [1, 1, 2, 2])
+    cubic = model([helper.make_node('Resize', ['x', '', 's'], ['y'], mode='cubic',
+                                    antialias=1, name='up')], [x], [scales])
+    assert sorted(v.problem for v in check_model(cubic)) == [
+        'antialiasing is not supported', "mode 'cubic' is not supported (nearest, linear)"]
+    ints = helper.make_tensor_value_info('x', TensorProto.INT32, [4])
+    assert [str(v) for v in check_model(model([helper.make_node('Sqrt', ['x'], ['y'])],
+                                              [ints]))] == [
+        "node '#0' (Sqrt): input 'x' is INT32; Sqrt takes FLOAT, FLOAT16, BFLOAT16"]
+    unknown = check_model(model([helper.make_node('StringNormalizer', ['x'], ['y'])], [x]))
+    assert [v.problem for v in unknown] == ['TensorRT has no importer for this operator']
+    axes = helper.make_tensor_value_info('a', TensorProto.INT64, [1])
+    dynamic_axes = check_model(model([helper.make_node('ReduceMean', ['x', 'a'], ['y'])],
+                                     [x, axes]))
+    assert [v.problem for v in dynamic_axes] == ["axes ('a') must be an initializer"]
+
+
 # ------------------------------------------------------------------ real TensorRT and GPU
 
 

@@ -10,9 +10,11 @@ done by the backend on its device, so the host only moves bytes.
 
 The camera -> network resize is a per-axis table of (index, weight) taps built here with
 OpenCV's own coordinate rules (`cv2.INTER_AREA` when shrinking, `cv2.INTER_LINEAR` when
-enlarging, as `adds_ros.preprocess.resize_image` chooses), applied as Gather + Mul + Add, which
-ONNX Runtime, TensorRT and PyTorch all run: it reproduces the host path instead of
-approximating INTER_AREA with another filter (bilinear with antialias is a triangle, not a box).
+enlarging, as `adds_ros.preprocess.resize_image` chooses), applied as Cast (the uint8 frame to
+float32, before any indexing: TensorRT's importer takes UINT8 only as a network input or output
+or a Cast's input) + Gather + Mul + Add, which ONNX Runtime, TensorRT and PyTorch all run: it
+reproduces the host path instead of approximating INTER_AREA with another filter (bilinear
+with antialias is a triangle, not a box).
 The crop is folded into the taps. The disparity upsample is a plain bilinear Resize (the same
 rule as `cv2.INTER_LINEAR`) into the crop, padded with NaN to the camera size.
 """
@@ -130,7 +132,7 @@ def camera_graph(net_graph, metadata: ModelMetadata):
                 self.register_buffer(name, torch.from_numpy(value), persistent=False)
 
         def forward(self, image: torch.Tensor):
-            # rows first, on the uint8 NHWC frame: each tap gathers whole contiguous rows
+            # rows first, on the NHWC frame: each tap gathers whole contiguous rows
             x = resample(image, 1, self.rows, self.row_w)               # 1 x h x W x 3
             x = resample(x.permute(0, 3, 1, 2), 3, self.cols, self.col_w)  # 1 x 3 x h x w
             # the host resizes uint8 -> uint8 (rounded), then scales to [0, 1]
@@ -145,16 +147,19 @@ def camera_graph(net_graph, metadata: ModelMetadata):
 def resample(x, dim: int, index, weight):
     """Apply K x out taps along `dim`: sum over k of weight[k] * x.index_select(dim, index[k]).
 
-    One Gather, Cast, Mul and Add per tap, the weights broadcast over the dimensions after
+    `x` is cast to float32 first (one Cast): TensorRT's Gather importer refuses UINT8 data,
+    which it accepts only as a network input or output or a Cast's input (trt_rules rule 4).
+    Then one Gather, Mul and Add per tap, the weights broadcast over the dimensions after
     `dim` (long contiguous runs: ONNX Runtime's fast broadcasting path on the CPU).
     """
     import torch
 
+    x = x.float()
     shape = [1] * x.dim()
     shape[dim] = -1
     out = None
     for k in range(index.shape[0]):
-        term = torch.index_select(x, dim, index[k]).float() * weight[k].view(shape)
+        term = torch.index_select(x, dim, index[k]) * weight[k].view(shape)
         out = term if out is None else out + term
     return out
 

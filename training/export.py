@@ -16,8 +16,8 @@ and DepthEstimator pick the byte-moving path by themselves.
 Exporter: torch.onnx's dynamo exporter (opset 18) with its onnxscript optimiser. On the ADDS
 depth net it gives ~100 nodes (Conv, Relu, Elu, Pad(reflect), Resize(nearest), Concat,
 Sigmoid), constant-folded, where the TorchScript exporter gives ~330 (reflection padding
-expanded into Slice/Transpose/Concat chains); both ONNX Runtime and TensorRT's ONNX parser
-take every op in it.
+expanded into Slice/Transpose/Concat chains). Every written file passes TensorRT's importer
+rules (operators, types, opsets of 10.3, 10.x and 11: `adds_ros.backends.trt_rules`).
 """
 
 import argparse
@@ -27,6 +27,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from adds_ros import __version__
 from adds_ros.atomic import atomic_path
+from adds_ros.backends.trt_rules import require_importable
 from adds_ros.errors import UserFileNotFoundError, UserValueError
 from adds_ros.metadata import IN_GRAPH_OUTPUTS, ModelMetadata
 
@@ -116,7 +117,12 @@ def sample_input(metadata: ModelMetadata):
 
 
 def export_onnx(graph, metadata: ModelMetadata, out: Path, dynamic_batch: bool = False) -> Path:
-    """Export, check (checker + strict shape inference), attach metadata, write atomically."""
+    """Export, check, attach metadata, write atomically.
+
+    Checks: onnx.checker, strict shape inference, and TensorRT's importer rules for every
+    supported release (`adds_ros.backends.trt_rules`): a graph TensorRT would refuse is not
+    written, and the error names the node.
+    """
     import onnx
     import torch
 
@@ -133,6 +139,7 @@ def export_onnx(graph, metadata: ModelMetadata, out: Path, dynamic_batch: bool =
     model = onnx.shape_inference.infer_shapes(program.model_proto, check_type=True,
                                               strict_mode=True, data_prop=True)
     onnx.checker.check_model(model, full_check=True)
+    require_importable(model, f'the graph exported to {out}')
     model.producer_name, model.producer_version = 'adds_ros', __version__
     del model.metadata_props[:]
     for key, value in metadata.to_onnx_props().items():

@@ -35,6 +35,7 @@ from adds_ros.backends.engine_cache import (
     BuildSettings, cache_folder, calibration_cache_path, EngineError, find_calibration_caches,
     load_engine_file, load_or_build, Platform, PRECISIONS, search_folders, sha256_file,
     sha256_files, timing_cache_path)
+from adds_ros.backends.trt_rules import check_model, release_for
 from adds_ros.errors import UserError, UserValueError
 from adds_ros.metadata import ModelMetadata
 from adds_ros.preprocess import image_files, to_network_input
@@ -212,9 +213,16 @@ def build_serialized_engine(trt, onnx_path: Path, settings: BuildSettings, folde
         if settings.strongly_typed else 0
     network = builder.create_network(flags)
     parser = trt.OnnxParser(network, logger)
-    if not parser.parse(Path(onnx_path).read_bytes()):
+    data = Path(onnx_path).read_bytes()
+    refused = check_model(data, [release_for(trt.__version__)])
+    if not parser.parse(data):
         errors = '; '.join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise EngineError(f'TensorRT cannot parse {onnx_path}: {errors}')
+        known = ''.join(f'; {v}' for v in refused if str(v) not in errors)
+        raise EngineError(f'TensorRT cannot parse {onnx_path}: {errors}{known}'
+                          + ('. Re-export it with the current `adds export`' if refused else ''))
+    for violation in refused:   # the written rules are stricter than this parser: say so
+        log(f'  note: TensorRT {trt.__version__} parsed what its documented rules refuse: '
+            f'{violation}')
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, settings.workspace_mib << 20)
     if hasattr(trt.BuilderFlag, 'TF32'):
