@@ -48,6 +48,17 @@ def log_depth_rgb(depth: np.ndarray, near: float = 2.0, far: float = 80.0) -> np
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+def unit_rgb(values: np.ndarray, vmax: float = 1.0) -> np.ndarray:
+    """Colour values from 0 (dark) to `vmax` (bright) with magma, NaN black (RGB).
+
+    For per-pixel maps that are not depth: uncertainty and error.
+    """
+    level = np.clip(np.nan_to_num(values / vmax, nan=0.0), 0, 1)
+    bgr = cv2.applyColorMap(np.round(level * 255).astype(np.uint8), cv2.COLORMAP_MAGMA)
+    bgr[np.isnan(values)] = 0
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
 def panel_scale(width: int) -> int:
     """Integer enlargement of a panel (nearest neighbour: every network pixel stays visible)."""
     return max(1, PANEL_WIDTH // width)
