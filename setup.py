@@ -37,7 +37,7 @@ EXTRAS = {
         'onnx>=1.14,<2',
         'onnxscript>=0.2,<1',
         'tensorboard>=2.12,<3',
-        'rosbags>=0.9.19,<1',
+        'rosbags>=0.11,<1',  # 0.11 reads an .mcap or .db3 without metadata.yaml
         'mcap>=1.1,<2',
     ],
     'test': [
@@ -46,6 +46,7 @@ EXTRAS = {
         'pydocstyle>=6,<7',
         'psutil>=5.9,<8',
         'colcon-common-extensions>=0.3,<1',
+        'mcap-ros2-support>=0.5,<1',  # a foreign MCAP writer for the bag tests
     ],
 }
 EXTRAS['all'] = sorted({req for reqs in EXTRAS.values() for req in reqs})

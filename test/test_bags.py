@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """`adds bag`: raw RobotCar fixture -> rosbag2, read back with rosbags and the mcap reader."""
 
+import contextlib
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +18,9 @@ import pytest
 import yaml
 from mcap.reader import make_reader
 
-from adds_ros.messages import CameraInfo, CompressedImage, Header, Image, RegionOfInterest
+from adds_ros.errors import UserValueError
+from adds_ros.messages import (CameraInfo, CompressedImage, Header, Image, RegionOfInterest,
+                               camera_info_from_k, image_from_array)
 from adds_training.tools.bags import raw_to_bag, rosbag_io
 from adds_training.tools.bags.raw_to_bag import BagConfig, convert, select_stamps
 from adds_training.tools.bags.sdk_camera import (camera_info_from_model, fit_plumb_bob,
@@ -232,9 +237,10 @@ def test_killed_conversion_leaves_no_complete_looking_bag(fixture, tmp_path):
     assert not bag.exists()
     partial, = tmp_path.iterdir()
     assert partial.name.startswith('.drive.') and not (partial / 'metadata.yaml').exists()
-    with pytest.raises(ValueError, match='not a rosbag2 bag'):
+    with pytest.raises(ValueError, match='is an unfinished bag: what an interrupted `adds bag`'):
         rosbag_io.bag_topics(partial)
-    with pytest.raises(ValueError, match='not a rosbag2 bag'):
+    with pytest.raises(ValueError, match=f'no such file or folder; {partial.name} beside it is '
+                                         'what an interrupted'):
         rosbag_io.bag_topics(bag)
 
 
@@ -489,3 +495,194 @@ def test_interrupt_during_the_final_swap_keeps_one_whole_bag(tmp_path, monkeypat
         monkeypatch.undo()
         assert len(list(rosbag_io.read_messages(bag))) == count
     assert os.listdir(tmp_path) == ['drive']
+
+
+# ---------------------------------------------------------------- any recording in
+
+def camera_bag(path: Path, storage: str = 'mcap', frames: int = 5, split_mb: float = 0.0):
+    """A small camera bag: rgb8 frames of distinct content, each with its camera_info."""
+    k = np.array([[40.0, 0, 24], [0, 40, 16], [0, 0, 1]])
+    with rosbag_io.BagWriter(path, storage, split_mb) as bag:
+        bag.add_topic('/cam/image_raw', rosbag_io.IMAGE)
+        bag.add_topic('/cam/camera_info', rosbag_io.CAMERA_INFO)
+        for i in range(frames):
+            stamp = 1_700_000_000_000_000_000 + i * 100_000_000
+            header = Header(stamp=rosbag_io.time_from_ns(stamp), frame_id='cam_optical')
+            pixels = np.full((32, 48, 3), 30 * i, np.uint8)
+            bag.write('/cam/image_raw', stamp, image_from_array(pixels, 'rgb8', header))
+            bag.write('/cam/camera_info', stamp, camera_info_from_k(k, 48, 32, header))
+    return path
+
+
+def storage_only(bag: Path, dest: Path) -> Path:
+    """The bag's storage files alone in `dest` (metadata.yaml lost), or the one file itself."""
+    files = sorted(p for p in bag.iterdir() if p.suffix in rosbag_io.STORAGE_FILES)
+    if dest.suffix in rosbag_io.STORAGE_FILES:
+        shutil.copy(files[0], dest)
+        return dest
+    dest.mkdir()
+    for file in files:
+        shutil.copy(file, dest / file.name)
+    return dest
+
+
+@pytest.mark.parametrize('storage, form', [
+    ('mcap', 'file'), ('mcap', 'folder'), ('sqlite3', 'file'), ('sqlite3', 'folder')])
+def test_storage_files_without_metadata_read_as_the_bag(tmp_path, storage, form):
+    split = 0.01 if form == 'folder' else 0.0  # a folder: several split files, merged by time
+    bag = camera_bag(tmp_path / 'drive', storage, frames=8, split_mb=split)
+    suffix = rosbag_io.STORAGE_SUFFIX[storage]
+    recording = storage_only(bag, tmp_path / ('alone' + (suffix if form == 'file' else '')))
+    if form == 'folder':
+        assert len(rosbag_io.storage_files(recording)) > 2
+    assert rosbag_io.is_recording(recording) and rosbag_io.is_recording(bag)
+    assert rosbag_io.bag_topics(recording) == rosbag_io.bag_topics(bag) == {
+        '/cam/image_raw': rosbag_io.IMAGE, '/cam/camera_info': rosbag_io.CAMERA_INFO}
+    assert rosbag_io.message_count(recording, ['/cam/image_raw']) == 8
+    expected = list(rosbag_io.read_messages(bag))
+    assert list(rosbag_io.read_messages(recording)) == expected
+    assert [t for t, *_ in rosbag_io.read_messages(recording, ['/cam/image_raw'])] == \
+        ['/cam/image_raw'] * 8
+    times = [stamp for _, _, stamp, _ in expected]
+    assert times == sorted(times) and len(expected) == 16
+
+
+def _qos_for(version: int, profiles) -> object:
+    """offered_qos_profiles as rosbag2 writes them: a YAML string of numbers before version 9,
+    a list with policy names from 9 on (rosbag2_storage qos.cpp)."""
+    if version < 9:
+        return yaml.safe_dump(profiles, sort_keys=False)
+    names = {'history': {1: 'keep_last', 2: 'keep_all'},
+             'reliability': {1: 'reliable', 2: 'best_effort'},
+             'durability': {1: 'transient_local', 2: 'volatile'},
+             'liveliness': {1: 'automatic', 3: 'manual_by_topic'}}
+    return [{key: names[key][value] if key in names else value for key, value in p.items()}
+            for p in profiles]
+
+
+def as_written_by(metadata: dict, version: int) -> dict:
+    """Our metadata in the layout rosbag2 of that version writes (rosbag2_storage yaml.hpp):
+    5 Humble, 6, 7 Iron (type_description_hash), 8 (ros_distro), 9 Jazzy and Kilted (QoS
+    policies by name)."""
+    info = dict(metadata['rosbag2_bagfile_information'], version=version)
+    topics = []
+    for entry in info['topics_with_message_count']:
+        topic = dict(entry['topic_metadata'])
+        topic['offered_qos_profiles'] = _qos_for(
+            version, yaml.safe_load(topic['offered_qos_profiles']))
+        if version < 7:
+            topic.pop('type_description_hash', None)
+        topics.append(dict(entry, topic_metadata=topic))
+    info['topics_with_message_count'] = topics
+    if version < 6:
+        info.pop('custom_data', None)
+    if version < 8:
+        info.pop('ros_distro', None)
+    else:
+        info['ros_distro'] = {8: 'jazzy', 9: 'kilted'}[version]
+    return {'rosbag2_bagfile_information': info}
+
+
+@pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
+@pytest.mark.parametrize('version', [5, 6, 7, 8, 9])
+def test_metadata_of_humble_to_kilted_reads_with_its_qos(tmp_path, storage, version):
+    bag = camera_bag(tmp_path / 'drive', storage)
+    expected = list(rosbag_io.read_messages(bag))
+    meta = bag / rosbag_io.METADATA
+    meta.write_text(yaml.safe_dump(as_written_by(yaml.safe_load(meta.read_text()), version),
+                                   sort_keys=False))
+    assert f'version: {version}' in meta.read_text()
+    assert ('best_effort' in meta.read_text()) == (version >= 9)
+    assert list(rosbag_io.read_messages(bag)) == expected
+    with rosbag_io.open_reader(bag) as reader:
+        qos = {c.topic: c.ext.offered_qos_profiles for c in reader.connections}
+    assert qos['/cam/image_raw'] == [rosbag_io.SENSOR_QOS]
+
+
+def humble_db3(db3: Path) -> None:
+    """Rewrite a .db3 the way Humble's sqlite3 plugin lays it out: schema 3, no stored message
+    definitions, topics without type hashes."""
+    import sqlite3
+    with contextlib.closing(sqlite3.connect(db3)) as db, db:
+        db.executescript('''
+            DROP TABLE message_definitions;
+            CREATE TABLE topics3(id INTEGER PRIMARY KEY, name TEXT NOT NULL, type TEXT NOT NULL,
+                                 serialization_format TEXT NOT NULL,
+                                 offered_qos_profiles TEXT NOT NULL);
+            INSERT INTO topics3 SELECT id, name, type, serialization_format,
+                                       offered_qos_profiles FROM topics;
+            DROP TABLE topics;
+            ALTER TABLE topics3 RENAME TO topics;
+            UPDATE schema SET schema_version = 3, ros_distro = 'humble';
+            UPDATE topics SET type = 'acme_msgs/msg/Unseen' WHERE name = '/cam/camera_info';
+        ''')
+
+
+def test_a_humble_db3_alone_reads_its_known_types_and_names_the_unknown(tmp_path):
+    bag = camera_bag(tmp_path / 'drive', 'sqlite3', frames=3)
+    db3 = storage_only(bag, tmp_path / 'humble.db3')
+    humble_db3(db3)
+    topics = rosbag_io.bag_topics(db3)
+    assert topics == {'/cam/image_raw': rosbag_io.IMAGE,
+                      '/cam/camera_info': 'acme_msgs/msg/Unseen'}
+    messages = list(rosbag_io.read_messages(db3))
+    images = [rosbag_io.deserialize(data, t) for _, t, _, data in messages if t == rosbag_io.IMAGE]
+    assert [int(image.data[0]) for image in images] == [0, 30, 60]
+    with pytest.raises(ValueError, match='acme_msgs/msg/Unseen is neither a ROS 2 Humble type '
+                                         'nor defined in the recording'):
+        rosbag_io.deserialize(messages[1][3], messages[1][1])
+
+
+def test_inputs_that_are_not_recordings_say_what_they_are(tmp_path):
+    bag = camera_bag(tmp_path / 'bags' / 'drive')
+    camera_bag(tmp_path / 'bags' / 'park')
+    (tmp_path / 'empty').mkdir()
+    mcap_named_txt = tmp_path / 'drive.bin'
+    shutil.copy(next(bag.glob('*.mcap')), mcap_named_txt)
+    (tmp_path / 'notes.txt').write_text('not a bag')
+    cut = storage_only(bag, tmp_path / 'cut.mcap')
+    cut.write_bytes(cut.read_bytes()[:-100])
+    cases = [
+        (tmp_path / 'missing', r'missing: no such file or folder$'),
+        (tmp_path / 'empty', r'is not a recording: a folder with no metadata.yaml and no '
+                             r'.mcap or .db3 file$'),
+        (tmp_path / 'bags', r'bags is not a recording: .* it holds recordings: drive, park$'),
+        (mcap_named_txt, r'drive.bin is not a recording \(its content is MCAP: name it '
+                         r'\*.mcap\): the bag tools read a rosbag2 folder'),
+        (tmp_path / 'notes.txt', r'notes.txt is not a recording: the bag tools read'),
+        (cut, r'cut.mcap: cannot read: MCAP cut short \(no end magic'),
+    ]
+    for path, message in cases:
+        with pytest.raises(UserValueError, match=f'^{re.escape(str(path))}') as err:
+            rosbag_io.bag_topics(path)
+        assert re.search(message, str(err.value)), (path, str(err.value))
+        assert 'partial' not in str(err.value) and '\n' not in str(err.value)
+
+
+def test_a_metadata_version_newer_than_rosbags_says_how_to_read_it(tmp_path):
+    bag = camera_bag(tmp_path / 'drive')
+    meta = bag / rosbag_io.METADATA
+    meta.write_text(meta.read_text().replace('version: 8', 'version: 10', 1))
+    with pytest.raises(UserValueError, match=rf'metadata.yaml is version 10, newer than this '
+                                             rf'reader .* knows; pass its storage files to '
+                                             rf'read them without it, e.g. {bag}/drive_0.mcap'):
+        rosbag_io.bag_topics(bag)
+    assert len(list(rosbag_io.read_messages(bag / 'drive_0.mcap'))) == 10
+
+
+def test_files_of_a_folder_are_merged_by_log_time(tmp_path):
+    """Two files whose times interleave (two recorders, one folder) read as one time line."""
+    folder = tmp_path / 'both'
+    folder.mkdir()
+    for name, offset in (('a', 0), ('b', 50_000_000)):
+        with rosbag_io.BagWriter(tmp_path / name) as bag:
+            bag.add_topic(f'/{name}/tf_static', rosbag_io.TF_MESSAGE, rosbag_io.STATIC_TF_QOS)
+            for i in range(4):
+                stamp = i * 100_000_000 + offset
+                bag.write(f'/{name}/tf_static', stamp, rosbag_io.static_transform_message(
+                    'base_link', name, np.eye(4), stamp))
+        shutil.copy(tmp_path / name / f'{name}_0.mcap', folder)
+    got = [(topic, stamp) for topic, _, stamp, _ in rosbag_io.read_messages(folder)]
+    assert got == [(f'/{n}/tf_static', i * 100_000_000 + o) for i in range(4)
+                   for n, o in (('a', 0), ('b', 50_000_000))]
+    assert rosbag_io.message_count(folder, ['/a/tf_static', '/b/tf_static']) == 8

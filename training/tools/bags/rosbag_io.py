@@ -13,8 +13,12 @@ Three choices make a bag written here play like a recorded one:
 - a size split starts a new file only where the log time changes, so the messages of one
   frame (image and camera_info share their stamp) always land in the same file.
 
-Bags that cannot be read (an MCAP cut short, a malformed sqlite3 file, no metadata.yaml) raise
-UserValueError naming the bag, the file and the problem.
+Reading takes any recording: a rosbag2 folder (metadata.yaml of any version rosbags reads,
+Humble's 5 to Jazzy's and Kilted's 9; MCAP or sqlite3), a single .mcap or .db3 file, or a folder
+of them without metadata.yaml (split files of one recording, merged by log time). Types the
+Humble store does not know are learned from the definitions stored in the file. Inputs that
+cannot be read (not a recording, an MCAP cut short, a malformed sqlite3 file or metadata.yaml)
+raise UserValueError naming the input, the file and the problem.
 
 Messages cross into rosbags from the project's plain dataclasses (`adds_ros.messages`) by a
 field-by-field copy driven by the ROS type definitions, so the bag tools and the node share one
@@ -24,20 +28,24 @@ message model and one decoder.
 import contextlib
 import dataclasses
 import functools
+import heapq
+import logging
 import os
+import re
 import secrets
 import shutil
 import signal
 import threading
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 import yaml
-from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness, QosReliability,
-                                QosTime)
+from importlib.metadata import version as package_version
+from rosbags.interfaces import (MessageDefinitionFormat, Qos, QosDurability, QosHistory,
+                                QosLiveliness, QosReliability, QosTime)
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
-from rosbags.typesys import Stores, get_typestore
+from rosbags.typesys import Stores, get_types_from_idl, get_types_from_msg, get_typestore
 from rosbags.typesys.base import Nodetype
 
 from adds_ros.atomic import write_text_atomic
@@ -49,6 +57,7 @@ PathLike = Union[str, os.PathLike]
 BAG_VERSION = 8
 STORAGES = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
 STORAGE_SUFFIX = {'mcap': '.mcap', 'sqlite3': '.db3'}
+STORAGE_FILES = tuple(STORAGE_SUFFIX.values())
 METADATA = 'metadata.yaml'
 # First bytes of a complete file of each storage: MCAP also ends with its magic.
 MCAP_MAGIC = b'\x89MCAP0\r\n'
@@ -59,6 +68,8 @@ COMPRESSED_IMAGE = 'sensor_msgs/msg/CompressedImage'
 CAMERA_INFO = 'sensor_msgs/msg/CameraInfo'
 TF_MESSAGE = 'tf2_msgs/msg/TFMessage'
 
+LOGGER = logging.getLogger(__name__)
+rosbags_version = package_version('rosbags')
 _UNSET = QosTime(0, 0)  # rmw "unspecified": the middleware default, as `ros2 bag record` stores
 
 
@@ -152,8 +163,12 @@ def serialize(msg, msgtype: str) -> bytes:
 
 
 def deserialize(data: bytes, msgtype: str):
-    """Return the rosbags message held by CDR `data`."""
-    return typestore().deserialize_cdr(data, msgtype)
+    """Return the rosbags message held by CDR `data` (ValueError for a type never defined)."""
+    store = typestore()
+    if msgtype not in store.types:
+        raise ValueError(f'message type {msgtype} is neither a ROS 2 Humble type nor defined '
+                         'in the recording')
+    return store.deserialize_cdr(data, msgtype)
 
 
 # ---------------------------------------------------------------- transforms
@@ -439,17 +454,65 @@ class BagWriter:
 
 # ---------------------------------------------------------------- reading
 
-def bag_topics(path: PathLike) -> Dict[str, str]:
-    """Topic -> message type of a bag; UserValueError naming the path if it cannot be read."""
-    with open_reader(path) as reader:
-        return {c.topic: c.msgtype for c in reader.connections}
+def normalized_type(msgtype: str) -> str:
+    """ROS 2 type name with its 'msg' part: 'sensor_msgs/Image' -> 'sensor_msgs/msg/Image'."""
+    parts = msgtype.split('/')
+    return f'{parts[0]}/msg/{parts[1]}' if len(parts) == 2 else msgtype
 
 
-def message_count(path: PathLike, topics: Iterable[str]) -> int:
-    """Count the messages on `topics` from the bag's metadata."""
-    wanted = set(topics)
-    with open_reader(path) as reader:
-        return sum(c.msgcount for c in reader.connections if c.topic in wanted)
+def storage_files(path: PathLike) -> List[Path]:
+    """List a recording's storage files when it is read without metadata.yaml, by name.
+
+    The file itself for an .mcap or .db3 file; for a folder without metadata.yaml its own
+    .mcap and .db3 files (the split files of one recording: their messages are merged by time).
+    """
+    path = Path(path)
+    if path.is_file():
+        return [path] if path.suffix in STORAGE_FILES else []
+    if not path.is_dir() or (path / METADATA).is_file():
+        return []
+    return sorted(p for p in path.iterdir() if p.suffix in STORAGE_FILES and p.is_file()
+                  and not p.name.startswith('.'))
+
+
+def is_recording(path: PathLike) -> bool:
+    """Tell whether the readers take `path`: a rosbag2 folder, storage file or folder of them."""
+    path = Path(path)
+    return (path / METADATA).is_file() or bool(storage_files(path))
+
+
+def _not_a_recording(path: Path) -> UserValueError:
+    """Say what `path` is instead of a recording, and what would be one."""
+    takes = 'a rosbag2 folder (with metadata.yaml), an .mcap or .db3 file, or a folder of them'
+    if not path.exists():
+        partial = sorted(path.parent.glob(f'.{path.name}.*.partial'))
+        hint = (f'; {partial[0].name} beside it is what an interrupted `adds bag` or '
+                '`adds bag-depth` leaves' if partial else '')
+        return UserValueError(f'{path}: no such file or folder{hint}')
+    if path.is_dir() and path.name.startswith('.') and path.name.endswith('.partial'):
+        return UserValueError(f'{path} is an unfinished bag: what an interrupted `adds bag` or '
+                              '`adds bag-depth` leaves (remove it and run again)')
+    if path.is_dir():
+        inner = sorted(p.name for p in path.iterdir() if p.is_dir() and is_recording(p))
+        held = f'; it holds recordings: {", ".join(inner[:5])}' if inner else ''
+        return UserValueError(f'{path} is not a recording: a folder with no {METADATA} and no '
+                              f'.mcap or .db3 file{held}')
+    with open(path, 'rb') as f:
+        head = f.read(16)
+    content = next((f' (its content is {name}: name it {suffix})'
+                    for magic, name, suffix in ((MCAP_MAGIC, 'MCAP', '*.mcap'),
+                                                (SQLITE_MAGIC, 'SQLite', '*.db3'))
+                    if head.startswith(magic)), '')
+    return UserValueError(f'{path} is not a recording{content}: the bag tools read {takes}')
+
+
+def _metadata_files(path: Path) -> Tuple[Optional[List[Path]], str]:
+    """Return the storage files metadata.yaml lists, or None and what is wrong with it."""
+    try:
+        info = yaml.safe_load((path / METADATA).read_text())['rosbag2_bagfile_information']
+        return [path / Path(name).name for name in info['relative_file_paths']], ''
+    except Exception as err:  # noqa: BLE001 - a broken metadata.yaml is itself the problem
+        return None, str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
 def _file_problem(file: Path) -> Optional[str]:
@@ -474,51 +537,146 @@ def _file_problem(file: Path) -> Optional[str]:
 
 
 def _unreadable(path: Path, err: Exception) -> UserValueError:
-    """Build the error for a bag rosbags could not read: which file, and what is wrong."""
+    """Build the error for a recording rosbags could not read: which file, what is wrong."""
     reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-    try:
-        info = yaml.safe_load((path / METADATA).read_text())['rosbag2_bagfile_information']
-        files = [path / name for name in info['relative_file_paths']]
-    except Exception:  # noqa: BLE001 - a broken metadata.yaml is itself the problem
-        return UserValueError(f'{path}: cannot read the bag: {METADATA} is malformed ({reason})')
+    if (path / METADATA).is_file():
+        files, problem = _metadata_files(path)
+        if files is None:
+            return UserValueError(f'{path}: cannot read the bag: {METADATA} is malformed '
+                                  f'({problem})')
+        version = re.search(r'version (\d+) not supported', reason)
+        if version:
+            return UserValueError(
+                f'{path}: {METADATA} is version {version.group(1)}, newer than this reader '
+                f'(rosbags {rosbags_version}) knows; pass its storage files to read them '
+                f'without it, e.g. {files[0] if files else path / "*.mcap"}')
+    else:
+        files = storage_files(path)
     for file in files:
         problem = _file_problem(file)
         if problem:
-            return UserValueError(f'{path}: cannot read {file.name}: {problem}')
-    named = [file.name for file in files if str(file) in reason] or [f.name for f in files]
-    return UserValueError(f'{path}: cannot read {", ".join(named)}: '
+            return UserValueError(f'{path}: cannot read{_naming(path, [file])}: {problem}')
+    named = [file for file in files if str(file) in reason] or files
+    return UserValueError(f'{path}: cannot read{_naming(path, named)}: '
                           f'{reason.replace(str(path) + os.sep, "")}')
 
 
-@contextlib.contextmanager
-def open_reader(path: PathLike) -> Iterator[Reader]:
-    """Open the bag folder `path` with rosbags; UserValueError (naming the file) when unreadable.
+def _naming(path: Path, files: List[Path]) -> str:
+    """' <file names>' of a folder's files; nothing when the input is that one file."""
+    return '' if files == [path] else ' ' + ', '.join(file.name for file in files)
 
-    A bag can also be damaged in the middle: iterate its messages with `read_messages`, which
-    names the bag on such errors too.
+
+def _learn_types(connections: Iterable) -> None:
+    """Add the types a recording defines and the Humble store lacks (custom messages).
+
+    Known types keep the store's definitions; a definition that cannot be parsed leaves its
+    type unknown, which `deserialize` then names.
+    """
+    store = typestore()
+    for connection in connections:
+        msgtype = normalized_type(connection.msgtype)
+        if msgtype in store.types or connection.msgdef.format == MessageDefinitionFormat.NONE:
+            continue
+        try:
+            if connection.msgdef.format == MessageDefinitionFormat.MSG:
+                types = get_types_from_msg(connection.msgdef.data, msgtype)
+            else:
+                types = {}
+                for idl in connection.msgdef.data.split('=' * 80 + '\n'):
+                    if idl.strip():
+                        types.update(get_types_from_idl(idl.split('\n', 1)[1]
+                                                        if idl.startswith('IDL: ') else idl))
+            store.register({name: value for name, value in types.items()
+                            if name not in store.types})
+        except Exception as err:  # noqa: BLE001 - any parse failure leaves the type unknown
+            LOGGER.debug(f'cannot use the definition of {msgtype}: {err}')
+
+
+class Recording:
+    """One recording read by rosbags: a rosbag2 folder, or storage files merged by log time."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        files = [] if (path / METADATA).is_file() else storage_files(path)
+        self._readers = [Reader(file) for file in files] if files else [Reader(path)]
+        self._open: List[Reader] = []
+
+    def open(self) -> None:
+        """Open every file (closing those opened if one fails); learn the types they define."""
+        try:
+            for reader in self._readers:
+                reader.open()
+                self._open.append(reader)
+        except BaseException:
+            self.close()
+            raise
+        _learn_types(self.connections)
+
+    def close(self) -> None:
+        """Close the files opened."""
+        for reader in self._open:
+            reader.close()
+        self._open = []
+
+    @property
+    def connections(self) -> list:
+        """Every file's connections, their type names with the 'msg' part."""
+        return [c._replace(msgtype=normalized_type(c.msgtype))
+                for reader in self._readers for c in reader.connections]
+
+    def messages(self, topics: Optional[Iterable[str]] = None) -> Iterator[Tuple[Any, int, bytes]]:
+        """Yield (connection, log time ns, data) of `topics` (all if None) by log time."""
+        wanted = None if topics is None else set(topics)
+        streams = []
+        for reader in self._readers:
+            connections = [c for c in reader.connections if wanted is None or c.topic in wanted]
+            if connections:
+                streams.append(reader.messages(connections=connections))
+        merged = heapq.merge(*streams, key=lambda item: item[1]) if len(streams) > 1 \
+            else iter(streams[0] if streams else ())
+        for connection, stamp, data in merged:
+            yield connection._replace(msgtype=normalized_type(connection.msgtype)), stamp, data
+
+
+def bag_topics(path: PathLike) -> Dict[str, str]:
+    """Topic -> message type of a recording; UserValueError naming the path if unreadable."""
+    with open_reader(path) as reader:
+        return {c.topic: c.msgtype for c in reader.connections}
+
+
+def message_count(path: PathLike, topics: Iterable[str]) -> int:
+    """Count the messages on `topics` from the recording's summary (metadata or index)."""
+    wanted = set(topics)
+    with open_reader(path) as reader:
+        return sum(c.msgcount for c in reader.connections if c.topic in wanted)
+
+
+@contextlib.contextmanager
+def open_reader(path: PathLike) -> Iterator[Recording]:
+    """Open a recording (see `is_recording`); UserValueError naming the input when unreadable.
+
+    A recording can also be damaged in the middle: iterate its messages with `read_messages`,
+    which names the recording on such errors too.
     """
     path = Path(path)
-    if not (path / METADATA).is_file():
-        raise UserValueError(f'{path} is not a rosbag2 bag (no {METADATA}); an interrupted '
-                             'conversion leaves only a hidden .partial folder')
+    if not is_recording(path):
+        raise _not_a_recording(path)
     try:
-        reader = Reader(path)
-        reader.open()
+        recording = Recording(path)
+        recording.open()
     except Exception as err:  # noqa: BLE001 - any failure to parse the user's files
         raise _unreadable(path, err) from None
     try:
-        yield reader
+        yield recording
     finally:
-        reader.close()
+        recording.close()
 
 
 def read_messages(path: PathLike,
                   topics: Optional[Iterable[str]] = None) -> Iterator[Tuple[str, str, int, bytes]]:
-    """Yield (topic, msgtype, log time ns, CDR bytes) of a bag in time order."""
-    wanted = None if topics is None else set(topics)
+    """Yield (topic, msgtype, log time ns, CDR bytes) of a recording in time order."""
     with open_reader(path) as reader:
-        connections = [c for c in reader.connections if wanted is None or c.topic in wanted]
-        messages = reader.messages(connections=connections)
+        messages = reader.messages(topics)
         while True:
             try:
                 connection, stamp, data = next(messages)
