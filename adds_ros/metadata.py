@@ -13,9 +13,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
+from adds_ros.precision import GRAPH_PRECISIONS
+
 PROP_PREFIX = 'adds_ros.'
 STEMS = ('shared', 'day', 'night')
-PRECISIONS = ('fp32', 'fp16')
 # Fields added after the first exports: files without them get the default.
 LATER_FIELDS = ('precision', 'in_graph', 'camera_height', 'camera_width')
 # What an in-graph model returns: both float32 camera-size maps, NaN outside the crop.
@@ -91,8 +92,9 @@ class ModelMetadata:
             raise ValueError(f'intrinsics must be a 3x3 matrix, got {self.intrinsics}')
         if self.stem not in STEMS:
             raise ValueError(f'stem must be one of {STEMS}, got {self.stem!r}')
-        if self.precision not in PRECISIONS:
-            raise ValueError(f'precision must be one of {PRECISIONS}, got {self.precision!r}')
+        if self.precision not in GRAPH_PRECISIONS:
+            raise ValueError(f'precision must be one of {GRAPH_PRECISIONS}, got '
+                             f'{self.precision!r}')
         if 'disparity' not in self.outputs:
             raise ValueError(f"outputs must include 'disparity', got {self.outputs}")
         self.validate_camera()

@@ -7,24 +7,18 @@ declare ROS parameters with matching ParameterDescriptors and every transport va
 way, with an error that names the parameter.
 """
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, Tuple, Union
 
+from adds_ros.backends import backend_choices
 from adds_ros.domain import DOMAIN_MODES, DomainConfig
 from adds_ros.image_decode import MAX_PIXELS, MAX_SIDE
-from adds_ros.scale import MODES as SCALE_MODES, ScaleConfig
+from adds_ros.precision import REQUESTS as PRECISIONS
+from adds_ros.scale import ScaleConfig
+from adds_ros.settings import check, choices_of, param, same_as, section
 
-BACKENDS = ('auto', 'onnxruntime', 'tensorrt', 'torch')
-PRECISIONS = ('auto', 'fp32', 'fp16', 'int8')
 RELIABILITY = ('best_effort', 'reliable')
-
-
-def param(default: Any, description: str, limits: Optional[Tuple[float, float]] = None,
-          choices: Optional[Sequence[str]] = None) -> Any:
-    """Make a dataclass field that also records the ROS parameter description and constraints."""
-    return field(default=default, metadata={'description': description, 'range': limits,
-                                            'choices': tuple(choices) if choices else None})
 
 
 @dataclass
@@ -33,7 +27,8 @@ class NodeParams:
 
     model: str = param('', 'depth model: .onnx, .engine or .pt/.pth checkpoint (required)')
     night_model: str = param('', 'night-stem model for per-domain checkpoints (empty: one model)')
-    backend: str = param('auto', 'inference backend', choices=BACKENDS)
+    backend: str = param('auto', 'inference backend: auto, the runtime\'s own or one an '
+                         'adds_ros.backends entry point registers', choices=backend_choices)
     device: str = param('auto', "inference device, e.g. 'cpu', 'cuda:0'")
     precision: str = param('auto', 'TensorRT engine precision for an .onnx model (auto: fp16 '
                                    'where the GPU runs it fast, else fp32)', choices=PRECISIONS)
@@ -43,29 +38,19 @@ class NodeParams:
     day_above: float = param(0.35, 'smoothed mean luma over which day starts again', (0.0, 1.0))
     domain_smoothing: float = param(0.5, 'weight of the previous luma in the day/night filter',
                                     (0.0, 0.99))
-    scale_mode: str = param('auto', 'metric scale source; none publishes inverse depth only',
-                            choices=SCALE_MODES)
-    scale_factor: float = param(0.0, 'metres per model unit for scale_mode fixed', (0.0, 1e4))
-    camera_height: float = param(0.0, 'camera height above the road (m) for ground_plane',
-                                 (0.0, 10.0))
-    scale_smoothing: float = param(0.8, 'weight of the previous ground-plane scale',
-                                   (0.0, 0.99))
-    camera_pitch_deg: float = param(0.0, 'camera pitch below horizontal (deg): the road '
-                                    'ground_plane expects', (-45.0, 45.0))
-    camera_roll_deg: float = param(0.0, 'camera roll, right side down (deg): the road '
-                                   'ground_plane expects', (-45.0, 45.0))
-    scale_max_tilt_deg: float = param(5.0, 'refuse ground planes further than this from the '
-                                      'expected road (deg)', (0.1, 45.0))
-    scale_min_inlier_fraction: float = param(0.5, 'share of the road region that must lie on '
-                                             'the ground plane', (0.0, 1.0))
-    scale_min_row_coverage: float = param(0.5, 'share of the road region rows the ground '
-                                          'plane must cover', (0.0, 1.0))
-    scale_max_jump: float = param(0.15, 'refuse ground-plane scales this far (relative) from '
-                                  'the running one', (0.001, 10.0))
-    scale_confirm_frames: int = param(3, 'agreeing ground-plane fits before a new scale is '
-                                      'used', (1, 100))
-    scale_max_age: float = param(2.0, 'seconds a ground-plane scale is held without a new '
-                                 'fit (then frames drop as no_scale)', (0.0, 3600.0))
+    # the metric scale's settings, declared in adds_ros.scale.ScaleConfig
+    scale_mode: str = same_as(ScaleConfig, 'mode')
+    scale_factor: float = same_as(ScaleConfig, 'factor')
+    camera_height: float = same_as(ScaleConfig, 'camera_height')
+    scale_smoothing: float = same_as(ScaleConfig, 'smoothing')
+    camera_pitch_deg: float = same_as(ScaleConfig, 'pitch_deg')
+    camera_roll_deg: float = same_as(ScaleConfig, 'roll_deg')
+    scale_max_tilt_deg: float = same_as(ScaleConfig, 'max_tilt_deg')
+    scale_min_inlier_fraction: float = same_as(ScaleConfig, 'min_inlier_fraction')
+    scale_min_row_coverage: float = same_as(ScaleConfig, 'min_row_coverage')
+    scale_max_jump: float = same_as(ScaleConfig, 'max_jump')
+    scale_confirm_frames: int = same_as(ScaleConfig, 'confirm_frames')
+    scale_max_age: float = same_as(ScaleConfig, 'max_age')
     max_pixels: int = param(MAX_PIXELS, 'largest accepted frame, width x height (checked in '
                                         'the compressed header before decoding)',
                             (1, MAX_SIDE * MAX_SIDE))
@@ -96,12 +81,7 @@ class NodeParams:
             if not _type_ok(value, spec.type):
                 raise ValueError(f'parameter {spec.name!r} must be {spec.type}, got '
                                  f'{value!r}')
-            limits, choices = spec.metadata['range'], spec.metadata['choices']
-            if limits and not limits[0] <= value <= limits[1]:
-                raise ValueError(f'parameter {spec.name!r} = {value} is outside '
-                                 f'[{limits[0]}, {limits[1]}]')
-            if choices and value not in choices:
-                raise ValueError(f'parameter {spec.name!r} = {value!r} is not one of {choices}')
+        check(self, 'parameter')
         self.domain_config().validate()
 
     @classmethod
@@ -123,14 +103,7 @@ class NodeParams:
                             day_above=self.day_above, smoothing=self.domain_smoothing)
 
     def scale_config(self) -> ScaleConfig:
-        return ScaleConfig(mode=self.scale_mode, factor=self.scale_factor,
-                           camera_height=self.camera_height, smoothing=self.scale_smoothing,
-                           pitch_deg=self.camera_pitch_deg, roll_deg=self.camera_roll_deg,
-                           max_tilt_deg=self.scale_max_tilt_deg,
-                           min_inlier_fraction=self.scale_min_inlier_fraction,
-                           min_row_coverage=self.scale_min_row_coverage,
-                           max_jump=self.scale_max_jump, confirm_frames=self.scale_confirm_frames,
-                           max_age=self.scale_max_age)
+        return section(self, ScaleConfig)
 
 
 def _is_int(value: Any) -> bool:
@@ -149,7 +122,7 @@ def parameter_table() -> Iterator[Tuple[str, Any, str, Any, Any]]:
     """(name, default, description, range, choices) per parameter, for declaring and docs."""
     for spec in fields(NodeParams):
         yield (spec.name, spec.default, spec.metadata['description'], spec.metadata['range'],
-               spec.metadata['choices'])
+               choices_of(spec))
 
 
 def load_params_file(path: Union[str, Path], node_name: str = 'depth_node') -> Dict[str, Any]:

@@ -17,10 +17,12 @@ trustworthy scale get None (the node drops them as `no_scale`); `status()` says 
 
 import collections
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
+
+from adds_ros.settings import check, param
 
 MODES = ('auto', 'metadata', 'fixed', 'ground_plane', 'none')
 # Why a ground-plane fit was refused (the keys of ScaleEstimator.status()'s counters).
@@ -37,48 +39,48 @@ class ScaleConfig:
 
     `auto` takes the first available of metadata/fixed/ground_plane. Camera frame: x right,
     y down, z forward; `pitch_deg` > 0 tilts the camera down to the road, `roll_deg` > 0 turns
-    it clockwise as seen from behind (its right side down).
+    it clockwise as seen from behind (its right side down). Each setting is declared here once;
+    the node's parameters take theirs with `settings.same_as` (adds_ros/params.py).
     """
 
-    mode: str = 'auto'
-    factor: float = 0.0          # metres per model unit for `fixed`
-    camera_height: float = 0.0   # metres above the road for `ground_plane`
-    road_top: float = 0.6        # road region: rows below this fraction of the image height,
-    road_half_width: float = 0.2  # and within this fraction of the width around the centre
-    pitch_deg: float = 0.0       # calibrated mounting: the road normal expected in the camera
-    roll_deg: float = 0.0
-    max_tilt_deg: float = 5.0    # refuse fits whose normal is further than this from expected
-    min_inlier_fraction: float = 0.5  # of the road region's pixels, on the fitted plane
-    min_row_coverage: float = 0.5     # of the road region's rows, with plane inliers
-    max_jump: float = 0.15       # refuse a fit this far (relative) from the running value
-    confirm_frames: int = 3      # agreeing fits needed before a new running value is used
-    max_age: float = 2.0         # seconds a held value lasts without an accepted fit
-    smoothing: float = 0.8       # weight of the previous frame's scale (0 = per-frame only)
+    mode: str = param('auto', 'metric scale source; none publishes inverse depth only',
+                      choices=MODES)
+    factor: float = param(0.0, 'metres per model unit for scale mode fixed', (0.0, 1e4))
+    camera_height: float = param(0.0, 'camera height above the road (m) for ground_plane',
+                                 (0.0, 10.0))
+    road_top: float = param(0.6, 'road region: rows below this fraction of the image height',
+                            (0.0, 0.95))
+    road_half_width: float = param(0.2, 'road region: within this fraction of the width '
+                                   'around the centre', (0.01, 0.5))
+    pitch_deg: float = param(0.0, 'camera pitch below horizontal (deg): the road ground_plane '
+                             'expects', (-45.0, 45.0))
+    roll_deg: float = param(0.0, 'camera roll, right side down (deg): the road ground_plane '
+                            'expects', (-45.0, 45.0))
+    max_tilt_deg: float = param(5.0, 'refuse ground planes further than this from the expected '
+                                'road (deg)', (0.1, 45.0))
+    min_inlier_fraction: float = param(0.5, 'share of the road region that must lie on the '
+                                       'ground plane', (0.0, 1.0))
+    min_row_coverage: float = param(0.5, 'share of the road region rows the ground plane must '
+                                    'cover', (0.0, 1.0))
+    max_jump: float = param(0.15, 'refuse ground-plane scales this far (relative) from the '
+                            'running one', (0.001, 10.0))
+    confirm_frames: int = param(3, 'agreeing ground-plane fits before a new scale is used',
+                                (1, 100))
+    max_age: float = param(2.0, 'seconds a ground-plane scale is held without a new fit (then '
+                           'frames drop as no_scale)', (0.0, 3600.0))
+    smoothing: float = param(0.8, 'weight of the previous ground-plane scale (0: per frame '
+                             'only)', (0.0, 0.99))
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
-        """Raise ValueError naming the first field outside its range."""
-        limits = {'road_top': (0.0, 0.95), 'road_half_width': (0.01, 0.5),
-                  'pitch_deg': (-45.0, 45.0), 'roll_deg': (-45.0, 45.0),
-                  'max_tilt_deg': (0.1, 45.0), 'min_inlier_fraction': (0.0, 1.0),
-                  'min_row_coverage': (0.0, 1.0), 'max_jump': (0.001, 10.0),
-                  'confirm_frames': (1, 100), 'max_age': (0.0, 3600.0),
-                  'smoothing': (0.0, 0.99), 'factor': (0.0, np.inf),
-                  'camera_height': (0.0, np.inf)}
-        for spec in fields(self):
-            low, high = limits.get(spec.name, (None, None))
-            value = getattr(self, spec.name)
-            if low is not None and not low <= value <= high:
-                raise ValueError(f'scale setting {spec.name} = {value} is outside '
-                                 f'[{low}, {high}]')
+        """Raise ValueError naming the first setting outside its range or choices."""
+        check(self, 'scale setting')
 
 
 def resolve_mode(config: ScaleConfig, metadata_scale: Optional[float]) -> str:
     """Pick the concrete scale source; raise if the requested one has no data."""
-    if config.mode not in MODES:
-        raise ValueError(f'scale mode must be one of {MODES}, got {config.mode!r}')
     available = {'metadata': metadata_scale is not None and metadata_scale > 0,
                  'fixed': config.factor > 0, 'ground_plane': config.camera_height > 0,
                  'none': True}

@@ -249,8 +249,10 @@ def test_onnx_without_metadata_is_refused(tmp_path):
 
 
 def test_backend_is_chosen_from_file_and_parameter(tmp_path):
-    assert choose_backend('m.onnx', 'auto', tensorrt_available=False) == 'onnxruntime'
-    assert choose_backend('m.onnx', 'auto', tensorrt_available=True) == 'tensorrt'
+    assert choose_backend('m.onnx', 'auto', usable=lambda cls: cls.name != 'tensorrt'
+                          ) == 'onnxruntime'
+    assert choose_backend('m.onnx', 'auto', usable=lambda cls: True) == 'tensorrt'
+    assert choose_backend('m.engine', usable=lambda cls: False) == 'tensorrt'  # it says why
     assert choose_backend('m.engine') == 'tensorrt'
     assert choose_backend('m.pth') == 'torch'
     assert choose_backend('m.onnx', 'tensorrt') == 'tensorrt'

@@ -201,10 +201,12 @@ def test_constant_sources_report_their_status():
 
 
 def test_settings_out_of_range_are_named():
-    with pytest.raises(ValueError, match='max_tilt_deg = 0.0'):
+    with pytest.raises(ValueError, match="'max_tilt_deg' = 0.0 is outside"):
         ScaleConfig(max_tilt_deg=0.0)
-    with pytest.raises(ValueError, match='confirm_frames = 0'):
+    with pytest.raises(ValueError, match="'confirm_frames' = 0 is outside"):
         ScaleConfig(confirm_frames=0)
+    with pytest.raises(ValueError, match="'mode' = 'stereo' is not one of"):
+        ScaleConfig(mode='stereo')
 
 
 def test_mode_resolution_prefers_metadata_then_fixed_then_ground():
@@ -223,8 +225,6 @@ def test_a_requested_mode_without_its_data_is_an_error():
         resolve_mode(ScaleConfig(mode='metadata'), None)
     with pytest.raises(ValueError, match='camera_height > 0'):
         resolve_mode(ScaleConfig(mode='ground_plane'), None)
-    with pytest.raises(ValueError, match='scale mode must be one of'):
-        resolve_mode(ScaleConfig(mode='stereo'), None)
 
 
 def test_only_level_candidates_compete_so_a_large_van_does_not_hide_the_road():
@@ -237,7 +237,15 @@ def test_only_level_candidates_compete_so_a_large_van_does_not_hide_the_road():
 
 
 def test_every_estimator_setting_is_a_node_parameter():
+    from dataclasses import fields
+
     from adds_ros.params import NodeParams
+    mapped = {spec.metadata['section'][1]: spec.name for spec in fields(NodeParams)
+              if spec.metadata.get('section', (None,))[0] is ScaleConfig}
+    # the road region is fixed by the method, not tuned per vehicle
+    tuned = {spec.name for spec in fields(ScaleConfig)} - {'road_top', 'road_half_width'}
+    assert set(mapped) == tuned
+    assert NodeParams(model='m').scale_config() == ScaleConfig()
     config = NodeParams(model='m.onnx', camera_height=1.6, scale_smoothing=0.5,
                         camera_pitch_deg=3.0, camera_roll_deg=-1.0, scale_max_tilt_deg=4.0,
                         scale_min_inlier_fraction=0.6, scale_min_row_coverage=0.7,

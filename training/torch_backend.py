@@ -28,13 +28,15 @@ import numpy as np
 from adds_ros.backends import Backend, parse_device
 from adds_ros.errors import UserValueError
 from adds_ros.metadata import IN_GRAPH_OUTPUTS, ModelMetadata
+from adds_ros.precision import GRAPH_PRECISIONS
 
-PRECISIONS = ('auto', 'fp32', 'fp16')  # 'auto' is fp32: the reference arithmetic
 WARMUP = 3  # eager runs before capture: cuDNN picks its algorithms, allocator pools fill
 
 
 class TorchBackend(Backend):
     name = 'torch'
+    suffixes = ('.pt', '.pth')
+    precisions = GRAPH_PRECISIONS  # 'auto' is fp32: the reference arithmetic
 
     def __init__(self, model: Union[str, Path], device: str = 'auto', domain: str = 'day',
                  metadata: Optional[Union[ModelMetadata, str, Path]] = None,
@@ -47,8 +49,8 @@ class TorchBackend(Backend):
         from adds_training.export import build_metadata, depth_graph
         from adds_training.networks import load_depth_net
 
-        if precision not in PRECISIONS:
-            raise UserValueError(f'the torch backend runs {PRECISIONS}, got precision '
+        if precision not in ('auto',) + self.precisions:
+            raise UserValueError(f'the torch backend runs {self.precisions}, got precision '
                                  f'{precision!r} (int8 needs the tensorrt backend)')
         kind, index = parse_device(device)
         if kind == 'tensorrt':

@@ -2,62 +2,75 @@
 # SPDX-License-Identifier: Apache-2.0
 """Inference backends behind one interface, chosen from the model file and a parameter.
 
+One registry: the runtime's own backends (BUILTIN) and every `adds_ros.backends` entry point
+another package installs (name = module:Class, a `Backend` subclass). Each class says which
+model files it runs (`suffixes`), which precisions it builds (`precisions`) and whether this
+machine can run it (`usable`); the `backend` parameter accepts every registered name.
+
 | model file     | backends                    | 'auto' picks                                  |
 |----------------|-----------------------------|-----------------------------------------------|
-| .onnx          | onnxruntime, tensorrt       | tensorrt when TensorRT and a CUDA layer       |
+| .onnx          | tensorrt, onnxruntime       | tensorrt when TensorRT and a CUDA layer       |
 |                |                             | (cuda-python or pycuda) import and a GPU is   |
 |                |                             | present (engine cached beside the ONNX), else |
 |                |                             | onnxruntime                                   |
 | .engine, .plan | tensorrt                    | tensorrt                                      |
 | .pt, .pth      | torch                       | torch                                         |
+| others         | a plug-in that claims them  | the first registered one that is usable       |
 
-The torch backend runs project checkpoints with the training code, so it lives in the training
-half (`adds_training.torch_backend`) and registers itself through the `adds_ros.backends` entry
-point (setup.py): the runtime never imports the training package, and an install without it
-says so when asked for a `.pt` model.
+'auto' tries the runtime's own backends first, in BUILTIN's order, then the plug-ins; the first
+usable one that runs the file wins (none usable: the first that runs it, whose error then says
+what is missing). The torch backend runs project checkpoints with the training code, so it
+lives in the training half (`adds_training.torch_backend`) and registers itself through the
+entry point (setup.py): the runtime never imports the training package, and an install without
+it says so when asked for a `.pt` model.
 
 Backend modules import their heavy libraries (onnxruntime, tensorrt, torch) only when built, so
-importing this package costs nothing. `precision` ('auto', 'fp32', 'fp16', 'int8') goes to the
-backends whose constructor takes it (TensorRT: see tensorrt_backend); the others run the graph as
-exported and accept only 'auto' or 'fp32'.
+importing this package, or a backend's module to read its class, costs little. `precision`
+(adds_ros.precision.REQUESTS) goes to the backends whose constructor takes it; a backend runs
+only the precisions its class lists ('auto' is always accepted).
 """
 
 import abc
 import importlib
 import importlib.util
 import inspect
+import logging
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple, Type, Union
 
 import numpy as np
 
 from adds_ros.errors import UserFileNotFoundError, UserValueError
 from adds_ros.metadata import ModelMetadata
 
-# name -> (module, class); more come from the `adds_ros.backends` entry-point group
-BACKENDS = {
-    'onnxruntime': ('adds_ros.backends.onnxruntime_backend', 'OnnxRuntimeBackend'),
-    'tensorrt': ('adds_ros.backends.tensorrt_backend', 'TensorRTBackend'),
-}
+LOGGER = logging.getLogger(__name__)
+
 PLUGIN_GROUP = 'adds_ros.backends'
-# backend -> what to install when it is asked for but not registered
-PROVIDED_BY = {'torch': "the training package (pip install -e '.[train]')"}
-# suffix -> the backends that can run such a file
-SUFFIX_BACKENDS = {
-    '.onnx': ('onnxruntime', 'tensorrt'),
-    '.engine': ('tensorrt',),
-    '.plan': ('tensorrt',),
-    '.pt': ('torch',),
-    '.pth': ('torch',),
+# The runtime's own backends, written as entry points are ('module:Class'), in the order 'auto'
+# tries them; other packages add theirs to the PLUGIN_GROUP entry-point group.
+BUILTIN = {
+    'tensorrt': 'adds_ros.backends.tensorrt_backend:TensorRTBackend',
+    'onnxruntime': 'adds_ros.backends.onnxruntime_backend:OnnxRuntimeBackend',
 }
+# backend -> what to install when it is asked for but not registered
+PROVIDED_BY = {'torch': "the training half (pip install '.[train]')"}
+# suffix -> the backend that runs it, for the error of a file no installed backend runs
+SUFFIX_PROVIDED_BY = {'.pt': 'torch', '.pth': 'torch'}
 
 
 class Backend(abc.ABC):
     """One loaded network: 1x3xHxW float32 RGB in [0, 1] -> named float32 outputs."""
 
     name: str = ''
+    suffixes: Tuple[str, ...] = ()  # the model files it runs, lower case with the dot
+    precisions: Tuple[str, ...] = ('fp32',)  # what it can run in; default: the graph as exported
     metadata: ModelMetadata
+
+    @classmethod
+    def usable(cls) -> bool:
+        """Tell whether this machine can run the backend ('auto' passes over those that cannot)."""
+        return True
 
     @abc.abstractmethod
     def infer(self, image: np.ndarray) -> Dict[str, np.ndarray]:
@@ -86,26 +99,70 @@ def tensorrt_usable() -> bool:
         return False
 
 
+def registered_backends() -> Dict[str, str]:
+    """Name -> 'module:Class' of every backend: the runtime's own, then the entry points'."""
+    table = dict(BUILTIN)
+    for entry in entry_points(group=PLUGIN_GROUP):
+        table.setdefault(entry.name, entry.value)
+    return table
+
+
+def backend_choices() -> Tuple[str, ...]:
+    """What the `backend` parameter accepts: 'auto', every registered backend, and the known
+    ones not installed here (asking for one of those says what to install)."""
+    return ('auto',) + tuple(dict.fromkeys([*registered_backends(), *PROVIDED_BY]))
+
+
+def backend_class(name: str) -> Type[Backend]:
+    """Return the class of backend `name`: the runtime's own or one another package registered."""
+    target = registered_backends().get(name)
+    if target is None:
+        raise UserValueError(f'the {name} backend is not installed: it comes with '
+                             f'{PROVIDED_BY.get(name, "another package")}')
+    module_name, _, attribute = target.partition(':')
+    try:
+        found = importlib.import_module(module_name)
+        for part in attribute.split('.'):
+            found = getattr(found, part)
+    except (ImportError, AttributeError) as err:
+        raise UserValueError(f'the {name} backend ({target}) does not load: {err}') from None
+    if not (isinstance(found, type) and issubclass(found, Backend)):
+        raise UserValueError(f'the {name} backend ({target}) is not an adds_ros.backends.Backend')
+    return found
+
+
 def choose_backend(model: Union[str, Path], backend: str = 'auto',
-                   tensorrt_available: Optional[bool] = None) -> str:
-    """Return the backend name for `model` and the requested `backend` ('auto' or a name)."""
+                   usable: Optional[Callable[[Type[Backend]], bool]] = None) -> str:
+    """Return the backend name for `model` and the requested `backend` ('auto' or a name).
+
+    `usable` (default: each class's own `usable()`) decides which backends 'auto' may pick.
+    """
     suffix = Path(model).suffix.lower()
-    if suffix not in SUFFIX_BACKENDS:
-        raise ValueError(f'cannot tell how to run {model}: expected one of '
-                         f'{sorted(SUFFIX_BACKENDS)}')
-    if backend != 'auto' and backend not in BACKENDS and backend not in PROVIDED_BY:
-        raise ValueError(f"unknown backend {backend!r}: expected 'auto' or one of "
-                         f'{sorted(set(BACKENDS) | set(PROVIDED_BY))}')
-    possible = SUFFIX_BACKENDS[suffix]
-    if backend == 'auto':
-        if len(possible) == 1:
-            return possible[0]
-        available = tensorrt_usable() if tensorrt_available is None else tensorrt_available
-        return 'tensorrt' if available else 'onnxruntime'
-    if backend not in possible:
-        raise ValueError(f'backend {backend!r} cannot run a {suffix} file ({model}); '
-                         f'it runs with {", ".join(possible)}')
-    return backend
+    if backend != 'auto':
+        if backend not in backend_choices():
+            raise ValueError(f'unknown backend {backend!r}: expected one of {backend_choices()}')
+        runs = backend_class(backend).suffixes
+        if suffix not in runs:
+            raise ValueError(f'backend {backend!r} cannot run a {suffix} file ({model}); it '
+                             f'runs {", ".join(runs)} files')
+        return backend
+    candidates = [name for name, cls in _classes() if suffix in cls.suffixes]
+    if not candidates:
+        known = sorted({s for _, cls in _classes() for s in cls.suffixes})
+        missing = SUFFIX_PROVIDED_BY.get(suffix)
+        hint = f'; the {missing} backend comes with {PROVIDED_BY[missing]}' if missing else ''
+        raise ValueError(f'cannot tell how to run {model}: the backends here run {known}{hint}')
+    check = usable or (lambda cls: cls.usable())
+    return next((name for name in candidates if check(backend_class(name))), candidates[0])
+
+
+def _classes() -> Iterator[Tuple[str, Type[Backend]]]:
+    """(name, class) of every registered backend; one that does not load is left out."""
+    for name in registered_backends():
+        try:
+            yield name, backend_class(name)
+        except UserValueError as err:
+            LOGGER.warning('%s', err)
 
 
 def create_backend(model: Union[str, Path], backend: str = 'auto', device: str = 'auto',
@@ -116,24 +173,21 @@ def create_backend(model: Union[str, Path], backend: str = 'auto', device: str =
         raise UserFileNotFoundError(f'no model file at {model}')
     name = choose_backend(model, backend)
     cls = backend_class(name)
+    if precision not in ('auto',) + cls.precisions:
+        suffix = model.suffix.lower()
+        able = [other for other, klass in _classes()
+                if precision in klass.precisions and suffix in klass.suffixes]
+        needs = (f'the {" or ".join(able)} backend' if able
+                 else f'a backend not installed here for {suffix} files')
+        raise UserValueError(f'the {name} backend runs {", ".join(cls.precisions)}; precision '
+                             f'{precision!r} needs {needs}')
     if 'precision' in inspect.signature(cls).parameters:
         options['precision'] = precision
-    elif precision not in ('auto', 'fp32'):
-        raise UserValueError(f'the {name} backend runs the graph as exported; precision '
-                             f'{precision!r} needs the tensorrt backend')
+    unknown = sorted(set(options) - set(inspect.signature(cls).parameters))
+    if unknown:
+        raise UserValueError(f'the {name} backend takes no {", ".join(unknown)} (engine-builder '
+                             f'settings are the tensorrt backend\'s)')
     return cls(model, device=device, **options)
-
-
-def backend_class(name: str) -> type:
-    """Return the class of backend `name`: the runtime's own or one another package registered."""
-    if name in BACKENDS:
-        module_name, class_name = BACKENDS[name]
-        return getattr(importlib.import_module(module_name), class_name)
-    for entry in entry_points(group=PLUGIN_GROUP):
-        if entry.name == name:
-            return entry.load()
-    raise UserValueError(f'the {name} backend is not installed: it comes with '
-                         f'{PROVIDED_BY.get(name, "another package")}')
 
 
 def parse_device(device: str) -> Tuple[str, int]:

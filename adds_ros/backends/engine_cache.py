@@ -85,8 +85,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 from adds_ros.atomic import write_bytes_atomic, write_text_atomic
 from adds_ros.errors import UserError
 from adds_ros.metadata import ModelMetadata
+from adds_ros.precision import PRECISIONS
 
-PRECISIONS = ('fp32', 'fp16', 'int8')
 # Progress (engine builds take minutes) goes to logging: the `adds` console handler, or the
 # node's rclpy logger (adds_ros.log.route_to_rclpy). Callers may pass their own `log`.
 _info = logging.getLogger(__name__).info

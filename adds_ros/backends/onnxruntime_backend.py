@@ -90,6 +90,7 @@ def shape_text(shape: Sequence) -> str:
 
 class OnnxRuntimeBackend(Backend):
     name = 'onnxruntime'
+    suffixes = ('.onnx',)
 
     def __init__(self, model: Union[str, Path], device: str = 'auto', threads: int = 0,
                  providers: Optional[List] = None) -> None:

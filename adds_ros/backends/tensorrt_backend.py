@@ -29,20 +29,20 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from adds_ros.atomic import write_bytes_atomic
-from adds_ros.backends import Backend, parse_device
+from adds_ros.backends import Backend, parse_device, tensorrt_usable
 from adds_ros.backends.cuda_layer import CudaLayer, load_cuda_layer, PrimaryContext
 from adds_ros.backends.engine_cache import (
     BuildSettings, cache_folder, calibration_cache_path, EngineError, find_calibration_caches,
-    load_engine_file, load_or_build, Platform, PRECISIONS, search_folders, sha256_file,
+    load_engine_file, load_or_build, Platform, search_folders, sha256_file,
     sha256_files, timing_cache_path)
 from adds_ros.backends.trt_rules import check_model, release_for
 from adds_ros.errors import UserError, UserValueError
 from adds_ros.metadata import ModelMetadata
+from adds_ros.precision import PRECISIONS, REQUESTS
 from adds_ros.preprocess import image_files, to_network_input
 
 WORKSPACE_MIB = 1024
 _info = logging.getLogger(__name__).info   # progress: see engine_cache
-REQUESTS = ('auto',) + PRECISIONS
 _LOGGERS: Dict[int, object] = {}
 
 
@@ -255,6 +255,9 @@ class TensorRTBackend(Backend):
     """A cached TensorRT engine with its bindings, in the device's primary context."""
 
     name = 'tensorrt'
+    suffixes = ('.onnx', '.engine', '.plan')
+    precisions = PRECISIONS
+    usable = staticmethod(tensorrt_usable)
 
     def __init__(self, model: Union[str, Path], device: str = 'auto', precision: str = 'auto',
                  calib: Optional[Union[str, Path]] = None, max_batch: int = 1,

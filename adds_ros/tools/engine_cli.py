@@ -18,8 +18,9 @@ from typing import Callable, List, Optional
 
 from adds_ros.backends import tensorrt_usable
 from adds_ros.backends.engine_cache import (
-    check_engine, Platform, PRECISIONS, read_record, search_folders)
+    check_engine, Platform, read_record, search_folders)
 from adds_ros.errors import UserError
+from adds_ros.precision import REQUESTS
 
 LOGGER = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def cached_engines(onnx_path: Path, platform: Optional[Platform] = None) -> List
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--onnx', required=True, type=Path, help='model exported by adds export')
-    parser.add_argument('--precision', choices=('auto',) + PRECISIONS, default='auto',
+    parser.add_argument('--precision', choices=REQUESTS, default='auto',
                         help='engine precision; auto: fp16 where TensorRT and the GPU do it '
                              'fast, else fp32 (check fp16/int8 with `adds parity` first)')
     parser.add_argument('--calib', type=Path,

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from adds_ros.atomic import write_text_atomic
 from adds_ros.estimator import DepthEstimator, DepthPrediction
 from adds_ros.errors import UserValueError
+from adds_ros.precision import REQUESTS
 from adds_ros.preprocess import image_files
 
 
@@ -84,7 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--backend', default='auto', help='backend of --model')
     parser.add_argument('--reference-backend', default='onnxruntime',
                         help='backend of --reference (default onnxruntime)')
-    parser.add_argument('--precision', default='auto', choices=('auto', 'fp32', 'fp16', 'int8'),
+    parser.add_argument('--precision', default='auto', choices=REQUESTS,
                         help='precision of --model (TensorRT; auto resolves as in the node); '
                              'the reference runs fp32')
     parser.add_argument('--calib', type=Path,
