@@ -13,12 +13,13 @@ Three choices make a bag written here play like a recorded one:
 - a size split starts a new file only where the log time changes, so the messages of one
   frame (image and camera_info share their stamp) always land in the same file.
 
-Reading takes any recording: a rosbag2 folder (metadata.yaml of any version rosbags reads,
-Humble's 5 to Jazzy's and Kilted's 9; MCAP or sqlite3), a single .mcap or .db3 file, or a folder
-of them without metadata.yaml (split files of one recording, merged by log time). Types the
-Humble store does not know are learned from the definitions stored in the file. Inputs that
-cannot be read (not a recording, an MCAP cut short, a malformed sqlite3 file or metadata.yaml)
-raise UserValueError naming the input, the file and the problem.
+Reading takes any recording: a rosbag2 folder (MCAP or sqlite3; the files its metadata.yaml
+lists, whatever its version: Humble writes 5, Jazzy and Kilted 9), a single .mcap or .db3 file,
+or a folder of them without metadata.yaml (split files of one recording); the files' messages
+are merged by log time. Types the Humble store does not know are learned from the definitions
+stored in the files. Inputs that cannot be read (not a recording, an MCAP cut short, a
+malformed sqlite3 file or metadata.yaml) raise UserValueError naming the input, the file and
+the problem.
 
 Messages cross into rosbags from the project's plain dataclasses (`adds_ros.messages`) by a
 field-by-field copy driven by the ROS type definitions, so the bag tools and the node share one
@@ -31,7 +32,6 @@ import functools
 import heapq
 import logging
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -41,7 +41,6 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 import yaml
-from importlib.metadata import version as package_version
 from rosbags.interfaces import (MessageDefinitionFormat, Qos, QosDurability, QosHistory,
                                 QosLiveliness, QosReliability, QosTime)
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
@@ -69,7 +68,6 @@ CAMERA_INFO = 'sensor_msgs/msg/CameraInfo'
 TF_MESSAGE = 'tf2_msgs/msg/TFMessage'
 
 LOGGER = logging.getLogger(__name__)
-rosbags_version = package_version('rosbags')
 _UNSET = QosTime(0, 0)  # rmw "unspecified": the middleware default, as `ros2 bag record` stores
 
 
@@ -544,12 +542,6 @@ def _unreadable(path: Path, err: Exception) -> UserValueError:
         if files is None:
             return UserValueError(f'{path}: cannot read the bag: {METADATA} is malformed '
                                   f'({problem})')
-        version = re.search(r'version (\d+) not supported', reason)
-        if version:
-            return UserValueError(
-                f'{path}: {METADATA} is version {version.group(1)}, newer than this reader '
-                f'(rosbags {rosbags_version}) knows; pass its storage files to read them '
-                f'without it, e.g. {files[0] if files else path / "*.mcap"}')
     else:
         files = storage_files(path)
     for file in files:
@@ -592,13 +584,30 @@ def _learn_types(connections: Iterable) -> None:
             LOGGER.debug(f'cannot use the definition of {msgtype}: {err}')
 
 
+def _files_to_open(path: Path) -> Optional[List[Path]]:
+    """List the storage files to open one by one, or None where rosbags must read the folder.
+
+    A rosbag2 folder's files are opened as standalone files too, metadata.yaml naming them:
+    rosbags' folder reader drops, without a word, the messages of a channel whose QoS in the
+    file differs from metadata.yaml's (a metadata.yaml written for another tool's MCAP, or
+    regenerated), and any metadata version that lists its files reads. Compressed bags are
+    left to rosbags, which decompresses them.
+    """
+    if not (path / METADATA).is_file():
+        return storage_files(path)
+    info = yaml.safe_load((path / METADATA).read_text())['rosbag2_bagfile_information']
+    if str(info.get('compression_mode') or 'none').lower() != 'none':
+        return None
+    return [path / Path(name).name for name in info['relative_file_paths']]
+
+
 class Recording:
     """One recording read by rosbags: a rosbag2 folder, or storage files merged by log time."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        files = [] if (path / METADATA).is_file() else storage_files(path)
-        self._readers = [Reader(file) for file in files] if files else [Reader(path)]
+        files = _files_to_open(path)
+        self._readers = [Reader(path)] if files is None else [Reader(file) for file in files]
         self._open: List[Reader] = []
 
     def open(self) -> None:
