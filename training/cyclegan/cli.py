@@ -11,9 +11,11 @@ reports how close the fake night is to real night.
 import argparse
 import json
 from pathlib import Path
+from typing import List, Optional
 
 from adds_ros.errors import UserError
 from adds_training import cli_config
+from adds_training.tools import batch
 
 HELP = {
     'out': 'run folder (checkpoints, TensorBoard, day2night.pt); an existing run resumes',
@@ -44,13 +46,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     translate = sub.add_parser('translate', help='translate a folder or a split\'s day frames')
     translate.add_argument('--checkpoint', required=True, type=Path,
                            help='day2night.pt or checkpoints/latest.pt of a run')
-    translate.add_argument('--in', dest='in_dir', type=Path, help='folder of day images')
+    translate.add_argument('--in', dest='in_dir', nargs='+', metavar='DIR',
+                           help='folder of day images; several, a glob or a folder of image '
+                           'folders run as a batch, each into --out/<its name>')
     translate.add_argument('--out', dest='out_dir', type=Path, help='output folder')
     translate.add_argument('--root', type=Path, help='processed-data root (with --split)')
     translate.add_argument('--split', help='translate this split into <folder>_fake_night')
     translate.add_argument('--batch-size', type=int, default=8)
     translate.add_argument('--device', default='auto')
     translate.add_argument('--overwrite', action='store_true', help='redo existing outputs')
+    batch.add_arguments(translate)
     measure = sub.add_parser('measure', help='how close fake night is to real night')
     measure.add_argument('--day', type=Path, required=True, help='day inputs')
     measure.add_argument('--fake', type=Path, required=True, help='their fake-night twins')
@@ -69,13 +74,57 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+class TranslateJob(batch.Job):
+    """`adds cyclegan translate` over many folders; a worker holds one generator."""
+
+    command = 'translate'
+    unit = 'image'
+
+    def __init__(self, checkpoint: Path, options: dict) -> None:
+        self.checkpoint, self.options = Path(checkpoint), options
+        self._generator = None
+
+    def generator(self):
+        """Return the held generator, loaded for the worker's first folder that needs one."""
+        if self._generator is None:
+            from adds_training.cyclegan.translate import load_generator
+            self._generator = load_generator(self.checkpoint, self.options['device'])
+        return self._generator
+
+    def run(self, task: batch.Task) -> dict:
+        from adds_training.cyclegan.translate import translate_folder
+        report = translate_folder(self.checkpoint, Path(task.input), Path(task.output),
+                                  loaded=self.generator, **self.options)
+        return dict(frames=report.translated, translated=report.translated,
+                    skipped=report.skipped)
+
+    def complete(self, task: batch.Task, record: Optional[dict]) -> bool:
+        return not self.options['overwrite'] and super().complete(task, record)
+
+    def leftovers(self, task: batch.Task) -> List[Path]:
+        return batch.hidden_temporaries(Path(task.output))
+
+
+def is_image_folder(path: Path) -> bool:
+    from adds_ros.preprocess import IMAGE_SUFFIXES
+    return path.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES and
+                                 not p.name.startswith('.') for p in path.iterdir())
+
+
 def run_translate(args: argparse.Namespace) -> int:
     from adds_training.cyclegan.translate import translate_folder, translate_split
     options = dict(batch_size=args.batch_size, device=args.device, overwrite=args.overwrite)
     if args.split and args.root and not (args.in_dir or args.out_dir):
         report = translate_split(args.checkpoint, args.root, args.split, **options)
     elif args.in_dir and args.out_dir and not (args.split or args.root):
-        report = translate_folder(args.checkpoint, args.in_dir, args.out_dir, **options)
+        if batch.is_batch(args.in_dir, is_image_folder):
+            folders = batch.expand_inputs(args.in_dir, is_image_folder, 'image folder')
+            job = TranslateJob(args.checkpoint, options)
+            return batch.run_command(job, batch.tasks_into(folders, args.out_dir),
+                                     batch.config_from_args(
+                                         args, args.out_dir / f'manifest-{job.command}.json'))
+        report = translate_folder(args.checkpoint, Path(args.in_dir[0]), args.out_dir,
+                                  **options)
     else:
         raise UserError('translate needs either --in and --out, or --root and --split')
     print(f'translated {report.translated}, skipped {report.skipped} (already there)')

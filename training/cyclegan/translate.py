@@ -7,9 +7,10 @@ output keeps the input's file name and size. Existing outputs are skipped (an in
 just continues), and every output is written atomically.
 """
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -68,8 +69,14 @@ def translate_images(generator: ResnetGenerator, images: Sequence[np.ndarray],
 
 
 def translate_pairs(checkpoint: Path, pairs: Sequence[Tuple[Path, Path]], batch_size: int = 8,
-                    device: str = 'auto', overwrite: bool = False) -> TranslationReport:
-    """Translate each (input, output) pair whose output does not exist yet (or all)."""
+                    device: str = 'auto', overwrite: bool = False,
+                    loaded: Optional[Callable[[], Tuple[ResnetGenerator, dict]]] = None
+                    ) -> TranslationReport:
+    """Translate each (input, output) pair whose output does not exist yet (or all).
+
+    `loaded` returns a generator already held (a batch worker serves many folders with one);
+    by default the checkpoint is loaded when there is something to translate.
+    """
     if batch_size < 1:
         raise UserValueError('batch_size must be >= 1')
     unique = dict(pairs)  # a split may list a frame twice
@@ -77,8 +84,9 @@ def translate_pairs(checkpoint: Path, pairs: Sequence[Tuple[Path, Path]], batch_
     report = TranslationReport(translated=0, skipped=len(unique) - len(todo))
     if not todo:
         return report
-    generator, cfg = load_generator(checkpoint, device)
-    with tqdm(total=len(todo), desc='day->night', unit='img', dynamic_ncols=True) as bar:
+    generator, cfg = loaded() if loaded else load_generator(checkpoint, device)
+    with tqdm(total=len(todo), desc='day->night', unit='img', dynamic_ncols=True,
+              disable=not sys.stderr.isatty()) as bar:
         for start in range(0, len(todo), batch_size):
             chunk = todo[start:start + batch_size]
             fakes = translate_images(generator, [layout.read_rgb(src) for src, _ in chunk],

@@ -21,7 +21,10 @@ from adds_ros.errors import UserError
 from adds_training.data import layout
 from adds_training.data.robotcar import raw
 from adds_training.data.robotcar.gt_formats import points_to_depth
-from adds_training.data.robotcar.prepare import report, run_jobs
+from adds_training.data.robotcar.prepare import (SequenceJob, add_sequence_arguments, report,
+                                                 report_line, run_jobs, sequence_batch,
+                                                 single_sequence)
+from adds_training.tools import batch
 
 
 @dataclass
@@ -135,24 +138,42 @@ def make_gt(cfg: GTConfig) -> Counter:
     return counts
 
 
+class GTJob(SequenceJob):
+    """`adds gt` over many sequences, each labelling the folder `adds prepare` named after it."""
+
+    command = 'gt'
+    suffix = layout.GT_SUFFIX
+
+    def run(self, task: batch.Task) -> Dict[str, int]:
+        counts = make_gt(self.task_config(task))
+        if not counts['done'] + counts['resumed']:
+            raise UserError(f'no ground truth written ({report_line(counts, task.input)})')
+        return dict(counts, frames=counts['done'])
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--raw', type=Path, required=True, help='sequence folder')
-    parser.add_argument('--models', type=Path, required=True, help='SDK models/ folder')
+    add_sequence_arguments(parser)
     parser.add_argument('--extrinsics', type=Path, required=True,
                         help='SDK extrinsics/ folder (lms_front.txt, stereo.txt)')
     parser.add_argument('--out', type=Path, required=True, help='processed-data root')
-    parser.add_argument('--folder', required=True, help='prepared folder to label')
+    parser.add_argument('--folder', help='prepared folder to label (a batch: each '
+                        'sequence\'s name, as `adds prepare` names them)')
     parser.add_argument('--split', help='only frames of this split (name in <out>/splits or '
                         'a file); default: every prepared frame')
     parser.add_argument('--window', type=float, default=4.0,
                         help='accumulate lidar scans within ± this many seconds')
-    parser.add_argument('--workers', type=int, default=2)
+    parser.add_argument('--workers', type=int, default=2,
+                        help='processes per sequence (a batch runs --jobs sequences at a time)')
+    batch.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = GTConfig(raw=args.raw, models=args.models, extrinsics=args.extrinsics, out=args.out,
+    sequence = single_sequence(args)
+    cfg = GTConfig(raw=sequence, models=args.models, extrinsics=args.extrinsics, out=args.out,
                    folder=args.folder, split=args.split, window_s=args.window,
                    workers=args.workers)
+    if sequence is None:
+        return sequence_batch(args, GTJob(cfg), ('folder', 'split'))
     try:
         counts = make_gt(cfg)
     except (FileNotFoundError, ValueError) as err:

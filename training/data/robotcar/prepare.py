@@ -16,6 +16,7 @@ from training and validation folders, so near-duplicates of test views cannot in
 """
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections import Counter
@@ -31,6 +32,7 @@ from tqdm import tqdm
 from adds_ros.errors import UserError
 from adds_training.data import layout
 from adds_training.data.robotcar import raw, splits
+from adds_training.tools import batch
 
 LOGGER = logging.getLogger(__name__)
 
@@ -256,13 +258,80 @@ def prepare(cfg: PrepareConfig) -> Counter:
     return counts
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--raw', type=Path, required=True,
-                        help='sequence folder, e.g. .../2014-12-09-13-21-02')
+class SequenceJob(batch.Job):
+    """A per-sequence command over many sequences: each writes the folder named as it is."""
+
+    suffix = ''  # the output folder is `<root>/<sequence name><suffix>`
+
+    def __init__(self, cfg) -> None:
+        self.cfg = cfg
+
+    def task_config(self, task: batch.Task):
+        """Return a task's one-sequence config: its raw folder, its name as the folder."""
+        return dataclasses.replace(self.cfg, raw=Path(task.input), folder=Path(task.input).name)
+
+    def leftovers(self, task: batch.Task) -> List[Path]:
+        return batch.hidden_temporaries(Path(task.output))
+
+
+class PrepareJob(SequenceJob):
+    """`adds prepare` over many sequences; each one's split is named as its folder."""
+
+    command = 'prepare'
+
+    def run(self, task: batch.Task) -> Dict[str, int]:
+        counts = prepare(self.task_config(task))
+        if not counts['done'] + counts['resumed']:
+            raise UserError(f'no frame written ({report_line(counts, task.input)})')
+        return dict(counts, frames=counts['done'])
+
+    def leftovers(self, task: batch.Task) -> List[Path]:
+        root, folder = self.cfg.out, Path(task.input).name
+        return (super().leftovers(task) + batch.hidden_temporaries(root, f'{folder}.timestamps')
+                + batch.hidden_temporaries(layout.split_path(root, folder).parent,
+                                           f'{folder}.txt'))
+
+
+def is_sequence(path: Path) -> bool:
+    return (path / raw.IMAGE_TIMESTAMPS).is_file()
+
+
+def sequence_batch(args: argparse.Namespace, job: SequenceJob, single: Sequence[str]) -> int:
+    """Run `job` over every sequence `--raw` names; `single` are the one-sequence options."""
+    given = [f'--{name.replace("_", "-")}' for name in single if getattr(args, name)]
+    if given:
+        raise UserError(f'{", ".join(given)} name(s) one sequence\'s output; with many '
+                        'sequences each writes the folder named as the sequence')
+    sequences = batch.expand_inputs(args.raw, is_sequence, 'RobotCar sequence')
+    tasks = batch.tasks_into(sequences, args.out, lambda p: p.name + job.suffix)
+    return batch.run_command(job, tasks, batch.config_from_args(
+        args, args.out / f'manifest-{job.command}.json'))
+
+
+def add_sequence_arguments(parser: argparse.ArgumentParser) -> None:
+    """--raw (one or many sequences) and --models, shared by `adds prepare` and `adds gt`."""
+    parser.add_argument('--raw', nargs='+', required=True, metavar='SEQUENCE',
+                        help='sequence folder, e.g. .../2014-12-09-13-21-02; several, a glob or '
+                        'a folder of sequences run as a batch, each into the folder named as '
+                        'the sequence')
     parser.add_argument('--models', type=Path, required=True,
                         help='the RobotCar SDK models/ folder (camera model and LUT)')
+
+
+def single_sequence(args: argparse.Namespace) -> Optional[Path]:
+    """Return the one sequence of a plain run, or None for a batch (needs no --folder)."""
+    if batch.is_batch(args.raw, is_sequence):
+        return None
+    if not args.folder:
+        raise UserError('--folder is required (the output folder, e.g. day_train)')
+    return Path(args.raw[0])
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_sequence_arguments(parser)
     parser.add_argument('--out', type=Path, required=True, help='processed-data root')
-    parser.add_argument('--folder', required=True, help='output folder, e.g. day_train')
+    parser.add_argument('--folder', help='output folder, e.g. day_train (a batch: each '
+                        'sequence\'s name)')
     parser.add_argument('--split', default='', help='split name to write (default: folder)')
     parser.add_argument('--height', type=int, default=256)
     parser.add_argument('--width', type=int, default=512)
@@ -283,25 +352,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--exclude-margin', type=float, default=EXCLUDE_MARGIN_S,
                         metavar='SECONDS', help='drop frames this close in time to a held-out '
                         f'test frame (default {EXCLUDE_MARGIN_S:g} s)')
-    parser.add_argument('--workers', type=int, default=2)
+    parser.add_argument('--workers', type=int, default=2,
+                        help='processes per sequence (a batch runs --jobs sequences at a time)')
+    batch.add_arguments(parser)
+
+
+def report_line(counts: Counter, what: str) -> str:
+    problems = {k: v for k, v in counts.items() if k not in ('done', 'resumed') and v}
+    return (f'{what}: {counts["done"]} written, {counts["resumed"]} already done'
+            + ''.join(f', {v} {k}' for k, v in sorted(problems.items())))
 
 
 def report(counts: Counter, what: str) -> int:
     """Print the end-of-run summary; exit status 1 only if nothing usable was produced."""
-    problems = {k: v for k, v in counts.items() if k not in ('done', 'resumed') and v}
-    print(f'{what}: {counts["done"]} written, {counts["resumed"]} already done'
-          + ''.join(f', {v} {k}' for k, v in sorted(problems.items())))
+    print(report_line(counts, what))
     return 0 if counts['done'] + counts['resumed'] else 1
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = PrepareConfig(raw=args.raw, models=args.models, out=args.out, folder=args.folder,
+    sequence = single_sequence(args)
+    cfg = PrepareConfig(raw=sequence, models=args.models, out=args.out, folder=args.folder,
                         split=args.split, height=args.height, width=args.width,
                         crop_rows=tuple(args.crop_rows), static_threshold=args.static_threshold,
                         split_file=args.split_file, split_format=args.split_format,
                         frames=tuple(args.frames) if args.frames else None,
                         workers=args.workers, exclude_splits=tuple(args.exclude_split),
                         exclude_margin_s=args.exclude_margin)
+    if sequence is None:
+        return sequence_batch(args, PrepareJob(cfg), ('folder', 'split', 'split_file'))
     try:
         counts = prepare(cfg)
     except (FileNotFoundError, ValueError) as err:

@@ -40,6 +40,7 @@ from adds_ros.messages import CameraInfo, CompressedImage, Image, array_from_flo
 from adds_ros.params import NodeParams, load_params_file
 from adds_ros.pipeline import (COLORIZED, DEPTH, DEPTH_INFO, INVERSE, EstimatorFactory,
                                FramePipeline, default_estimator_factory)
+from adds_training.tools import batch
 from adds_training.tools.bags import rosbag_io
 from adds_training.data import layout
 from adds_training.metrics import (METRIC_NAMES, Protocol, evaluate_image, get_protocol,
@@ -294,9 +295,73 @@ def bag_depth(cfg: BagDepthConfig,
     return summary
 
 
+class BagDepthJob(batch.Job):
+    """`adds bag-depth` over many bags: one task per bag; a worker keeps its model(s)."""
+
+    command = 'bag-depth'
+
+    def __init__(self, cfg: BagDepthConfig) -> None:
+        self.cfg = cfg
+        self._estimators: Dict[Tuple[str, str, str, str], Any] = {}
+
+    def held_estimator(self, model: str, params: NodeParams) -> Any:
+        """Give every bag the worker's estimator: the model is loaded once per worker."""
+        key = (model, params.backend, params.device, params.precision)
+        if key not in self._estimators:
+            self._estimators[key] = default_estimator_factory(model, params)
+        return _HeldEstimator(self._estimators[key])
+
+    def run(self, task: batch.Task) -> Dict[str, Any]:
+        cfg = dataclasses.replace(self.cfg, bag=Path(task.input), out=Path(task.output))
+        held = len(self._estimators)
+        summary = bag_depth(cfg, self.held_estimator)
+        if not summary.written:
+            raise UserError(f'no depth frame written ({summary.frames} frames in, skipped: '
+                            f'{dict(summary.skipped) or "none"})')
+        return dict(frames=summary.frames, written=summary.written,
+                    skipped=dict(summary.skipped),
+                    mean_latency_ms=round(summary.mean_latency_ms, 3) if summary.written else None,
+                    models_loaded=len(self._estimators) - held)
+
+    def complete(self, task: batch.Task, record: Optional[dict]) -> bool:
+        return not self.cfg.overwrite and (Path(task.output) / rosbag_io.METADATA).is_file()
+
+    def leftovers(self, task: batch.Task) -> List[Path]:
+        out = Path(task.output)
+        return [p for p in batch.hidden_temporaries(out.parent, out.name)
+                if p.name.endswith('.partial')]
+
+    def close(self) -> None:
+        for estimator in self._estimators.values():
+            getattr(estimator, 'close', lambda: None)()
+        self._estimators.clear()
+
+
+class _HeldEstimator:
+    """An estimator the pipeline of one bag uses but does not close: the worker holds it."""
+
+    def __init__(self, estimator: Any) -> None:
+        self._estimator = estimator
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._estimator, name)
+
+    def close(self) -> None:
+        """Keep it open for the worker's next bag."""
+
+
+def is_bag(path: Path) -> bool:
+    """Any recording the readers take: a rosbag2 folder, .mcap/.db3 files or a folder of them."""
+    return rosbag_io.is_recording(path)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('bag', type=Path, help='input bag folder')
-    parser.add_argument('--out', type=Path, required=True, help='output bag folder to create')
+    parser.add_argument('bags', nargs='+', metavar='BAG',
+                        help='input recording: a rosbag2 folder, an .mcap or .db3 file, or a '
+                        'folder of them without metadata.yaml (one recording); several, a glob '
+                        'or a folder of recordings run as a batch into the --out folder')
+    parser.add_argument('--out', type=Path, required=True, help='output bag folder to create '
+                        '(a batch: the folder that receives one bag per input, same name)')
     parser.add_argument('--model', required=True, help='depth model (.onnx / .engine / .pt)')
     parser.add_argument('--backend', help='inference backend (default: the node parameter)')
     parser.add_argument('--device', help="inference device, e.g. 'cpu', 'cuda:0'")
@@ -317,6 +382,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--protocol', default='adds40', help='evaluation protocol, e.g. adds40, '
                         'adds60, md4all, rnw40')
     parser.add_argument('--overwrite', action='store_true', help='replace an existing bag')
+    batch.add_arguments(parser)
 
 
 def node_params(args: argparse.Namespace) -> NodeParams:
@@ -331,7 +397,7 @@ def node_params(args: argparse.Namespace) -> NodeParams:
     return NodeParams.from_dict(values)
 
 
-def build_config(args: argparse.Namespace) -> BagDepthConfig:
+def build_config(args: argparse.Namespace, bag: Path) -> BagDepthConfig:
     """Build the node's parameters, then put this command's own flags on top."""
     params = node_params(args)
     overrides = {name: value for name, value in
@@ -340,7 +406,7 @@ def build_config(args: argparse.Namespace) -> BagDepthConfig:
         overrides.update(scale_mode='fixed', scale_factor=float(args.scale))
     if args.gt is not None and not args.gt_folder:
         raise ValueError('--gt needs --gt-folder (the processed folder the GT belongs to)')
-    return BagDepthConfig(bag=args.bag, out=args.out, params=dataclasses.replace(params,
+    return BagDepthConfig(bag=bag, out=args.out, params=dataclasses.replace(params,
                           **overrides), topic=args.topic, out_ns=args.out_ns,
                           storage=args.storage, split_size_mb=args.split_size,
                           copy_tf=not args.no_tf, gt_root=args.gt, gt_folder=args.gt_folder,
@@ -360,9 +426,28 @@ def report(summary: BagDepthSummary, protocol: str) -> str:
     return '\n'.join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
+def run_batch(args: argparse.Namespace) -> int:
+    """Many bags: each into `--out/<bag name>`, as tasks of the batch runner."""
+    if args.gt is not None:
+        raise UserError('--gt scores one bag against its own GT folder: run it per bag')
+    bags = batch.expand_inputs(args.bags, is_bag, 'bag')
     try:
-        cfg = build_config(args)
+        cfg = build_config(args, bags[0])
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    if not Path(cfg.params.model).is_file():
+        raise UserError(f'no model at {cfg.params.model!r}')
+    job = BagDepthJob(cfg)
+    tasks = batch.tasks_into(bags, args.out, lambda p: p.stem if p.is_file() else p.name)
+    return batch.run_command(job, tasks, batch.config_from_args(
+        args, args.out / f'manifest-{job.command}.json'))
+
+
+def run(args: argparse.Namespace) -> int:
+    if batch.is_batch(args.bags, is_bag):
+        return run_batch(args)
+    try:
+        cfg = build_config(args, Path(args.bags[0]))
         summary = bag_depth(cfg)
     except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as err:
         raise UserError(str(err)) from None  # paths, values, the model or device given

@@ -1,0 +1,76 @@
+# Copyright 2026 adds_ros developers
+# SPDX-License-Identifier: Apache-2.0
+"""The batch runner on a real local Ray cluster (2 CPUs), shared by the module's tests.
+
+Ray is the optional `cluster` extra: without it these tests are skipped with that reason.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from adds_ros.params import NodeParams
+from adds_training.tools import batch
+from adds_training.tools.bags.bag_depth import BagDepthConfig, BagDepthJob
+from batch_fixtures import Killer, make_bags, messages, one_at_a_time, partials, slow_model
+
+ray = pytest.importorskip('ray', reason='needs Ray (pip install .[cluster])')
+SIZE = (96, 128)
+
+
+@pytest.fixture(scope='module')
+def cluster():
+    """One Ray instance for the module: starting one costs seconds."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray.cluster_resources()
+    ray.shutdown()
+
+
+@pytest.fixture(scope='module')
+def scene(tmp_path_factory):
+    root = tmp_path_factory.mktemp('batch_ray')
+    bags = make_bags(root, [40, 3, 4, 3], SIZE)
+    model = slow_model(root / 'slow.onnx', SIZE)
+    return bags, model, one_at_a_time(bags, root / 'sequential', model)
+
+
+def depth_job(model: Path) -> BagDepthJob:
+    return BagDepthJob(BagDepthConfig(bag=Path(), out=Path(), params=NodeParams(model=str(model))))
+
+
+def assert_same_as_one_at_a_time(out: Path, bags, reference) -> None:
+    for bag in bags:
+        assert messages(out / bag.name) == messages(reference[bag.name]), bag.name
+    assert partials(out) == []
+
+
+@pytest.mark.slow
+def test_ray_actors_equal_one_at_a_time_and_hold_one_model_each(cluster, scene, tmp_path):
+    assert cluster['CPU'] == 2
+    bags, model, reference = scene
+    cfg = batch.BatchConfig(manifest=tmp_path / 'manifest.json', jobs=2, ray='auto')
+    report = batch.run_batch(depth_job(model), batch.tasks_into(bags, tmp_path / 'out'), cfg)
+    assert report.ok and report.frames == 50
+    assert_same_as_one_at_a_time(tmp_path / 'out', bags, reference)
+    records = report.records.values()
+    workers = {r['worker']['pid'] for r in records}
+    assert len(workers) == 2  # two actors served four bags, each loading the model once
+    assert sum(r['counts']['models_loaded'] for r in records) == 2
+    assert ray.is_initialized()  # the runner leaves a cluster it did not start running
+
+
+@pytest.mark.slow
+def test_a_killed_ray_worker_costs_a_retry_not_a_partial_output(cluster, scene, tmp_path):
+    bags, model, reference = scene
+    out = tmp_path / 'out'
+    cfg = batch.BatchConfig(manifest=out / 'manifest.json', jobs=2, ray='auto')
+    killer = Killer(cfg.manifest, bags[0], out / bags[0].name)
+    killer.start()
+    report = batch.run_batch(depth_job(model), batch.tasks_into(bags, out), cfg)
+    killer.join()
+    assert killer.killed is not None
+    record = report.records[str(bags[0].absolute())]
+    assert (record['status'], record['attempts']) == ('done', 2)
+    assert record['worker']['pid'] != killer.killed
+    assert report.ok
+    assert_same_as_one_at_a_time(out, bags, reference)
