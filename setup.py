@@ -50,9 +50,10 @@ EXTRAS = {
     ],
 }
 EXTRAS['all'] = sorted({req for reqs in EXTRAS.values() for req in reqs})
-# TensorRT comes from JetPack or NVIDIA's index; this is its CUDA layer (match the driver's CUDA
-# major, 12 on JetPack 6). Not in 'all': it is for GPU machines.
-EXTRAS['tensorrt'] = ['cuda-python>=12']
+# TensorRT comes from JetPack or NVIDIA's index; this is its CUDA layer: 12.x and 13.x are
+# supported (handles converted as 13 asks, adds_ros/backends/cuda_layer.py). Its major must be
+# the driver's CUDA major: 12 on JetPack 6 (docs/deploy.md). Not in 'all': for GPU machines.
+EXTRAS['tensorrt'] = ['cuda-python>=12,<14']
 EXTRAS['ros'] = ROS_WHEELS
 
 setup(

@@ -32,6 +32,13 @@ class NodeParams:
     device: str = param('auto', "inference device, e.g. 'cpu', 'cuda:0'")
     precision: str = param('auto', 'TensorRT engine precision for an .onnx model (auto: fp16 '
                                    'where the GPU runs it fast, else fp32)', choices=PRECISIONS)
+    workspace_mib: int = param(0, 'TensorRT builder workspace (MiB) of an engine built from an '
+                               '.onnx model; 0: reuse a cached engine built with any limit '
+                               '(adds engine --workspace-mib), else build with 1024',
+                               (0, 1 << 20))
+    calib: str = param('', 'INT8 calibration for precision int8: a folder of camera images or '
+                       'a .calib cache (adds engine --calib); empty: the one cache for this '
+                       'model and GPU')
     domain: str = param('auto', 'day/night stem: auto (from illumination) or forced',
                         choices=DOMAIN_MODES)
     night_below: float = param(0.25, 'smoothed mean luma under which night starts', (0.0, 1.0))
@@ -97,6 +104,15 @@ class NodeParams:
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
+
+    def backend_options(self) -> Dict[str, Any]:
+        """Return the engine-builder options the parameters set (the TensorRT backend's).
+
+        Unset ones are left out, so the other backends run as before.
+        """
+        options: Dict[str, Any] = {'workspace_mib': self.workspace_mib or None,
+                                   'calib': self.calib or None}
+        return {name: value for name, value in options.items() if value is not None}
 
     def domain_config(self) -> DomainConfig:
         return DomainConfig(mode=self.domain, night_below=self.night_below,

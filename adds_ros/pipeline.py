@@ -41,7 +41,7 @@ def default_estimator_factory(model: str, params: NodeParams) -> Any:
     """Build the project's DepthEstimator (imported here: it pulls in the backends)."""
     from adds_ros.estimator import DepthEstimator
     return DepthEstimator(model, backend=params.backend, device=params.device,
-                          precision=params.precision)
+                          precision=params.precision, **params.backend_options())
 
 
 def camera_k_from_metadata(metadata: Any, height: int, width: int) -> np.ndarray:

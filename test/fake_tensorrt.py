@@ -38,6 +38,7 @@ import json
 import sys
 import threading
 import types
+import warnings
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -62,13 +63,33 @@ class CUdevice_attribute(enum.IntEnum):  # noqa: N801 - cuda-python's name
 
 
 class _Handle:
-    """An opaque driver handle converting to int, like cuda-python's CUcontext/CUstream."""
+    """An opaque driver handle like cuda-python's CUcontext/CUstream/CUdeviceptr.
+
+    cuda-bindings 13 deprecates `int(handle)` (and may remove it): `__int__` warns as it does,
+    and the test module turns that warning into an error, so the CUDA layer must convert with
+    `cuda.bindings.utils.get_cuda_native_handle` (`get_cuda_native_handle` below).
+    """
 
     def __init__(self, value: int) -> None:
         self.value = value
 
     def __int__(self) -> int:
+        warnings.warn('int() on a CUDA handle is deprecated (cuda-bindings 13): use '
+                      'cuda.bindings.utils.get_cuda_native_handle', DeprecationWarning,
+                      stacklevel=2)
         return self.value
+
+
+def _raw(value) -> int:
+    """The address behind a handle or a plain integer (the fake's own, warning-free view)."""
+    return value.value if isinstance(value, _Handle) else int(value)
+
+
+def get_cuda_native_handle(obj) -> int:
+    """cuda.bindings.utils.get_cuda_native_handle: the address of a driver object."""
+    if not isinstance(obj, _Handle):
+        raise TypeError(f'not a CUDA object: {obj!r}')
+    return obj.value
 
     def __repr__(self) -> str:
         return f'<{type(self).__name__} {self.value:#x}>'
@@ -207,7 +228,7 @@ class FakeDriver(types.ModuleType):
         return (CUresult.CUDA_SUCCESS,)
 
     def cuCtxPushCurrent(self, context):  # noqa: N802
-        found = self.contexts.get(int(context))
+        found = self.contexts.get(_raw(context))
         if found is None or not found.alive:
             return (CUresult.CUDA_ERROR_CONTEXT_IS_DESTROYED,)
         self.stack().append(found)
@@ -234,7 +255,7 @@ class FakeDriver(types.ModuleType):
 
     def _stream_error(self, stream) -> Optional[CUresult]:
         error = self._need_context()
-        owner = self.streams.get(int(stream))
+        owner = self.streams.get(_raw(stream))
         if error:
             return error
         if owner is None or not owner.alive:
@@ -247,7 +268,7 @@ class FakeDriver(types.ModuleType):
     def cuStreamDestroy(self, stream):  # noqa: N802
         error = self._stream_error(stream)
         if not error:
-            del self.streams[int(stream)]
+            del self.streams[_raw(stream)]
         return (error or CUresult.CUDA_SUCCESS,)
 
     # -- memory
@@ -264,12 +285,12 @@ class FakeDriver(types.ModuleType):
         error = self._need_context()
         if error:
             return (error,)
-        entry = self.memory.get(int(address))
+        entry = self.memory.get(_raw(address))
         if entry is None or entry[2] != kind:
             return (CUresult.CUDA_ERROR_INVALID_VALUE,)
         if not entry[1].alive:
             return (CUresult.CUDA_ERROR_CONTEXT_IS_DESTROYED,)
-        del self.memory[int(address)]
+        del self.memory[_raw(address)]
         return (CUresult.CUDA_SUCCESS,)
 
     def cuMemAlloc(self, nbytes: int):  # noqa: N802
@@ -277,13 +298,13 @@ class FakeDriver(types.ModuleType):
         return error, CUdeviceptr(address) if address else None
 
     def cuMemFree(self, pointer):  # noqa: N802
-        return self._free(int(pointer), 'device')
+        return self._free(_raw(pointer), 'device')
 
     def cuMemAllocHost(self, nbytes: int):  # noqa: N802
         return self._alloc(nbytes, 'host')
 
     def cuMemFreeHost(self, pointer):  # noqa: N802
-        return self._free(int(pointer), 'host')
+        return self._free(_raw(pointer), 'host')
 
     def _copy(self, destination: int, source: int, nbytes: int, device: int, stream=None):
         """Copy between any host address and `device`, a live device allocation."""
@@ -291,12 +312,12 @@ class FakeDriver(types.ModuleType):
         if error:
             return (error,)
         try:
-            self.view(int(device), nbytes)
+            self.view(_raw(device), nbytes)
         except FakeCudaError:
             return (CUresult.CUDA_ERROR_ILLEGAL_ADDRESS,)
-        if self.memory.get(int(device), (None, None, 'device'))[2] != 'device':
+        if self.memory.get(_raw(device), (None, None, 'device'))[2] != 'device':
             return (CUresult.CUDA_ERROR_INVALID_VALUE,)
-        ctypes.memmove(int(destination), int(source), nbytes)
+        ctypes.memmove(_raw(destination), int(source), nbytes)
         return (CUresult.CUDA_SUCCESS,)
 
     def cuMemcpyHtoD(self, destination, source, nbytes: int):  # noqa: N802
@@ -306,7 +327,7 @@ class FakeDriver(types.ModuleType):
         return self._copy(destination, source, nbytes, destination, stream)
 
     def cuMemcpyDtoHAsync(self, destination, source, nbytes: int, stream):  # noqa: N802
-        self.host_copies.append(int(source))
+        self.host_copies.append(_raw(source))
         return self._copy(destination, source, nbytes, source, stream)
 
 
@@ -579,7 +600,7 @@ def make_tensorrt(version: str, driver: FakeDriver) -> types.ModuleType:
                 pointers = calibrator.get_batch([tensor.name])
                 if pointers is None:
                     break
-                data = np.frombuffer(driver.view(int(pointers[0]), nbytes),
+                data = np.frombuffer(driver.view(_raw(pointers[0]), nbytes),
                                      _NUMPY[tensor.dtype.name]).astype(np.float32)
                 peak = max(peak, float(np.abs(data).max()))
             if peak == 0.0:
@@ -672,15 +693,15 @@ def make_tensorrt(version: str, driver: FakeDriver) -> types.ModuleType:
             return tuple(batch if d == -1 and i == 0 else d for i, d in enumerate(dims))
 
         def set_tensor_address(self, name: str, address: int) -> bool:
-            driver.view(int(address), 1)
-            self.addresses[name] = int(address)
+            driver.view(_raw(address), 1)
+            self.addresses[name] = _raw(address)
             return True
 
         def execute_async_v3(self, stream_handle: int) -> bool:
             context = need_context('execute_async_v3')
             if context is not self.engine.cuda_context:
                 raise FakeCudaError('engine executed in another engine\'s CUDA context')
-            if driver.streams.get(int(stream_handle)) is not context:
+            if driver.streams.get(_raw(stream_handle)) is not context:
                 raise FakeCudaError('execute_async_v3 on a stream of another context')
             feeds = {}
             for name, (dims, dtype, mode) in self.engine.tensors.items():
@@ -750,7 +771,7 @@ def make_pycuda(driver: FakeDriver) -> types.ModuleType:
 
     class Context:
         def __init__(self, handle, device: int) -> None:
-            self.handle, self.device, self.attached = int(handle), device, True
+            self.handle, self.device, self.attached = _raw(handle), device, True
 
         def push(self) -> None:
             check(driver.cuCtxPushCurrent(CUcontext(self.handle)))
@@ -761,7 +782,7 @@ def make_pycuda(driver: FakeDriver) -> types.ModuleType:
 
         @staticmethod
         def get_current():
-            handle = int(check(driver.cuCtxGetCurrent()))
+            handle = _raw(check(driver.cuCtxGetCurrent()))
             return Context(handle, -1) if handle else None
 
         def detach(self) -> None:                 # a primary context: release one reference
@@ -794,7 +815,7 @@ def make_pycuda(driver: FakeDriver) -> types.ModuleType:
 
     class DeviceAllocation:
         def __init__(self, nbytes: int) -> None:
-            self.address = int(check(driver.cuMemAlloc(nbytes)))
+            self.address = _raw(check(driver.cuMemAlloc(nbytes)))
 
         def __int__(self) -> int:
             return self.address
@@ -813,7 +834,7 @@ def make_pycuda(driver: FakeDriver) -> types.ModuleType:
 
     class Stream:
         def __init__(self) -> None:
-            self.handle = int(check(driver.cuStreamCreate(0)))
+            self.handle = _raw(check(driver.cuStreamCreate(0)))
 
         def synchronize(self) -> None:
             check(driver.cuStreamSynchronize(CUstream(self.handle)))
@@ -856,9 +877,13 @@ def install(monkeypatch, version: str, devices=None, layer: str = 'cuda-python'
     cuda.__spec__ = importlib.machinery.ModuleSpec('cuda', None, is_package=True)
     bindings = types.ModuleType('cuda.bindings')
     bindings.__spec__ = importlib.machinery.ModuleSpec('cuda.bindings', None, is_package=True)
-    bindings.driver, cuda.bindings = driver, bindings
+    utils = types.ModuleType('cuda.bindings.utils')
+    utils.__spec__ = importlib.machinery.ModuleSpec('cuda.bindings.utils', None)
+    utils.get_cuda_native_handle = get_cuda_native_handle
+    bindings.driver, bindings.utils, cuda.bindings = driver, utils, bindings
     driver.__spec__ = importlib.machinery.ModuleSpec('cuda.bindings.driver', None)
     for name, module in (('cuda', cuda), ('cuda.bindings', bindings),
-                         ('cuda.bindings.driver', driver), ('pycuda', None)):
+                         ('cuda.bindings.driver', driver), ('cuda.bindings.utils', utils),
+                         ('pycuda', None)):
         monkeypatch.setitem(sys.modules, name, module)
     return trt

@@ -8,6 +8,7 @@ import json
 import os
 import threading
 
+import numpy as np
 import pytest
 
 from adds_ros.backends import engine_cache
@@ -274,3 +275,112 @@ def test_calibration_cache_is_named_after_onnx_images_and_platform(tmp_path, onn
     assert find_calibration_caches([tmp_path], onnx_file, 'c' * 64, PLATFORM) == []
     other_gpu = dataclasses.replace(PLATFORM, sm_count=8)
     assert find_calibration_caches([tmp_path], onnx_file, onnx_sha, other_gpu) == []
+
+
+def test_an_unset_setting_reuses_an_engine_built_with_any_value_of_it(onnx_file):
+    """Rule 4a: with the workspace left open, an engine built with 512 MiB is reused."""
+    trt = FakeTensorRT(onnx_file)
+    jetson = load(onnx_file, trt, settings=dataclasses.replace(SETTINGS, workspace_mib=512))
+    reused = load(onnx_file, trt, open_fields=('workspace_mib',))
+    assert not reused.built and trt.builds == 1
+    assert reused.path == jetson.path and reused.key.workspace_mib == 512
+    fp16 = dataclasses.replace(SETTINGS, precision='fp16')   # only the open field may differ
+    assert load(onnx_file, trt, settings=fp16, open_fields=('workspace_mib',)).built
+    exact = load(onnx_file, trt)                             # 1024 asked for: its own engine
+    assert exact.built and exact.key.workspace_mib == 1024 and trt.builds == 3
+
+
+# ------------------------------------------- the node with deploy.md's recipes (fake TensorRT)
+
+
+class Silent:
+    """The node core's transport, with one subscriber on every topic."""
+
+    def publish(self, topic, msg):
+        pass
+
+    def subscriber_count(self, topic):
+        return 1
+
+    def publisher_count(self, topic):
+        return 0
+
+
+def node_backend(model, **params):
+    """Configure the depth node core with its own estimator factory; return its backend."""
+    import logging
+
+    from adds_ros.node_core import DepthNodeCore
+    from adds_ros.params import NodeParams
+
+    core = DepthNodeCore(NodeParams(model=str(model), **params), Silent(),
+                         logger=logging.getLogger('test'))
+    core.configure()
+    backend = core.pipeline.estimators['day'].backend
+    key, built = backend.cached.key, backend.cached.built
+    core.shutdown()
+    return key, built
+
+
+@pytest.fixture
+def fake_jetson(monkeypatch, tmp_path):
+    """Fake TensorRT 10.3 on an AGX Orin (JetPack 6) and a small depth model beside it."""
+    import fake_tensorrt
+
+    from adds_ros.testing.tiny_model import tiny_model
+
+    trt = fake_tensorrt.install(monkeypatch, '10.3.0', [('Orin', (8, 7), 16, 64 << 30)])
+    return trt, tiny_model(tmp_path / 'adds.onnx')
+
+
+def test_jetson_recipe_then_the_node_builds_one_engine(fake_jetson):
+    """docs/deploy.md 2b: `adds engine --precision fp16 --workspace-mib 512`, then depth_node
+    with its default parameters finds that engine: one build, not two."""
+    trt, model = fake_jetson
+    parser = argparse.ArgumentParser()
+    engine_cli.add_arguments(parser)
+    assert engine_cli.run(parser.parse_args(['--onnx', str(model), '--precision', 'fp16',
+                                             '--workspace-mib', '512'])) == 0
+    assert len(trt.builds) == 1 and trt.builds[0]['workspace'] == 512 << 20
+    key, built = node_backend(model)
+    assert not built and len(trt.builds) == 1
+    assert (key.precision, key.workspace_mib) == ('fp16', 512)
+    key, built = node_backend(model, workspace_mib=512)   # said explicitly
+    assert not built and len(trt.builds) == 1
+    key, built = node_backend(model, workspace_mib=256)   # another limit: built
+    assert built and key.workspace_mib == 256 and trt.builds[-1]['workspace'] == 256 << 20
+
+
+@pytest.mark.parametrize('precision', ['fp32', 'fp16'])
+def test_the_nodes_precision_reaches_the_backend(fake_jetson, precision):
+    """Auto would pick fp16 on an Orin: fp32 must come from the parameter."""
+    trt, model = fake_jetson
+    key, built = node_backend(model, precision=precision)
+    assert built and key.precision == precision
+    assert trt.builds[-1]['flags'] & {'FP16', 'INT8'} == ({'FP16'} if precision == 'fp16'
+                                                          else set())
+
+
+def test_the_nodes_calibration_parameter_reaches_the_backend(fake_jetson, tmp_path):
+    import cv2
+
+    trt, model = fake_jetson
+    images = tmp_path / 'frames'
+    images.mkdir()
+    for i in range(2):
+        cv2.imwrite(str(images / f'{i}.png'),
+                    np.random.default_rng(i).integers(0, 256, (48, 80, 3), np.uint8))
+    key, built = node_backend(model, precision='int8', calib=str(images))
+    assert built and key.precision == 'int8' and key.calibration_sha256 == sha256_files(
+        sorted(images.iterdir()))
+    with pytest.raises(RuntimeError, match='--calib: no images'):
+        node_backend(model, precision='int8', calib=str(tmp_path / 'none'))
+
+
+def test_builder_parameters_on_a_backend_without_a_builder_are_refused(tmp_path):
+    from adds_ros.estimator import DepthEstimator
+    from adds_ros.testing.tiny_model import tiny_model
+
+    model = tiny_model(tmp_path / 'adds.onnx')
+    with pytest.raises(UserError, match='onnxruntime backend takes no workspace_mib'):
+        DepthEstimator(model, backend='onnxruntime', device='cpu', workspace_mib=512)

@@ -77,7 +77,7 @@ class CudaLayer(abc.ABC):
     @staticmethod
     def handle(context: Any) -> int:
         """Convert a context or stream to an integer, 0 for none."""
-        return int(context) if context is not None else 0
+        return native_handle(context)
 
     @abc.abstractmethod
     def stream_create(self) -> Any:
@@ -148,6 +148,24 @@ class PrimaryContext:
         if self.context is not None:
             context, self.context = self.context, None
             self.layer.release_primary(self.index, context)
+
+
+def native_handle(obj: Any) -> int:
+    """Return the address behind a cuda-python driver object (0 for None).
+
+    cuda-bindings 13 deprecates `int(obj)` for this (subject to removal) and recommends
+    `cuda.bindings.utils.get_cuda_native_handle`, which 12.9 added too; older cuda-python has
+    no `utils` and `int()` is its only conversion.
+    """
+    if obj is None:
+        return 0
+    if isinstance(obj, int):
+        return obj
+    try:
+        from cuda.bindings.utils import get_cuda_native_handle
+    except ImportError:
+        return int(obj)
+    return int(get_cuda_native_handle(obj))
 
 
 def _driver():
@@ -227,7 +245,8 @@ class CudaPythonLayer(CudaLayer):
         self._check('cuStreamDestroy', self.driver.cuStreamDestroy(stream))
 
     def mem_alloc(self, nbytes: int) -> int:
-        return int(self._check('cuMemAlloc', self.driver.cuMemAlloc(max(int(nbytes), 1))))
+        pointer = self._check('cuMemAlloc', self.driver.cuMemAlloc(max(int(nbytes), 1)))
+        return native_handle(pointer)
 
     def mem_free(self, pointer: int) -> None:
         self._check('cuMemFree', self.driver.cuMemFree(pointer))
@@ -235,7 +254,8 @@ class CudaPythonLayer(CudaLayer):
     def host_empty(self, shape: Sequence[int], dtype: Any) -> np.ndarray:
         dtype = np.dtype(dtype)
         nbytes = max(int(np.prod(shape)) * dtype.itemsize, 1)
-        address = int(self._check('cuMemAllocHost', self.driver.cuMemAllocHost(nbytes)))
+        address = native_handle(self._check('cuMemAllocHost',
+                                            self.driver.cuMemAllocHost(nbytes)))
         buffer = (ctypes.c_char * nbytes).from_address(address)
         array = np.frombuffer(buffer, dtype=dtype, count=int(np.prod(shape))).reshape(shape)
         self._hosts[array.ctypes.data] = address

@@ -23,6 +23,11 @@ Cache and key
 4. The file name carries the key's digest, `<onnx stem>.<precision>.<digest>.engine`: engines
    for several GPUs (a Jetson and a desktop sharing a folder) and settings live side by side and
    never overwrite each other.
+4a. A setting the caller left unset (`open_fields`: the node's workspace limit when its
+   `workspace_mib` parameter is 0) does not pick the engine: a valid engine for this key that
+   differs only there is reused, so `adds engine --workspace-mib 512` (the Jetson recipe)
+   followed by the node loads that engine instead of building a second one with 1024 MiB.
+   Only when none exists is an engine built with the default value.
 5. Beside every engine is a JSON record written *after* the engine: the full key, the engine's
    size and SHA-256, the model metadata. An engine without a record (a build killed half-way, a
    file copied from elsewhere) is never used.
@@ -258,16 +263,31 @@ def calibration_cache_path(folder: PathLike, onnx_path: PathLike, onnx_sha256: s
                            f'{calibration_sha256}-{platform.slug()}.calib')
 
 
+def calibration_of(cache: Path, onnx_path: PathLike, onnx_sha256: str,
+                   platform: Platform) -> Optional[str]:
+    """Return the images hash of a calibration cache of this ONNX and platform, else None.
+
+    Rule 12 puts the hash in the name; an empty file or another model's cache gives None.
+    """
+    prefix = f'.{Path(onnx_path).stem}.int8-{onnx_sha256[:16]}-'
+    suffix = f'-{platform.slug()}.calib'
+    name = cache.name
+    calibration = name[len(prefix):-len(suffix)] if name.startswith(prefix) and \
+        name.endswith(suffix) else ''
+    if re.fullmatch(r'[0-9a-f]{64}', calibration) and cache.is_file() \
+            and cache.stat().st_size > 0:
+        return calibration
+    return None
+
+
 def find_calibration_caches(folders: Sequence[Path], onnx_path: PathLike, onnx_sha256: str,
                             platform: Platform) -> List[Tuple[Path, str]]:
     """Non-empty calibration caches for this ONNX and platform: (path, calibration hash)."""
-    prefix = f'.{Path(onnx_path).stem}.int8-{onnx_sha256[:16]}-'
-    suffix = f'-{platform.slug()}.calib'
     found = []
     for folder in folders:
-        for path in sorted(Path(folder).glob(f'{prefix}*{suffix}')):
-            calibration = path.name[len(prefix):-len(suffix)]
-            if re.fullmatch(r'[0-9a-f]{64}', calibration) and path.stat().st_size > 0:
+        for path in sorted(Path(folder).glob(f'.{Path(onnx_path).stem}.int8-*.calib')):
+            calibration = calibration_of(path, onnx_path, onnx_sha256, platform)
+            if calibration is not None:
                 found.append((path, calibration))
     return found
 
@@ -350,43 +370,66 @@ def deserialize_or_none(deserialize: Callable[[bytes], Any], data: bytes) -> Tup
     return engine, '' if engine is not None else 'TensorRT could not deserialise it'
 
 
-def _load_valid(paths: Sequence[Path], key: EngineKey,
-                deserialize: Callable[[bytes], Any]) -> Tuple[Any, Optional[Path], str]:
-    """Load the first of `paths` that passes every check: (engine, path, '') or (None, None, why).
+def engines_differing_only_in(onnx_path: PathLike, key: EngineKey, folders: Sequence[Path],
+                              open_fields: Sequence[str]) -> List[Tuple[Path, EngineKey]]:
+    """Return the cached engines whose key equals `key` except in `open_fields` (rule 4a)."""
+    found = []
+    closed = {f.name for f in fields(key)} - set(open_fields)
+    for folder in folders:
+        for path in sorted(Path(folder).glob(f'{Path(onnx_path).stem}.{key.precision}.*.engine')):
+            record, _ = read_record(path)
+            if record is None:
+                continue
+            other = EngineKey.from_dict(record['key'])
+            if other != key and all(getattr(other, n) == getattr(key, n) for n in closed):
+                found.append((path, other))
+    return found
 
-    `why` is the first reason other than a missing file (that one says most).
+
+def _load_valid(candidates: Sequence[Tuple[Path, EngineKey]], deserialize: Callable[[bytes], Any]
+                ) -> Tuple[Any, Optional[Path], Optional[EngineKey], str]:
+    """Load the first candidate (path, its expected key) that passes every check.
+
+    Returns (engine, path, key, '') or (None, None, None, why); `why` is the first reason other
+    than a missing file (that one says most).
     """
     reasons = []
-    for path in paths:
+    for path, key in candidates:
         record, why = check_engine(path, key)
         if record is not None:
             engine, why = deserialize_or_none(deserialize, path.read_bytes())
             if engine is not None:
-                return engine, path, ''
+                return engine, path, key, ''
         reasons.append(why)
-    return None, None, next((r for r in reasons if r != 'no engine file'), 'no engine file')
+    return None, None, None, next((r for r in reasons if r != 'no engine file'), 'no engine file')
 
 
 def load_or_build(onnx_path: PathLike, settings: BuildSettings, platform: Platform,
                   metadata: ModelMetadata, build: Callable[[], bytes],
                   deserialize: Callable[[bytes], Any], calibration_sha256: str = '',
                   force: bool = False, folder: Optional[PathLike] = None,
-                  log: Callable[[str], None] = _info) -> CachedEngine:
+                  log: Callable[[str], None] = _info,
+                  open_fields: Sequence[str] = ()) -> CachedEngine:
     """Return a usable engine for `onnx_path`: the cached one if every check passes, else rebuilt.
 
     `build()` returns serialised plan bytes (minutes on a Jetson); `deserialize(bytes)` returns
     an engine or None. `folder` is where a build is written (default: `cache_folder`); a valid
     engine in any of `search_folders` is used. `force` rebuilds even a valid cache entry.
+    `open_fields` are key fields the caller left unset (rule 4a): an engine differing only there
+    is used when the exact key has none; `settings` holds the values a build uses.
     """
     key = make_key(onnx_path, settings, platform, calibration_sha256)
     folder = Path(folder) if folder is not None else cache_folder(onnx_path)
     path = engine_path_for(onnx_path, key, folder)
-    candidates = [engine_path_for(onnx_path, key, f) for f in search_folders(onnx_path, folder)]
+    folders = search_folders(onnx_path, folder)
+    candidates = [(engine_path_for(onnx_path, key, f), key) for f in folders]
+    if open_fields:
+        candidates += engines_differing_only_in(onnx_path, key, folders, open_fields)
     with build_lock(path, log):
-        engine, found, reason = (None, None, 'rebuild requested') if force else \
-            _load_valid(candidates, key, deserialize)
+        engine, found, found_key, reason = (None, None, None, 'rebuild requested') if force \
+            else _load_valid(candidates, deserialize)
         if engine is not None:
-            return CachedEngine(engine, found, key, metadata, built=False, reason='cached')
+            return CachedEngine(engine, found, found_key, metadata, built=False, reason='cached')
         beside = Path(onnx_path).resolve().parent
         if path.parent.resolve() != beside:
             log(f'model folder {beside} is read-only: caching TensorRT engines in {path.parent}')

@@ -32,7 +32,8 @@ from adds_ros.atomic import write_bytes_atomic
 from adds_ros.backends import Backend, parse_device, tensorrt_usable
 from adds_ros.backends.cuda_layer import CudaLayer, load_cuda_layer, PrimaryContext
 from adds_ros.backends.engine_cache import (
-    BuildSettings, cache_folder, calibration_cache_path, EngineError, find_calibration_caches,
+    BuildSettings, cache_folder, calibration_cache_path, calibration_of, EngineError,
+    find_calibration_caches,
     load_engine_file, load_or_build, Platform, search_folders, sha256_file,
     sha256_files, timing_cache_path)
 from adds_ros.backends.trt_rules import check_model, release_for
@@ -203,6 +204,17 @@ def _entropy_calibrator(trt, cuda: CudaLayer, images: Sequence[Path], metadata: 
     return Calibrator()
 
 
+def precision_flags(settings: BuildSettings) -> Tuple[str, ...]:
+    """Builder flags of a weakly typed build: INT8 also allows FP16 for layers without INT8.
+
+    With INT8 alone, TensorRT runs such layers in FP32. Strongly typed builds (FP16 graphs, and
+    every build on TensorRT 11, which has no precision flags) set none.
+    """
+    if settings.strongly_typed or settings.precision == 'fp32':
+        return ()
+    return ('INT8', 'FP16') if settings.precision == 'int8' else ('FP16',)
+
+
 def build_serialized_engine(trt, onnx_path: Path, settings: BuildSettings, folder: Path,
                             platform: Platform, calibrator=None,
                             log: Callable[[str], None] = _info) -> bytes:
@@ -227,8 +239,8 @@ def build_serialized_engine(trt, onnx_path: Path, settings: BuildSettings, folde
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, settings.workspace_mib << 20)
     if hasattr(trt.BuilderFlag, 'TF32'):
         config.clear_flag(trt.BuilderFlag.TF32)
-    if not settings.strongly_typed and settings.precision != 'fp32':
-        config.set_flag(getattr(trt.BuilderFlag, settings.precision.upper()))
+    for flag in precision_flags(settings):
+        config.set_flag(getattr(trt.BuilderFlag, flag))
     if hasattr(trt, 'IProgressMonitor'):
         config.progress_monitor = _progress_monitor(trt, log)
     if settings.profile:
@@ -261,7 +273,7 @@ class TensorRTBackend(Backend):
 
     def __init__(self, model: Union[str, Path], device: str = 'auto', precision: str = 'auto',
                  calib: Optional[Union[str, Path]] = None, max_batch: int = 1,
-                 rebuild: bool = False, workspace_mib: int = WORKSPACE_MIB,
+                 rebuild: bool = False, workspace_mib: Optional[int] = None,
                  log: Callable[[str], None] = _info,
                  cuda_layer: Optional[CudaLayer] = None) -> None:
         import tensorrt as trt
@@ -318,7 +330,8 @@ class TensorRTBackend(Backend):
         metadata = ModelMetadata.from_onnx(model)
         precision, strongly_typed = resolve_precision(
             requested, metadata.precision, hasattr(trt.BuilderFlag, 'FP16'), platform)
-        settings = build_settings(model, precision, strongly_typed, max_batch, workspace_mib)
+        settings = build_settings(model, precision, strongly_typed, max_batch,
+                                  workspace_mib or WORKSPACE_MIB)
         folder = cache_folder(model)
         calibrator, calibration = None, ''
         if precision == 'int8':
@@ -330,7 +343,8 @@ class TensorRTBackend(Backend):
                 lambda: build_serialized_engine(trt, model, settings, folder, platform,
                                                 calibrator, log),
                 self.runtime.deserialize_cuda_engine, calibration, force=rebuild,
-                folder=folder, log=log)
+                folder=folder, log=log,
+                open_fields=() if workspace_mib else ('workspace_mib',))
         finally:
             if calibrator is not None:
                 calibrator.free()
@@ -341,9 +355,17 @@ class TensorRTBackend(Backend):
         """INT8 calibration: (images, calibration cache, its hash for the key), rule 12.
 
         Without `calib`, an existing calibration cache for this ONNX and platform is used; it is
-        looked for before any image folder is touched.
+        looked for before any image folder is touched. `calib` may also name that cache (a
+        `.calib` file: the node's `calib` parameter), which must be this ONNX's and platform's.
         """
         onnx_sha256 = sha256_file(model)
+        if calib is not None and Path(calib).suffix == '.calib':
+            calibration = calibration_of(Path(calib), model, onnx_sha256, platform)
+            if calibration is None:
+                raise UserError(f'calibration cache {calib} is missing, empty or not one of '
+                                f'{model.name} (these weights) on this GPU and TensorRT; give '
+                                f'the calibration images instead')
+            return [], Path(calib), calibration
         if calib is None:
             folders = search_folders(model, folder)
             caches = find_calibration_caches(folders, model, onnx_sha256, platform)
