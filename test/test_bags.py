@@ -2,7 +2,6 @@
 # SPDX-License-Identifier: Apache-2.0
 """`adds bag`: raw RobotCar fixture -> rosbag2, read back with rosbags and the mcap reader."""
 
-import contextlib
 import os
 import re
 import shutil
@@ -545,92 +544,6 @@ def test_storage_files_without_metadata_read_as_the_bag(tmp_path, storage, form)
         ['/cam/image_raw'] * 8
     times = [stamp for _, _, stamp, _ in expected]
     assert times == sorted(times) and len(expected) == 16
-
-
-def _qos_for(version: int, profiles) -> object:
-    """offered_qos_profiles as rosbag2 writes them: a YAML string of numbers before version 9,
-    a list with policy names from 9 on (rosbag2_storage qos.cpp)."""
-    if version < 9:
-        return yaml.safe_dump(profiles, sort_keys=False)
-    names = {'history': {1: 'keep_last', 2: 'keep_all'},
-             'reliability': {1: 'reliable', 2: 'best_effort'},
-             'durability': {1: 'transient_local', 2: 'volatile'},
-             'liveliness': {1: 'automatic', 3: 'manual_by_topic'}}
-    return [{key: names[key][value] if key in names else value for key, value in p.items()}
-            for p in profiles]
-
-
-def as_written_by(metadata: dict, version: int) -> dict:
-    """Our metadata in the layout rosbag2 of that version writes (rosbag2_storage yaml.hpp):
-    5 Humble, 6, 7 Iron (type_description_hash), 8 (ros_distro), 9 Jazzy and Kilted (QoS
-    policies by name)."""
-    info = dict(metadata['rosbag2_bagfile_information'], version=version)
-    topics = []
-    for entry in info['topics_with_message_count']:
-        topic = dict(entry['topic_metadata'])
-        topic['offered_qos_profiles'] = _qos_for(
-            version, yaml.safe_load(topic['offered_qos_profiles']))
-        if version < 7:
-            topic.pop('type_description_hash', None)
-        topics.append(dict(entry, topic_metadata=topic))
-    info['topics_with_message_count'] = topics
-    if version < 6:
-        info.pop('custom_data', None)
-    if version < 8:
-        info.pop('ros_distro', None)
-    else:
-        info['ros_distro'] = {8: 'jazzy', 9: 'kilted'}[version]
-    return {'rosbag2_bagfile_information': info}
-
-
-@pytest.mark.parametrize('storage', ['mcap', 'sqlite3'])
-@pytest.mark.parametrize('version', [5, 6, 7, 8, 9])
-def test_metadata_of_humble_to_kilted_reads_with_its_qos(tmp_path, storage, version):
-    bag = camera_bag(tmp_path / 'drive', storage)
-    expected = list(rosbag_io.read_messages(bag))
-    meta = bag / rosbag_io.METADATA
-    meta.write_text(yaml.safe_dump(as_written_by(yaml.safe_load(meta.read_text()), version),
-                                   sort_keys=False))
-    assert f'version: {version}' in meta.read_text()
-    assert ('best_effort' in meta.read_text()) == (version >= 9)
-    assert list(rosbag_io.read_messages(bag)) == expected
-    with rosbag_io.open_reader(bag) as reader:
-        qos = {c.topic: c.ext.offered_qos_profiles for c in reader.connections}
-    assert qos['/cam/image_raw'] == [rosbag_io.SENSOR_QOS]
-
-
-def humble_db3(db3: Path) -> None:
-    """Rewrite a .db3 the way Humble's sqlite3 plugin lays it out: schema 3, no stored message
-    definitions, topics without type hashes."""
-    import sqlite3
-    with contextlib.closing(sqlite3.connect(db3)) as db, db:
-        db.executescript('''
-            DROP TABLE message_definitions;
-            CREATE TABLE topics3(id INTEGER PRIMARY KEY, name TEXT NOT NULL, type TEXT NOT NULL,
-                                 serialization_format TEXT NOT NULL,
-                                 offered_qos_profiles TEXT NOT NULL);
-            INSERT INTO topics3 SELECT id, name, type, serialization_format,
-                                       offered_qos_profiles FROM topics;
-            DROP TABLE topics;
-            ALTER TABLE topics3 RENAME TO topics;
-            UPDATE schema SET schema_version = 3, ros_distro = 'humble';
-            UPDATE topics SET type = 'acme_msgs/msg/Unseen' WHERE name = '/cam/camera_info';
-        ''')
-
-
-def test_a_humble_db3_alone_reads_its_known_types_and_names_the_unknown(tmp_path):
-    bag = camera_bag(tmp_path / 'drive', 'sqlite3', frames=3)
-    db3 = storage_only(bag, tmp_path / 'humble.db3')
-    humble_db3(db3)
-    topics = rosbag_io.bag_topics(db3)
-    assert topics == {'/cam/image_raw': rosbag_io.IMAGE,
-                      '/cam/camera_info': 'acme_msgs/msg/Unseen'}
-    messages = list(rosbag_io.read_messages(db3))
-    images = [rosbag_io.deserialize(data, t) for _, t, _, data in messages if t == rosbag_io.IMAGE]
-    assert [int(image.data[0]) for image in images] == [0, 30, 60]
-    with pytest.raises(ValueError, match='acme_msgs/msg/Unseen is neither a ROS 2 Humble type '
-                                         'nor defined in the recording'):
-        rosbag_io.deserialize(messages[1][3], messages[1][1])
 
 
 def test_inputs_that_are_not_recordings_say_what_they_are(tmp_path):

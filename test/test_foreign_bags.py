@@ -257,3 +257,20 @@ def test_a_type_humble_lacks_is_decoded_from_the_files_schema(tmp_path):
     assert [m.exposure_ms for m in got] == [0.0, 2.5, 5.0]
     assert [m.histogram.tolist() for m in got] == [[i, 2 * i, 65535] for i in range(3)]
     assert [m.header.frame_id for m in got] == [header(i)['frame_id'] for i in range(3)]
+
+
+def test_a_humble_db3_reads_its_known_types_and_names_a_type_it_does_not_define(tmp_path):
+    records = raw_records(foxglove_mcap(tmp_path / 'source.mcap', range(3), exposure=True))
+    unseen = [(topic, 'acme_msgs/msg/Unseen' if topic.endswith('exposure') else msgtype, *rest)
+              for topic, msgtype, *rest in records]
+    recording = humble_db3(tmp_path / 'drive.db3', unseen)
+    assert rosbag_io.bag_topics(recording)[f'{NS}/exposure'] == 'acme_msgs/msg/Unseen'
+    messages = list(rosbag_io.read_messages(recording))
+    assert len(messages) == 9
+    images = [rosbag_io.deserialize(data, t) for _, t, _, data in messages
+              if t == rosbag_io.IMAGE]
+    assert [bytes(image.data) for image in images] == [frame(i)['data'] for i in range(3)]
+    _, msgtype, _, data = next(m for m in messages if m[0] == f'{NS}/exposure')
+    with pytest.raises(ValueError, match='acme_msgs/msg/Unseen is neither a ROS 2 Humble type '
+                                         'nor defined in the recording'):
+        rosbag_io.deserialize(data, msgtype)
