@@ -606,3 +606,17 @@ def test_files_of_a_folder_are_merged_by_log_time(tmp_path):
     assert got == [(f'/{n}/tf_static', i * 100_000_000 + o) for i in range(4)
                    for n, o in (('a', 0), ('b', 50_000_000))]
     assert rosbag_io.message_count(folder, ['/a/tf_static', '/b/tf_static']) == 8
+
+
+def test_a_folder_of_separate_recordings_of_one_topic_is_refused(tmp_path):
+    """Two recordings of the same camera over the same time are not the splits of one."""
+    folder = tmp_path / 'drives'
+    folder.mkdir()
+    for name in ('monday', 'tuesday'):
+        bag = camera_bag(tmp_path / name)
+        shutil.copy(bag / f'{name}_0.mcap', folder)
+    with pytest.raises(UserValueError, match=re.escape(
+            f'{folder}: monday_0.mcap and tuesday_0.mcap record /cam/camera_info over the '
+            f'same time: separate recordings, not the split files of one; pass them one by '
+            f'one or as a glob ({folder}/*.mcap)')):
+        rosbag_io.bag_topics(folder)

@@ -601,6 +601,27 @@ def _files_to_open(path: Path) -> Optional[List[Path]]:
     return [path / Path(name).name for name in info['relative_file_paths']]
 
 
+def _check_one_recording(path: Path, readers: List[Reader]) -> None:
+    """Refuse a folder whose files record the same topic over the same time.
+
+    Split files of one recording follow each other in time, and files of two recorders in one
+    folder hold different topics; files that overlap on a topic are separate recordings of it,
+    whose merge would interleave two streams.
+    """
+    for i, first in enumerate(readers):
+        for second in readers[i + 1:]:
+            shared = ({c.topic for c in first.connections if c.msgcount}
+                      & {c.topic for c in second.connections if c.msgcount})
+            overlap = (max(first.start_time, second.start_time)
+                       < min(first.end_time, second.end_time) - 1)
+            if shared and overlap:
+                raise UserValueError(
+                    f'{path}: {first.path.name} and {second.path.name} record '
+                    f'{sorted(shared)[0]} over the same time: separate recordings, not the '
+                    f'split files of one; pass them one by one or as a glob '
+                    f'({path / ("*" + first.path.suffix)})')
+
+
 class Recording:
     """One recording read by rosbags: a rosbag2 folder, or storage files merged by log time."""
 
@@ -616,6 +637,8 @@ class Recording:
             for reader in self._readers:
                 reader.open()
                 self._open.append(reader)
+            if not (self.path / METADATA).is_file():
+                _check_one_recording(self.path, self._readers)
         except BaseException:
             self.close()
             raise
@@ -673,6 +696,8 @@ def open_reader(path: PathLike) -> Iterator[Recording]:
     try:
         recording = Recording(path)
         recording.open()
+    except UserValueError:
+        raise
     except Exception as err:  # noqa: BLE001 - any failure to parse the user's files
         raise _unreadable(path, err) from None
     try:
