@@ -26,6 +26,8 @@ DOMAIN_BATCHES = ('separate', 'joint')
 # (networks.use_image_statistics; docs/model.md, "Domain batches").
 NORMALISATIONS = ('running', 'per_image')
 SECTIONS = ('model', 'loss')
+# Pose source of the baseline's night twins (TrainConfig.twin_pose).
+TWIN_POSES = ('own', 'day')
 
 
 class ConfigError(UserValueError):
@@ -71,6 +73,10 @@ class TrainConfig:
     # BatchNorm trains on per-domain statistics but tests on their running mix; 'joint': one
     # batch, training sees the mix that test time uses (docs/model.md, "Domain batches").
     domain_batch: str = 'separate'
+    # Baseline with twins: which frames' predicted camera motion warps the night twins:
+    # 'own' (the night frames', the reference baseline) or 'day' (the day frames', as ADDS
+    # does: a twin has the day frame's geometry), so both methods share one pose source.
+    twin_pose: str = 'own'
     # BatchNorm statistics of the depth network at test time, stored in every checkpoint and
     # used for validation: 'running' (the averages) or 'per_image' (each image's own).
     test_normalisation: str = 'running'
@@ -95,6 +101,14 @@ class TrainConfig:
     # From random weights at batch 4 some runs overshoot early and stall (docs/results.md).
     lr_warmup_steps: int = 0
     grad_clip: Optional[float] = None
+    # Fine-tuning: start from these weights (a project best.pt / last.pt, or a folder of the
+    # ADDS authors' released .pth files) instead of random / ImageNet ones; `init_parts` says
+    # which (networks.init_from.PARTS). Resuming from out_dir/last.pt still wins.
+    init_from: Optional[str] = None
+    init_parts: List[str] = field(default_factory=lambda: ['encoders', 'decoders', 'pose'])
+    # ADDS: ramp the auxiliary loss weights (reconstruction, similarity, orthogonality)
+    # linearly from 0 over the first N optimiser steps (0: none, the reference).
+    aux_ramp_steps: int = 0
     augment: bool = True
     seed: int = 0
     device: str = 'auto'                # 'auto', 'cpu', 'cuda', 'cuda:1', ...
@@ -140,6 +154,9 @@ class TrainConfig:
         if self.domain_batch not in DOMAIN_BATCHES:
             raise ConfigError(f'domain_batch must be one of {DOMAIN_BATCHES}, got '
                               f'{self.domain_batch!r}')
+        if self.twin_pose not in TWIN_POSES:
+            raise ConfigError(f'twin_pose must be one of {TWIN_POSES}, got {self.twin_pose!r}')
+        self._validate_init()
         if self.test_normalisation not in NORMALISATIONS:
             raise ConfigError(f'test_normalisation must be one of {NORMALISATIONS}, got '
                               f'{self.test_normalisation!r}')
@@ -166,6 +183,8 @@ class TrainConfig:
             raise ConfigError(f'lr_gamma must be in (0, 1], got {self.lr_gamma}')
         if any(epoch < 0 for epoch in self.lr_decay_epochs):
             raise ConfigError(f'lr_decay_epochs must be >= 0, got {self.lr_decay_epochs}')
+        if self.aux_ramp_steps < 0:
+            raise ConfigError(f'aux_ramp_steps must be >= 0, got {self.aux_ramp_steps}')
         if self.lr_warmup_steps < 0:
             raise ConfigError(f'lr_warmup_steps must be >= 0, got {self.lr_warmup_steps}')
         if self.grad_clip is not None and not 0 < self.grad_clip < math.inf:
@@ -178,6 +197,16 @@ class TrainConfig:
             unknown = sorted(set(getattr(self, section)) - set(known))
             if unknown:
                 raise ConfigError(f'unknown {section} keys {unknown} (known: {known})')
+
+    def _validate_init(self) -> None:
+        from adds_training.networks.init_from import check_parts
+
+        try:
+            check_parts(self.init_parts)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        if self.init_from is not None and not Path(self.init_from).exists():
+            raise ConfigError(f'init_from {self.init_from}: no such checkpoint file or folder')
 
     def to_dict(self) -> dict:
         return asdict(self)

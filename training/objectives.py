@@ -21,7 +21,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .config import DOMAIN_BATCHES, MODES
+from .config import DOMAIN_BATCHES, MODES, TWIN_POSES
 from .geometry import backproject, disp_to_depth, full_precision, pose_vec_to_mat, project
 from .losses import (cosine_orthogonality, difference_loss, gram_matrix, LossWeights,
                      orthogonality_loss, photometric_error, reconstruction_loss,
@@ -170,14 +170,16 @@ def compute_monodepth2_losses(model: ADDSModel, batch: Mapping,
                               min_depth: float = 0.1, max_depth: float = 100.0,
                               parts: Optional[Dict[str, torch.Tensor]] = None,
                               view_synthesis: Callable = view_synthesis_loss,
-                              features: Optional[List[torch.Tensor]] = None
+                              features: Optional[List[torch.Tensor]] = None,
+                              transforms: Optional[Mapping[int, torch.Tensor]] = None
                               ) -> Dict[str, torch.Tensor]:
     """Compute the Monodepth2 baseline on one domain: {'view_synthesis/<domain>', 'loss'}.
 
     `parts`, if given, receives `smoothness/<domain>` (the share of view synthesis that is
     smoothness), for per-term gradient norms. `view_synthesis` is `view_synthesis_loss` or its
     compiled twin (`Objective(compile_losses=True)`). `features`: the domain's shared-encoder
-    features if already computed (`shared_features`).
+    features if already computed (`shared_features`). `transforms`: the source transforms to
+    warp with (default: predicted from this domain's frames).
     """
     weights = weights or LossWeights()
     frames = _frames(batch, domain)
@@ -185,10 +187,11 @@ def compute_monodepth2_losses(model: ADDSModel, batch: Mapping,
     if features is None:
         features = shared_features(model, batch, (domain,))[domain]
     disps = model.depth(features)
+    if transforms is None:
+        transforms = source_transforms(model, frames_aug)
     terms: Dict[str, torch.Tensor] = {}
     _view_synthesis(terms, parts, domain, view_synthesis(
-        frames, disps, source_transforms(model, frames_aug), batch['K'], batch['inv_K'],
-        weights, min_depth, max_depth))
+        frames, disps, transforms, batch['K'], batch['inv_K'], weights, min_depth, max_depth))
     terms['loss'] = terms[f'view_synthesis/{domain}']
     return terms
 
@@ -197,14 +200,15 @@ def compute_adds_losses(model: ADDSModel, batch: Mapping, weights: Optional[Loss
                         min_depth: float = 0.1, max_depth: float = 100.0,
                         parts: Optional[Dict[str, torch.Tensor]] = None,
                         view_synthesis: Callable = view_synthesis_loss,
-                        domain_batch: str = 'separate') -> Dict[str, torch.Tensor]:
+                        domain_batch: str = 'separate', aux_scale: float = 1.0
+                        ) -> Dict[str, torch.Tensor]:
     """Compute the full ADDS objective; every entry is already weighted and 'loss' is their sum.
 
     Each domain is processed with its own frames (the day branch uses the day frames). The
     camera motion is predicted once, from the day frames, and serves both domains: a fake-night
     twin has exactly the day frame's geometry. `weights` also picks each term's formulation
     (`LossWeights.balance`); `parts` and `view_synthesis` as in the baseline; `domain_batch` as
-    in `shared_features`.
+    in `shared_features`. `aux_scale` multiplies every term but view synthesis (a ramp).
     """
     weights = weights or LossWeights()
     terms: Dict[str, torch.Tensor] = {}
@@ -234,6 +238,9 @@ def compute_adds_losses(model: ADDSModel, batch: Mapping, weights: Optional[Loss
                 gram_matrix(private4.float()), gram_matrix(invariant4.float()))
     terms['similarity'] = weights.similarity * similarity_loss(
         day_night_disp['night'].float(), day_night_disp['day'].float(), weights.similarity_form)
+    if aux_scale != 1.0:
+        terms.update({k: aux_scale * v for k, v in terms.items()
+                      if not k.startswith('view_synthesis/')})
     terms['loss'] = torch.stack([v.float() for v in terms.values()]).sum()
     return terms
 
@@ -249,13 +256,15 @@ class Objective(nn.Module):
     elementwise operations per scale and source) through `torch.compile`, which fuses them
     into a few kernels: 2.1x faster on a CPU core (docs/benchmarks.md). The first step
     compiles (about a minute on a CPU); shapes are static, so a new input size recompiles.
-    `domain_batch` ('separate' | 'joint'): see `shared_features`.
+    `domain_batch` ('separate' | 'joint'): see `shared_features`. `twin_pose` ('own' | 'day'):
+    whose predicted motion warps the baseline's night twins (TrainConfig.twin_pose).
+    `aux_scale` (set by the trainer each step) scales ADDS's auxiliary terms (a ramp).
     """
 
     def __init__(self, model: ADDSModel, mode: str = 'adds', weights: Optional[LossWeights] = None,
                  min_depth: float = 0.1, max_depth: float = 100.0,
                  baseline_domains: Sequence[str] = ('day',), compile_losses: bool = False,
-                 domain_batch: str = 'separate') -> None:
+                 domain_batch: str = 'separate', twin_pose: str = 'own') -> None:
         super().__init__()
         if mode not in MODES:
             raise ValueError(f'mode must be one of {MODES}, got {mode!r}')
@@ -267,6 +276,10 @@ class Objective(nn.Module):
         if not self.domains:
             raise ValueError('baseline_domains is empty: name at least one domain')
         self.domain_batch = check_domain_batch(domain_batch)
+        if twin_pose not in TWIN_POSES:
+            raise ValueError(f'twin_pose must be one of {TWIN_POSES}, got {twin_pose!r}')
+        self.twin_pose = twin_pose
+        self.aux_scale = 1.0
         self.view_synthesis = (torch.compile(view_synthesis_loss, dynamic=False)
                                if compile_losses else view_synthesis_loss)
 
@@ -276,13 +289,17 @@ class Objective(nn.Module):
         if self.mode == 'adds':
             return compute_adds_losses(self.model, batch, self.weights, parts=parts,
                                        view_synthesis=self.view_synthesis,
-                                       domain_batch=self.domain_batch, **self.depth_range)
+                                       domain_batch=self.domain_batch,
+                                       aux_scale=self.aux_scale, **self.depth_range)
         terms: Dict[str, torch.Tensor] = {}
         shared = shared_features(self.model, batch, self.domains, self.domain_batch)
+        transforms = (source_transforms(self.model, _network_frames(batch, 'day'))
+                      if self.twin_pose == 'day' and 'day' in self.domains else None)
         for domain in self.domains:
             terms.update(compute_monodepth2_losses(self.model, batch, self.weights, domain,
                                                    parts=parts, view_synthesis=self.view_synthesis,
-                                                   features=shared[domain], **self.depth_range))
+                                                   features=shared[domain],
+                                                   transforms=transforms, **self.depth_range))
         terms['loss'] = torch.stack([terms[f'view_synthesis/{d}'] for d in self.domains]).sum()
         return terms
 

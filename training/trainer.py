@@ -16,6 +16,7 @@ import contextlib
 import copy
 import dataclasses
 import itertools
+import json
 import logging
 import math
 import os
@@ -32,6 +33,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
+from adds_ros.atomic import write_text_atomic
 from adds_training.checkpoint import (capture_rng_state, load_checkpoint, restore_rng_state,
                                       save_checkpoint)
 from adds_ros.errors import UserValueError
@@ -118,7 +120,7 @@ def make_objective(model: nn.Module, config: TrainConfig) -> nn.Module:
         raise ConfigError(str(err)) from None
     domains = ('day', 'night') if config.use_fake_night else ('day',)
     return Objective(model, config.mode, weights, config.min_depth, config.max_depth, domains,
-                     config.compile_losses, config.domain_batch)
+                     config.compile_losses, config.domain_batch, config.twin_pose)
 
 
 def to_device(batch, device: torch.device, channels_last: bool):
@@ -171,10 +173,12 @@ class Trainer:
         self.out_dir = Path(config.out_dir)
         self.info = DatasetInfo.load(Path(config.data_root))
         self.model_config = ModelConfig(**config.model)
-        if rank == 0 and not self.model_config.pretrained_path and config.min_depth >= 0.1:
+        if rank == 0 and not (self.model_config.pretrained_path or config.init_from) \
+                and config.min_depth >= 0.1:
             warnings.warn(FROM_SCRATCH_WARNING.format(config.min_depth), stacklevel=2)
         seed_everything(config.seed)  # identical initialisation on every rank
         self.model = ADDSModel(self.model_config).to(self.device)
+        self.init_meta = self._init_from() if config.init_from else None
         self.channels_last = config.channels_last
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -222,6 +226,17 @@ class Trainer:
         self.writer = None
         seed_everything(config.seed + 1000 * rank)  # per-rank stream for the steps' own draws
 
+    def _init_from(self) -> dict:
+        """Load `init_parts` of `init_from` (fine-tuning); log what was loaded and left fresh."""
+        from adds_training.networks.init_from import init_model
+
+        report = init_model(self.model, self.config.init_from, self.config.init_parts,
+                            self.config.mode)
+        if self.rank == 0:
+            for line in report.lines():
+                LOGGER.info(line)
+        return report.meta()
+
     # ---------------------------------------------------------------- state
 
     def selected_state(self) -> dict:
@@ -232,8 +247,10 @@ class Trainer:
         """
         from adds_training.checkpoint import checkpoint_dict
 
-        state = checkpoint_dict(self.model, checkpoint_meta(self.config, self.info),
-                                self.config.to_dict())
+        meta = checkpoint_meta(self.config, self.info)
+        if self.init_meta:
+            meta['init_from'] = self.init_meta
+        state = checkpoint_dict(self.model, meta, self.config.to_dict())
         state.update(step=self.step, epoch=self.epoch, best=self.best, best_step=self.best_step)
         return state
 
@@ -308,6 +325,8 @@ class Trainer:
         every = self.config.grad_norm_every
         parts: Optional[Dict[str, torch.Tensor]] = {} if every and self.step % every == 0 \
             else None
+        objective = self.objective.module if self.distributed else self.objective
+        objective.aux_scale = self.ramp_factor(self.config.aux_ramp_steps, self.step)
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=self.amp):
             terms = self.objective(batch) if parts is None else self.objective(batch, parts)
         loss = terms['loss']
@@ -345,7 +364,11 @@ class Trainer:
 
     def warmup_factor(self, step: int) -> float:
         """Learning-rate factor of 0-based optimiser step `step`: linear up to lr_warmup_steps."""
-        steps = self.config.lr_warmup_steps
+        return self.ramp_factor(self.config.lr_warmup_steps, step)
+
+    @staticmethod
+    def ramp_factor(steps: int, step: int) -> float:
+        """(step + 1) / steps for the first `steps` 0-based steps, then 1 (0 steps: always 1)."""
         return min(1.0, (step + 1) / steps) if steps else 1.0
 
     def _measure_grad_norms(self, terms: Mapping[str, torch.Tensor],
@@ -506,11 +529,15 @@ class Trainer:
         self.save()
         if self.writer is not None:
             self.writer.close()
-        return {'step': self.step, 'epoch': self.epoch, 'best_val_abs_rel': self.best,
-                'best_step': self.best_step, 'nonfinite_steps': self.nonfinite_total,
-                'last': last_terms, 'shared_grad_norms': dict(self.grad_norms),
-                'translation_to_depth': self.translation_to_depth,
-                'seconds': time.perf_counter() - started}
+        summary = {'step': self.step, 'epoch': self.epoch, 'best_val_abs_rel': self.best,
+                   'best_step': self.best_step, 'nonfinite_steps': self.nonfinite_total,
+                   'last': last_terms, 'shared_grad_norms': dict(self.grad_norms),
+                   'translation_to_depth': self.translation_to_depth,
+                   'init_from': self.init_meta, 'seconds': time.perf_counter() - started}
+        if self.rank == 0:  # what scripts read (adds ablate's stall rule), beside the weights
+            write_text_atomic(self.out_dir / 'summary.json',
+                              json.dumps(summary, indent=1, default=str) + '\n')
+        return summary
 
     def _after_step(self, batch: Mapping, terms: Optional[Dict[str, float]], bar,
                     rate: float) -> None:
