@@ -154,6 +154,8 @@ def decode_image(msg: Image, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         rows = _float_to_uint8(rows)
     pixels = np.ascontiguousarray(rows, rows.dtype.newbyteorder('=')).reshape(
         msg.height, msg.width, channels)
+    if depth == 2 and conversion not in _BAYER.values():  # channels only move: scale first
+        pixels = cv2.convertScaleAbs(pixels, alpha=SCALE_16_TO_8)
     rgb = pixels if conversion is None else cv2.cvtColor(pixels, conversion)
     if rgb.dtype == np.uint16:
         return cv2.convertScaleAbs(rgb, alpha=SCALE_16_TO_8)
