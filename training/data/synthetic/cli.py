@@ -29,13 +29,18 @@ def parse_sequences(items) -> Dict[str, int]:
 HELP = {'seed': 'world/noise seed', 'height': 'image height', 'width': 'image width',
         'frames': 'frames per sequence',
         'max_depth': 'ground truth beyond this many metres is stored as invalid',
-        'workers': 'processes rendering in parallel'}
+        'workers': 'processes rendering in parallel',
+        'night_difficulty': "the night camera: 'standard' (every earlier result) or 'hard' "
+                            '(underexposed, noisy, compressed, glare, colour cast, motion blur; '
+                            'docs/synthetic.md)'}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from adds_training.data.synthetic.write import SynthConfig
     parser.add_argument('--out', type=Path, required=True, help='dataset root to write')
-    cli_config.add_options(parser, SynthConfig, HELP, skip=SEQUENCE_ARGS.values())
+    from adds_training.data.synthetic.render import NIGHT_DIFFICULTIES
+    cli_config.add_options(parser, SynthConfig, HELP, skip=SEQUENCE_ARGS.values(),
+                           extra={'night_difficulty': {'choices': NIGHT_DIFFICULTIES}})
     defaults = SynthConfig()
     parser.add_argument('--sequences', nargs='+', metavar='NAME=COUNT',
                         help='sequences per folder: train (day_train), val and test (day and '

@@ -12,7 +12,9 @@ depth along the optical axis: the ground truth is exact by construction.
 so a day frame and its night render differ only in light: day has sky light and a sun
 (Lambertian, with cast shadows); night has a dark ambient, a headlight cone that moves with the
 car, sodium street lamps with fall-off, lit windows, tail lights and lamp heads, glare around
-bright lights, an orange cast and sensor noise.
+bright lights, an orange cast and sensor noise. The `hard` night (`NIGHT_DIFFICULTIES`) is the
+same scene through a worse camera: underexposed, with shot and read noise, a compressed dynamic
+range, wider glare and halos, a stronger colour cast and motion blur (`hard_night_sensor`).
 """
 
 from dataclasses import dataclass
@@ -29,6 +31,8 @@ NEAR = 0.05
 SKY, GROUND = -2, -1
 MAX_DEPTH = 80.0
 ILLUMINATIONS = ('day', 'night')
+# 'standard': the night of every earlier result (the default); 'hard': `hard_night_sensor`.
+NIGHT_DIFFICULTIES = ('standard', 'hard')
 
 # Corner c of a box takes hi on axis a where bit a of c is set; edges join corners one bit apart.
 _CORNER_BITS = np.array([[(c >> a) & 1 for a in range(3)] for c in range(8)], bool)
@@ -407,14 +411,15 @@ def sky(hits: Hits, illumination: str, seed: int) -> Tuple[np.ndarray, np.ndarra
     return index, np.float32([0.008, 0.009, 0.02]) + glow + 0.02 * cloud[:, None] * glow
 
 
-def glare(linear: np.ndarray, threshold: float = 1.5) -> np.ndarray:
-    """Halo around lights: the over-bright part, blurred at two widths, added back."""
+def glare(linear: np.ndarray, threshold: float = 1.5,
+          halos: Tuple[Tuple[float, float], ...] = ((0.4, 1.0), (0.2, 4.0))) -> np.ndarray:
+    """Halo around lights: the over-bright part, blurred at each (weight, width), added back."""
     h, w = linear.shape[:2]
     excess = np.maximum(linear - threshold, 0).astype(np.float32)
     small = cv2.resize(excess, (max(w // 4, 1), max(h // 4, 1)), interpolation=cv2.INTER_AREA)
     sigma = max(w / 256.0, 0.5)
-    halo = (0.4 * cv2.GaussianBlur(small, (0, 0), sigma)
-            + 0.2 * cv2.GaussianBlur(small, (0, 0), 4 * sigma))
+    halo = sum(weight * cv2.GaussianBlur(small, (0, 0), width * sigma)
+               for weight, width in halos)
     return linear + cv2.resize(halo, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
@@ -424,8 +429,55 @@ EXPOSURE = {'day': 1.0, 'night': 1.6}
 NOISE = {'day': (0.002, 0.004), 'night': (0.006, 0.012)}
 
 
-def sensor(linear: np.ndarray, illumination: str, rng: np.random.Generator) -> np.ndarray:
-    """Exposure, white balance, glare (night), gamma and noise: linear radiance -> uint8."""
+# The hard night's camera (`hard_night_sensor`): exposure, white balance, glare threshold and
+# halos (weight, width), linear-domain read and shot noise (sigma^2 = read^2 + shot * value),
+# the tone curve's black and white levels and knee, and the zoom blur's largest scale change.
+HARD_NIGHT = {'exposure': 0.45, 'white_balance': np.float32([1.0, 0.68, 0.36]),
+              'glare_threshold': 0.35, 'halos': ((0.6, 1.0), (0.45, 4.0), (0.3, 12.0)),
+              'read': 0.006, 'shot': 0.0015, 'black': 0.008, 'white': 0.5, 'knee': 0.25,
+              'blur': 0.06}
+
+
+def zoom_blur(linear: np.ndarray, strength: float, taps: int = 6) -> np.ndarray:
+    """Forward-motion blur: the mean of the image scaled about its centre by 1 .. 1+strength."""
+    h, w = linear.shape[:2]
+    out = np.zeros_like(linear)
+    for scale in np.linspace(1.0, 1.0 + strength, taps):
+        m = np.float32([[scale, 0, (1 - scale) * (w - 1) / 2],
+                        [0, scale, (1 - scale) * (h - 1) / 2]])
+        out += cv2.warpAffine(linear, m, (w, h), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REFLECT)
+    return out / taps
+
+
+def hard_night_sensor(linear: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Turn linear radiance into uint8 as a poor camera at night does (`HARD_NIGHT`).
+
+    Motion blur (a random share of the largest), underexposure and a strong sodium cast, wide
+    glare and halos around lamps and headlights, shot and read noise on the dim signal, then a
+    flat tone curve (raised black, low white) that compresses the dynamic range, gamma, 8 bits.
+    """
+    cam = HARD_NIGHT
+    linear = zoom_blur(linear.astype(np.float32), cam['blur'] * rng.uniform(0.3, 1.0))
+    linear = linear * cam['exposure'] * cam['white_balance']
+    linear = glare(linear, cam['glare_threshold'], cam['halos'])
+    sigma = np.sqrt(cam['read'] ** 2 + cam['shot'] * np.maximum(linear, 0))
+    linear = linear + sigma * rng.standard_normal(linear.shape, dtype=np.float32)
+    tone = 1 - np.exp(-np.maximum(linear, 0) / cam['knee'])
+    srgb = (cam['black'] + (cam['white'] - cam['black']) * tone) ** (1 / 2.2)
+    return np.round(np.clip(srgb, 0, 1) * 255).astype(np.uint8)
+
+
+def sensor(linear: np.ndarray, illumination: str, rng: np.random.Generator,
+           night: str = 'standard') -> np.ndarray:
+    """Exposure, white balance, glare (night), gamma and noise: linear radiance -> uint8.
+
+    `night` ('standard' | 'hard') picks the night camera; day ignores it.
+    """
+    if night not in NIGHT_DIFFICULTIES:
+        raise ValueError(f'night must be one of {NIGHT_DIFFICULTIES}, got {night!r}')
+    if illumination == 'night' and night == 'hard':
+        return hard_night_sensor(linear, rng)
     linear = linear * EXPOSURE[illumination] * WHITE_BALANCE[illumination]
     if illumination == 'night':
         linear = glare(linear)
@@ -437,10 +489,11 @@ def sensor(linear: np.ndarray, illumination: str, rng: np.random.Generator) -> n
 
 def shade(world: World, hits: Hits, illumination: str = 'day',
           rng: Optional[np.random.Generator] = None,
-          materials: Optional[Materials] = None) -> np.ndarray:
+          materials: Optional[Materials] = None, night: str = 'standard') -> np.ndarray:
     """Render the hits under 'day' or 'night' light to RGB uint8 (H, W, 3).
 
-    `materials` (from `albedo_and_emission`) can be passed in to shade one cast twice.
+    `materials` (from `albedo_and_emission`) can be passed in to shade one cast twice; `night`
+    is the night's difficulty (`NIGHT_DIFFICULTIES`).
     """
     if illumination not in ILLUMINATIONS:
         raise ValueError(f'illumination must be one of {ILLUMINATIONS}, got {illumination!r}')
@@ -454,7 +507,7 @@ def shade(world: World, hits: Hits, illumination: str = 'day',
         linear[index] = albedo * night_light(world, hits, s) + emission
     sky_index, sky_rgb = sky(hits, illumination, (int(world.seed) * 7919 + 99) & 0xFFFFFFF)
     linear[sky_index] = sky_rgb
-    return sensor(linear.reshape(h, w, 3), illumination, rng)
+    return sensor(linear.reshape(h, w, 3), illumination, rng, night)
 
 
 def render_frame(world: World, pose: np.ndarray, K: np.ndarray, height: int, width: int,
@@ -466,11 +519,14 @@ def render_frame(world: World, pose: np.ndarray, K: np.ndarray, height: int, wid
 
 
 def render_views(world: World, pose: np.ndarray, K: np.ndarray, height: int, width: int,
-                 rng: np.random.Generator, max_depth: float = MAX_DEPTH
-                 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Day image, night image and depth of one pose, casting and texturing only once."""
+                 rng: np.random.Generator, max_depth: float = MAX_DEPTH,
+                 night: str = 'standard') -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Day image, night image and depth of one pose, casting and texturing only once.
+
+    The day image draws its noise first, so it is the same whatever the night's difficulty.
+    """
     hits = cast(world, pose, K, height, width)
     materials = albedo_and_emission(world, hits)
     day = shade(world, hits, 'day', rng, materials)
-    night = shade(world, hits, 'night', rng, materials)
+    night = shade(world, hits, 'night', rng, materials, night)
     return day, night, gt_depth(hits, max_depth)

@@ -28,7 +28,8 @@ from tqdm import tqdm
 from adds_ros.atomic import write_text_atomic
 from adds_training import pictures
 from adds_training.data import layout
-from adds_training.data.synthetic.render import cast, gt_depth, render_views, shade
+from adds_training.data.synthetic.render import (cast, gt_depth, NIGHT_DIFFICULTIES,
+                                                 render_views, shade)
 from adds_training.data.synthetic.world import camera_trajectory, make_world, World
 
 SEQUENCE_STRIDE = 10000
@@ -70,6 +71,9 @@ class SynthConfig:
     night_sequences: int = 2
     max_depth: float = 80.0
     workers: int = 1
+    # 'standard' (every earlier result) or 'hard' (render.hard_night_sensor); day frames are
+    # byte-identical either way.
+    night_difficulty: str = 'standard'
 
     def __post_init__(self):
         if self.height < 8 or self.width < 8:
@@ -80,6 +84,9 @@ class SynthConfig:
         for _, name in FOLDERS.values():
             if getattr(self, name) < 0:
                 raise ValueError(f'{name} must not be negative')
+        if self.night_difficulty not in NIGHT_DIFFICULTIES:
+            raise ValueError(f'night_difficulty must be one of {NIGHT_DIFFICULTIES}, got '
+                             f'{self.night_difficulty!r}')
         if self.max_depth <= 0 or self.max_depth * layout.GT_SCALE >= 65536:
             raise ValueError(f'max_depth must be in (0, 256) m, got {self.max_depth}')
 
@@ -145,12 +152,13 @@ def render_chunk(root: Path, cfg: SynthConfig, folder: str, sequence: int, start
         rng = _frame_rng(cfg, folder, index)
         if illumination == 'day':
             day, night, depth = render_views(world, poses[i], K, cfg.height, cfg.width, rng,
-                                             cfg.max_depth)
+                                             cfg.max_depth, cfg.night_difficulty)
             layout.write_rgb(layout.fake_night_path(root, folder, index), night)
             image = day
         else:
             hits = cast(world, poses[i], K, cfg.height, cfg.width)
-            image, depth = shade(world, hits, 'night', rng), gt_depth(hits, cfg.max_depth)
+            image = shade(world, hits, 'night', rng, night=cfg.night_difficulty)
+            depth = gt_depth(hits, cfg.max_depth)
         layout.write_gt_png(layout.gt_path(root, folder, index), depth)
         layout.write_rgb(layout.frame_path(root, folder, index), image)
         rendered += 1
@@ -198,7 +206,10 @@ def split_entries(cfg: SynthConfig, split: str) -> List[Tuple[str, int]]:
 
 def dataset_info(cfg: SynthConfig) -> layout.DatasetInfo:
     size = (cfg.height, cfg.width)
-    content = {k: v for k, v in asdict(cfg).items() if k != 'workers'}  # same data either way
+    # Workers do not change the data; the default night is left out so that datasets rendered
+    # before the option existed resume.
+    content = {k: v for k, v in asdict(cfg).items() if k != 'workers'
+               and not (k == 'night_difficulty' and v == 'standard')}
     sequences = {folder: [sequence_seed(cfg, folder, k)
                           for k in range(getattr(cfg, FOLDERS[folder][1]))]
                  for folder in FOLDERS}
