@@ -49,6 +49,9 @@ EXTRAS = {
         'mcap-ros2-support>=0.5,<1',  # a foreign MCAP writer for the bag tests
     ],
 }
+# Ray, for `--ray` of the many-input commands (bag-depth, prepare, gt, cyclegan translate) on
+# a cluster (docs/bags.md); imported only when asked for, the local pool needs nothing extra.
+EXTRAS['cluster'] = ['ray>=2.9,<3']
 EXTRAS['all'] = sorted({req for reqs in EXTRAS.values() for req in reqs})
 # TensorRT comes from JetPack or NVIDIA's index; this is its CUDA layer: 12.x and 13.x are
 # supported (handles converted as 13 asks, adds_ros/backends/cuda_layer.py). Its major must be
