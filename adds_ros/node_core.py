@@ -11,34 +11,28 @@ this module adds what a live camera needs around it:
   raises the drop count, never the latency or the memory;
 - the model is loaded *inside* the worker thread: CUDA and TensorRT contexts belong to the
   thread that creates them;
-- camera_info is paired with the image by stamp (image_pipeline's exact-time rule), not
-  "whatever came last";
+- camera_info is paired with the image by stamp (image_pipeline's exact-time rule, or the
+  `camera_info_sync` mode asked for), not "whatever came last" (adds_ros.camera_info);
 - nothing is computed for outputs nobody subscribes to;
 - lifecycle follows ROS 2 managed nodes: configure loads the model, activate starts
   processing, deactivate pauses, cleanup unloads, shutdown ends.
 """
 
 import collections
-import functools
 import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, Tuple
+from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple
 
-from adds_ros.diagnostics import (DIAGNOSTICS_TOPIC, QUIET_DROPS, Statistics, Throttle,
-                                  status_array)
-from adds_ros.image_decode import InputError, decode_compressed, decode_image
+from adds_ros.camera_info import CAMERA_INFO_KEEP, LivePairing
+from adds_ros.diagnostics import DIAGNOSTICS_TOPIC, drop_health, status_array
 from adds_ros.messages import (CameraInfo, CompressedImage, DiagnosticArray, DiagnosticStatus,
                                Image, Time)
 from adds_ros.params import NodeParams
-from adds_ros.pipeline import (DEPTH, OUTPUTS, EstimatorFactory, FramePipeline,
-                               default_estimator_factory)
+from adds_ros.pipeline import (OUTPUTS, EstimatorFactory, FrameHandler, FramePipeline,
+                               default_estimator_factory, output_type)
 
-# How long the worker waits for the camera_info stamped like a frame that arrived first.
-CAMERA_INFO_WAIT = 0.5
-# Camera_info messages kept for pairing: a few frames' worth at any camera rate.
-CAMERA_INFO_KEEP = 16
 # Seconds without a frame while a camera publisher is matched before diagnostics warn.
 STARVED_AFTER = 5.0
 
@@ -66,59 +60,7 @@ class Frame:
     """One received camera message waiting for the worker."""
 
     msg: Any
-    decode: Callable[[Any], Any]
     received: float
-
-
-class CameraInfoPairing:
-    """Camera_info by stamp: the one stamped like the frame, or a static (zero-stamp) one."""
-
-    def __init__(self) -> None:
-        self._infos: Deque[CameraInfo] = collections.deque(maxlen=CAMERA_INFO_KEEP)
-        self._cond = threading.Condition()
-
-    def add(self, info: CameraInfo) -> None:
-        with self._cond:
-            self._infos.append(info)
-            self._cond.notify_all()
-
-    def clear(self) -> None:
-        with self._cond:
-            self._infos.clear()
-
-    def _find(self, stamp: Time) -> Optional[CameraInfo]:
-        for info in reversed(self._infos):
-            got = info.header.stamp
-            if (got.sec, got.nanosec) in ((stamp.sec, stamp.nanosec), (0, 0)):
-                return info
-        return None
-
-    def match(self, stamp: Time, wait: float, expected: bool) -> Optional[CameraInfo]:
-        """Return the paired camera_info; None while none was ever received (model K used).
-
-        `expected` (camera_info has a publisher): a frame waits up to `wait` seconds for the
-        first camera_info too. The image and camera_info callbacks run in either order, so
-        without this the first frame of a stream could take the model's K while its
-        camera_info was a callback away. Once camera_info flows, raises
-        InputError('camera_info_unpaired') when none carries this frame's stamp within `wait`
-        seconds: a wrong K would silently bend every depth.
-        """
-        end = time.monotonic() + wait
-        with self._cond:
-            while True:
-                if not self._infos and not expected:
-                    return None
-                info = self._find(stamp)
-                if info is not None:
-                    return info
-                left = end - time.monotonic()
-                if left <= 0:
-                    if not self._infos:  # none came at all: the model's K
-                        return None
-                    raise InputError('camera_info_unpaired',
-                                     f'no camera_info stamped {stamp.sec}.{stamp.nanosec:09d} '
-                                     '(camera_info and image must carry the same stamp)')
-                self._cond.wait(left)
 
 
 class DepthNodeCore:
@@ -137,21 +79,23 @@ class DepthNodeCore:
         self.clock = clock
         self.logger = logger or logging.getLogger('adds_ros.depth_node')
         self.state = 'unconfigured'
-        self.stats = Statistics(params.latency_window)
-        self.pipeline: Optional[FramePipeline] = None
+        self.handler = FrameHandler(params, self.logger)
+        self.stats = self.handler.stats
         self.incompatible_qos: Dict[str, int] = collections.Counter()
         self._factory = estimator_factory
-        self._throttle = Throttle(self.logger, params.warn_period)
+        self._throttle = self.handler.throttle
         self._cond = threading.Condition()
         self._pending: Optional[Frame] = None
-        self._infos = CameraInfoPairing()
-        self._decode_image = functools.partial(decode_image, max_pixels=params.max_pixels)
-        self._decode_compressed = functools.partial(decode_compressed,
-                                                    max_pixels=params.max_pixels)
+        self._infos = LivePairing(params.camera_info_sync, params.camera_info_slop)
         self._stop = threading.Event()
         self._threads: Tuple[threading.Thread, ...] = ()
         self._loaded = threading.Event()
         self._load_error: Optional[BaseException] = None
+
+    @property
+    def pipeline(self) -> Optional[FramePipeline]:
+        """Return the loaded FramePipeline; None until configure."""
+        return self.handler.pipeline
 
     # ---- topics ---------------------------------------------------------------------------
     def input_topics(self) -> Dict[str, Tuple[type, Callable[[Any], None]]]:
@@ -164,8 +108,7 @@ class DepthNodeCore:
 
     def output_topics(self) -> Dict[str, type]:
         """Output topic -> message type: fixed names, whatever the model's metadata says."""
-        topics = {topic: (CameraInfo if topic.endswith('camera_info') else Image)
-                  for topic in OUTPUTS}
+        topics = {topic: output_type(topic) for topic in OUTPUTS}
         topics[DIAGNOSTICS_TOPIC] = DiagnosticArray
         return topics
 
@@ -181,7 +124,7 @@ class DepthNodeCore:
 
     def served(self) -> List[str]:
         """Output topics this configuration fills (depth/image only with a metric scale)."""
-        return [t for t in OUTPUTS if t != DEPTH or (self.pipeline and self.pipeline.metric)]
+        return self.handler.served()
 
     # ---- lifecycle ------------------------------------------------------------------------
     def _transition(self, expected: Tuple[str, ...], target: str) -> None:
@@ -251,10 +194,9 @@ class DepthNodeCore:
         self._infos.add(msg)
 
     def on_image(self, msg: Image) -> None:
-        self._enqueue(Frame(msg, self._decode_image, time.monotonic()))
+        self._enqueue(Frame(msg, time.monotonic()))
 
-    def on_compressed(self, msg: CompressedImage) -> None:
-        self._enqueue(Frame(msg, self._decode_compressed, time.monotonic()))
+    on_compressed = on_image  # the handler decodes what `compressed` subscribes to
 
     def on_incompatible_qos(self, topic: str, policy: str) -> None:
         """Count and warn: a peer exists whose QoS cannot match ours (name the policy)."""
@@ -286,7 +228,7 @@ class DepthNodeCore:
     # ---- inference thread -----------------------------------------------------------------
     def _work(self) -> None:
         try:
-            self.pipeline = FramePipeline.load(self.params, self._factory)
+            self.handler.load(self._factory)
         except Exception as err:  # reported by configure() on the caller's thread
             self._load_error = err
         self._loaded.set()
@@ -298,29 +240,12 @@ class DepthNodeCore:
                     break
                 frame, self._pending = self._pending, None
             self._process(frame)
-        if self.pipeline is not None:  # on this thread: it owns the backends' contexts
-            self.pipeline.close()
+        self.handler.close()  # on this thread: it owns the backends' contexts
 
     def _process(self, frame: Frame) -> None:
-        try:
-            info = (self._infos.match(frame.msg.header.stamp, CAMERA_INFO_WAIT,
-                                      self.transport.publisher_count('camera_info') > 0)
-                    if self.params.use_camera_info else None)
-            result = self.pipeline.process(frame.msg, frame.decode, info, self._wanted())
-            for topic, msg in result.outputs.items():
-                self.transport.publish(topic, msg)
-        except InputError as err:
-            self._drop(err.reason, str(err))
-            return
-        except Exception as err:  # a backend failure must not kill the node
-            self._drop('inference_error', f'{type(err).__name__}: {err}')
-            return
-        self.stats.done(time.monotonic() - frame.received)
-
-    def _drop(self, reason: str, message: str) -> None:
-        self.stats.drop(reason)
-        if reason not in QUIET_DROPS:
-            self._throttle.warn(reason, f'dropped frame: {message}')
+        expected = self.transport.publisher_count('camera_info') > 0
+        self.handler.handle(frame.msg, lambda stamp: self._infos.match(stamp, expected),
+                            self._wanted(), self.transport.publish, frame.received)
 
     # ---- diagnostics ----------------------------------------------------------------------
     def diagnostics(self) -> DiagnosticArray:
@@ -340,21 +265,26 @@ class DepthNodeCore:
             'night_model': self.params.night_model,
             'domain': pipeline.domain if pipeline else '',
             'scale_mode': pipeline.scaler.mode if pipeline else ''}
-        status = getattr(pipeline.scaler, 'status', None) if pipeline else None
-        if status is not None:
-            values.update({k: _shown(v) for k, v in status().items()})
+        if pipeline is not None:
+            values.update({k: _shown(v) for k, v in pipeline.scaler.status().items()})
+            values.update(pipeline.camera.status())
         values.update({f'dropped_{reason}': n for reason, n in sorted(snap['dropped'].items())})
         values.update({f'incompatible_qos_{t}': n for t, n in self.incompatible_qos.items()})
-        level, message = self._health(pipeline, publishers, snap['seconds_since_input'])
+        level, message = self._health(pipeline, publishers, snap)
         return status_array(level, message, self.params.model, values, self.clock())
 
     def _health(self, pipeline: Optional[FramePipeline], publishers: int,
-                idle: float) -> Tuple[int, str]:
+                snap: Dict[str, Any]) -> Tuple[int, str]:
+        """Worst first: frames dropped (ERROR when all were), then what limits the output."""
+        dropping = drop_health(snap['recent'], self.params.drop_warn_share)
+        if dropping is not None:
+            return dropping
         if pipeline is not None and not pipeline.metric:
             return DiagnosticStatus.WARN, 'no metric scale: publishing inverse depth only'
         if self.incompatible_qos:
             return DiagnosticStatus.WARN, 'a peer has incompatible QoS: see incompatible_qos'
-        if self.state == 'active' and publishers and idle > STARVED_AFTER:
+        if (self.state == 'active' and publishers
+                and snap['seconds_since_input'] > STARVED_AFTER):
             return DiagnosticStatus.WARN, ('camera publishers are matched but no frames arrive '
                                            '(QoS or large-data transport: docs/ros.md)')
         return DiagnosticStatus.OK, 'publishing metric depth'

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Dict, Iterator, Tuple, Union
 
+from adds_ros.camera_info import SYNC_MODES
 from adds_ros.backends import backend_choices
 from adds_ros.domain import DOMAIN_MODES, DomainConfig
 from adds_ros.image_decode import MAX_PIXELS, MAX_SIDE
@@ -63,6 +64,13 @@ class NodeParams:
                             (1, MAX_SIDE * MAX_SIDE))
     compressed: bool = param(False, 'subscribe to image/compressed instead of image')
     use_camera_info: bool = param(True, 'subscribe to camera_info and check it against frames')
+    strict_camera_info: bool = param(False, 'drop frames whose camera_info is not a valid '
+                                     "calibration (default: use the model's K and warn)")
+    camera_info_sync: str = param('exact', 'pair camera_info with a frame by the same stamp, '
+                                  'the nearest within camera_info_slop, or the latest',
+                                  choices=SYNC_MODES)
+    camera_info_slop: float = param(0.01, 'seconds a camera_info stamp may differ from the '
+                                    "frame's with camera_info_sync approximate", (0.0, 10.0))
     publish_colorized: bool = param(True, 'publish depth/colorized (bgr8) for viewing')
     input_reliability: str = param('reliable', 'QoS reliability of the subscriptions '
                                    '(best_effort starves on large frames on untuned Fast '
@@ -76,7 +84,11 @@ class NodeParams:
                                       (0.05, 60.0))
     warn_period: float = param(5.0, 'seconds between repeated warnings of one kind',
                                (0.0, 600.0))
-    latency_window: int = param(200, 'frames in the latency percentile window', (10, 100000))
+    drop_warn_share: float = param(0.5, 'diagnostics WARN when more than this share of the '
+                                   'last latency_window frames was dropped (ERROR: all)',
+                                   (0.0, 1.0))
+    latency_window: int = param(200, 'frames in the latency percentile and drop-share '
+                                'windows', (10, 100000))
 
     def __post_init__(self) -> None:
         self.validate()

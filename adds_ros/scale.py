@@ -26,7 +26,9 @@ from adds_ros.settings import check, param
 
 MODES = ('auto', 'metadata', 'fixed', 'ground_plane', 'none')
 # Why a ground-plane fit was refused (the keys of ScaleEstimator.status()'s counters).
-REFUSALS = ('bad_k', 'no_road', 'tilt', 'inliers', 'coverage', 'jump', 'confirming', 'expired')
+# no_camera_k: the frame's K is the model's, not this camera's calibration, so not trusted.
+REFUSALS = ('no_camera_k', 'bad_k', 'no_road', 'tilt', 'inliers', 'coverage', 'jump',
+            'confirming', 'expired')
 # A road-region row counts as covered when this share of its sampled pixels are plane inliers.
 ROW_MIN_SHARE = 0.25
 # Points fitted per frame: plenty for a plane, fast at any resolution.
@@ -243,8 +245,9 @@ class ScaleEstimator:
               stamp: Optional[float] = None) -> Optional[float]:
         """Scale for this frame's model-unit `depth`, or None when there is no trusted one.
 
-        `stamp` (seconds, default: the monotonic clock) times the expiry of a held
-        ground-plane value.
+        `k` is the camera's own calibration; None (the frame has only the model's K, which
+        would guess the road's distance) refuses a ground-plane fit as `no_camera_k`. `stamp`
+        (seconds, default: the monotonic clock) times the expiry of a held ground-plane value.
         """
         if self.mode == 'metadata':
             return self._metadata_scale
@@ -259,7 +262,7 @@ class ScaleEstimator:
             self._value, self._candidates = None, []
         try:
             if k is None:
-                raise Refused('bad_k')
+                raise Refused('no_camera_k')
             fit = ground_plane_fit(depth, k, self.config)
             self._last_fit = fit
             self._accept(self.config.camera_height / fit.height)

@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """`adds bag-depth`: the node core over every frame of a bag, with a tiny real ONNX model."""
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,8 @@ import pytest
 import yaml
 
 from adds_ros.atomic import write_text_atomic
-from adds_ros.messages import Header, Image, array_from_float_image, image_from_array
+from adds_ros.messages import (CameraInfo, Header, Image, array_from_float_image,
+                               image_from_array)
 from adds_ros.params import NodeParams
 from adds_training.tools.bags import rosbag_io
 from adds_training.tools.bags.bag_depth import BagDepthConfig, bag_depth
@@ -208,3 +210,130 @@ def test_raw_bayer_bag_warns_that_the_network_wants_rectified_colour(scene, tmp_
     warning, = caplog.records
     assert 'raw Bayer images (bayer_gbrg8)' in warning.getMessage()
     assert 'rectified colour' in warning.getMessage()
+
+
+# ---- one per-frame path: the live node core and bag-depth answer alike ------------------------
+SECOND = 1_000_000_000
+EQ_H, EQ_W = 24, 32
+EQ_K = [30.0, 0.0, 16.0, 0.0, 30.0, 12.0, 0.0, 0.0, 1.0]
+
+
+def eq_info(stamp: int, **changes) -> CameraInfo:
+    values = dict(header=Header(rosbag_io.time_from_ns(stamp * SECOND), 'cam'), height=EQ_H,
+                  width=EQ_W, distortion_model='plumb_bob', d=[0.0] * 5, k=list(EQ_K),
+                  p=EQ_K[0:3] + [0.0] + EQ_K[3:6] + [0.0] + EQ_K[6:9] + [0.0])
+    values.update(changes)
+    return CameraInfo(**values)
+
+
+def eq_image(stamp: int, encoding: str = 'rgb8') -> Image:
+    rgb = np.random.default_rng(stamp).integers(0, 256, (EQ_H, EQ_W, 3), dtype=np.uint8)
+    msg = image_from_array(rgb, 'rgb8', Header(rosbag_io.time_from_ns(stamp * SECOND), 'cam'))
+    msg.encoding = encoding
+    return msg
+
+
+def camera_sequence():
+    """(arrival s, 'info' | 'image', message): on time, late, missing, too late, mismatched,
+    uncalibrated, R unstated, a bad frame, and a static (zero-stamp) calibration."""
+    return [(0.0, 'info', eq_info(1)), (0.01, 'image', eq_image(1)),
+            (1.0, 'image', eq_image(2)), (1.1, 'info', eq_info(2)),           # late, in time
+            (2.0, 'image', eq_image(3)),                                       # missing
+            (3.0, 'image', eq_image(4)), (3.7, 'info', eq_info(4)),           # too late
+            (4.0, 'info', eq_info(5, width=2 * EQ_W)), (4.01, 'image', eq_image(5)),
+            (5.0, 'info', eq_info(6, k=[0.0] * 9, r=[0.0] * 9, p=[0.0] * 12, d=[],
+                                  distortion_model='')), (5.01, 'image', eq_image(6)),
+            (6.0, 'info', eq_info(7, r=[0.0] * 9)), (6.01, 'image', eq_image(7)),
+            (7.0, 'info', eq_info(8)), (7.01, 'image', eq_image(8, encoding='hsv8')),
+            (8.0, 'info', eq_info(0)), (8.01, 'image', eq_image(9))]
+
+
+def live_outputs(params: NodeParams, sequence):
+    """Feed the sequence to the node core in arrival order; a frame's wait runs in real time."""
+    from adds_ros.camera_info import CAMERA_INFO_WAIT
+    from adds_ros.estimator import DepthEstimator
+    from adds_ros.node_core import DepthNodeCore
+
+    class Recorder:
+        sent = []
+
+        def publish(self, topic, msg):
+            self.sent.append((topic, msg))
+
+        def subscriber_count(self, topic):
+            return 1
+
+        def publisher_count(self, topic):
+            return 1
+
+    def settled(frames: int) -> bool:
+        stats = core.stats
+        return stats.published + sum(stats.dropped.values()) == frames
+
+    def wait_until_settled(frames: int) -> None:
+        end = time.monotonic() + 10
+        while not settled(frames):
+            assert time.monotonic() < end, 'the node core did not finish a frame'
+            time.sleep(0.005)
+
+    recorder = Recorder()
+    core = DepthNodeCore(params, recorder, lambda model, p: DepthEstimator(
+        model, backend='onnxruntime', device='cpu'))
+    core.configure()
+    core.activate()
+    frames, deadline = 0, None
+    for arrival, kind, msg in sequence:
+        if deadline is not None and arrival > deadline:  # what arrives after a frame's wait
+            wait_until_settled(frames)
+        if kind == 'info':
+            core.on_camera_info(msg)
+        else:
+            core.on_image(msg)
+            frames, deadline = frames + 1, arrival + CAMERA_INFO_WAIT
+    wait_until_settled(frames)
+    core.shutdown()
+    return recorder.sent, dict(core.stats.dropped)
+
+
+def offline_outputs(params: NodeParams, sequence, tmp_path: Path):
+    bag = tmp_path / 'camera'
+    with rosbag_io.BagWriter(bag) as writer:
+        writer.add_topic('/cam/image_raw', rosbag_io.IMAGE)
+        writer.add_topic('/cam/camera_info', rosbag_io.CAMERA_INFO)
+        for arrival, kind, msg in sequence:
+            topic = '/cam/image_raw' if kind == 'image' else '/cam/camera_info'
+            writer.write(topic, 100 * SECOND + round(arrival * SECOND), msg)
+    summary = run(bag, tmp_path / 'depth', Path(params.model), params=params, out_ns='')
+    sent = [(topic.lstrip('/'), rosbag_io.from_rosbags(rosbag_io.deserialize(data, msgtype),
+                                                       rosbag_io_type(msgtype)))
+            for topic, msgtype, _, data in rosbag_io.read_messages(tmp_path / 'depth')]
+    return sent, dict(summary.skipped), summary
+
+
+def rosbag_io_type(msgtype: str) -> type:
+    return CameraInfo if msgtype == rosbag_io.CAMERA_INFO else Image
+
+
+def comparable(msg):
+    if isinstance(msg, Image):
+        return (msg.header, msg.encoding, msg.height, msg.width, msg.step, bytes(msg.data))
+    return msg
+
+
+@pytest.mark.slow  # about 2 s: two frames wait out the camera_info wait in real time
+def test_live_node_and_bag_depth_give_the_same_outputs_and_drops(scene, tmp_path):
+    _, _, model, _ = scene
+    params = NodeParams(model=str(model))
+    live, live_drops = live_outputs(params, camera_sequence())
+    offline, offline_drops, summary = offline_outputs(params, camera_sequence(), tmp_path)
+    assert live_drops == offline_drops == {'camera_info_unpaired': 2, 'encoding': 1}
+    topics = {topic for topic, _ in offline}
+    assert topics == {'depth/image', 'depth/camera_info', 'depth/colorized'}
+    for topic in topics:
+        assert [comparable(msg) for t, msg in live if t == topic] == \
+            [comparable(msg) for t, msg in offline if t == topic], topic
+    infos = {msg.header.stamp.sec: msg for t, msg in offline if t == "depth/camera_info"}
+    assert sorted(infos) == [1, 2, 5, 6, 7, 9]   # 3, 4 unpaired; 8 not decodable
+    assert infos[1].k == infos[2].k == infos[7].k == infos[9].k == EQ_K  # the camera's
+    assert infos[5].k == infos[6].k != EQ_K     # mismatched, uncalibrated: the model's K
+    assert summary.written == 6

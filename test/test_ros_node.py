@@ -215,7 +215,7 @@ def bad_inputs() -> List:
     good = m.image_from_array(rgb_frame(0), 'rgb8')
     nan_image = m.image_from_array(np.full((H, W), np.nan, np.float32), '32FC1')
     return [
-        (m.Image(height=H, width=W, encoding='yuv422', step=W * 2, data=bytes(H * W * 2)),
+        (m.Image(height=H, width=W, encoding='hsv8', step=W * 3, data=bytes(H * W * 3)),
          'encoding'),
         (m.Image(height=H, width=W, encoding='rgb8', step=W * 3, data=good.data[:-7]),
          'truncated'),
@@ -245,9 +245,12 @@ def test_every_bad_input_is_survived_counted_and_warned_once(tmp_path, start_nod
         expected[reason] += 1
         wait_for(lambda: graph.count(f'dropped_{reason}') == expected[reason],
                  what=f'a {reason} drop')
-    send_camera_info(graph, width=640, height=480)
+    send_camera_info(graph, width=640, height=480)  # ignored, with a warning: the model's K
+    good.header.stamp = m.Time(6, 6)
     graph.transport.publish('image', good)
-    wait_for(lambda: graph.count('dropped_camera_info') == 1, what='a camera_info drop')
+    wait_for(lambda: graph.by_stamp('depth/image', m.Time(6, 6)) is not None,
+             what="depth with the model's K")
+    wait_for(lambda: graph.count('camera_k_invalid_camera_info') == 1, what='the K source')
     send_camera_info(graph)
     good.header.stamp = m.Time(7, 7)
     graph.transport.publish('image', good)
@@ -255,9 +258,9 @@ def test_every_bad_input_is_survived_counted_and_warned_once(tmp_path, start_nod
              what='depth after the bad inputs')
     assert proc.poll() is None
     text = log.read_text()
-    # throttled per reason: the second yuv422 frame and the absurd size (after the zero size)
+    # throttled per reason: the second hsv8 frame and the absurd size (after the zero size)
     # are counted but not logged again
-    assert text.count("unsupported encoding 'yuv422'") == 1 and 'exceeds' not in text
+    assert text.count("unsupported encoding 'hsv8'") == 1 and 'exceeds' not in text
     for phrase in ('bytes, step x height needs', 'is smaller than width', 'zero size', 'NaN',
                    'camera_info is 640x480 but the image is 128x64'):
         assert phrase in text

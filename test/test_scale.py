@@ -155,12 +155,14 @@ def test_expected_down_matches_the_conventions():
     assert expected_down(ScaleConfig(roll_deg=10.0))[0] > 0  # right side down
 
 
-@pytest.mark.parametrize('k', [np.zeros((3, 3)), np.full((3, 3), np.nan),
-                               np.array([[100.0, 0, 64], [200.0, 0, 128], [0, 0, 1]]), None])
-def test_a_singular_or_missing_k_is_a_counted_refusal_not_an_exception(k):
+@pytest.mark.parametrize('k,reason', [
+    (np.zeros((3, 3)), 'bad_k'), (np.full((3, 3), np.nan), 'bad_k'),
+    (np.array([[100.0, 0, 64], [200.0, 0, 128], [0, 0, 1]]), 'bad_k'),
+    (None, 'no_camera_k')])
+def test_a_singular_or_missing_k_is_a_counted_refusal_not_an_exception(k, reason):
     estimator = ScaleEstimator(ScaleConfig(**CONFIG), None)
     assert estimator.scale(street_depth(0), k) is None
-    assert estimator.status()['scale_refused_bad_k'] == 1
+    assert estimator.status()[f'scale_refused_{reason}'] == 1
 
 
 def test_a_few_valid_points_are_not_a_road():

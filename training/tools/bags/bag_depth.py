@@ -2,13 +2,15 @@
 # SPDX-License-Identifier: Apache-2.0
 """`adds bag-depth`: the depth node over every image of a bag, offline, into a new bag.
 
-The node's own per-frame pipeline does the work (`adds_ros.pipeline.FramePipeline`: decoding of
-every encoding the node takes, the camera_info check, the estimator, the metric-scale policy,
-the colourised view), called once per frame, so none is superseded as on a live graph and the
-output holds exactly what a live node would have published for each frame: depth (or inverse
-depth when no metric scale is known), its camera_info and the colourised view, with the input's
-stamps and frame_ids, logged at the input's times. Frames the node rejects are skipped and
-counted by the node's own drop reasons; a held ground-plane scale ages in the bag's time.
+The live node's own per-frame path does the work (`adds_ros.pipeline.FrameHandler`: decoding
+of every encoding the node takes, the camera_info policy, the estimator, the metric-scale
+policy, the colourised view, drop accounting), called once per frame, so none is superseded as
+on a live graph and the output holds exactly what a live node would have published for each
+frame: depth (or inverse depth when no metric scale is known) and the colourised view, each
+with the camera_info beside it, with the input's stamps and frame_ids, logged at the input's
+times. camera_info is paired as the live node pairs it, with log time as arrival time
+(`adds_ros.camera_info.ReplayPairing`). Frames the node rejects are skipped and counted by the
+node's own drop reasons; a held ground-plane scale ages in the bag's time.
 
 With `--gt ROOT --gt-folder FOLDER` the depth is scored against ground truth in the processed
 layout that `adds prepare` + `adds gt` write (`ROOT/FOLDER.timestamps` maps each GT PNG's index
@@ -16,9 +18,7 @@ to the µs timestamp that matches the image stamp), under one of the evaluation 
 """
 
 import argparse
-import bisect
 import dataclasses
-import functools
 import logging
 import sys
 import time
@@ -33,13 +33,13 @@ from tqdm import tqdm
 
 import yaml
 
-from adds_ros.diagnostics import Statistics, Throttle
+from adds_ros.camera_info import ReplayPairing
+from adds_ros.diagnostics import Statistics
 from adds_ros.errors import UserError
-from adds_ros.image_decode import InputError, decode_compressed, decode_image
 from adds_ros.messages import CameraInfo, CompressedImage, Image, array_from_float_image
 from adds_ros.params import NodeParams, load_params_file
-from adds_ros.pipeline import (COLORIZED, DEPTH, DEPTH_INFO, INVERSE, EstimatorFactory,
-                               FramePipeline, default_estimator_factory)
+from adds_ros.pipeline import (DEPTH, INVERSE, EstimatorFactory, FrameHandler,
+                               default_estimator_factory, output_type)
 from adds_training.tools import batch
 from adds_training.tools.bags import rosbag_io
 from adds_training.data import layout
@@ -47,7 +47,7 @@ from adds_training.metrics import (METRIC_NAMES, Protocol, evaluate_image, get_p
                                    markdown_table, mean_metrics)
 
 IMAGE_TYPES = {rosbag_io.IMAGE: Image, rosbag_io.COMPRESSED_IMAGE: CompressedImage}
-OUTPUT_TYPES = {Image: rosbag_io.IMAGE, CameraInfo: rosbag_io.CAMERA_INFO}
+ROS_TYPES = {Image: rosbag_io.IMAGE, CameraInfo: rosbag_io.CAMERA_INFO}
 TF_TOPICS = {'/tf_static': rosbag_io.STATIC_TF_QOS,
              '/tf': rosbag_io.qos_profile(QosReliability.RELIABLE, 100)}
 LOGGER = logging.getLogger(__name__)
@@ -115,24 +115,17 @@ def output_namespace(image_topic: str) -> str:
     return rosbag_io.camera_info_topic(image_topic).rsplit('/', 1)[0]
 
 
-def read_camera_infos(bag: Path, topic: str) -> Tuple[List[int], List[CameraInfo]]:
-    """Read all camera_info messages of `topic`, sorted by header stamp (they are small)."""
-    infos = {}
+def read_camera_infos(bag: Path, topic: str) -> List[Tuple[int, CameraInfo]]:
+    """Read all camera_info messages of `topic` as (log time, message), in arrival order."""
+    arrivals = []
     for _, msgtype, log_time, data in rosbag_io.read_messages(bag, [topic]):
         try:
             msg = rosbag_io.from_rosbags(rosbag_io.deserialize(data, msgtype), CameraInfo)
-        except Exception as err:  # a corrupt record: the frames fall back to a neighbour's
+        except Exception as err:  # a corrupt record: lost, as a live node would lose it
             LOGGER.warning(f'skipping an undeserializable camera_info at {log_time}: {err}')
             continue
-        infos[rosbag_io.stamp_ns(msg.header.stamp)] = msg
-    stamps = sorted(infos)
-    return stamps, [infos[s] for s in stamps]
-
-
-def camera_info_at(stamps: List[int], infos: List[CameraInfo], stamp: int) -> Optional[CameraInfo]:
-    """Return the camera_info with the image's stamp, else the latest one before it."""
-    position = bisect.bisect_right(stamps, stamp)
-    return infos[position - 1] if position else None
+        arrivals.append((log_time, msg))
+    return sorted(arrivals, key=lambda arrival: arrival[0])
 
 
 def score(msg: Image, gt: np.ndarray, protocol: Protocol, metric: bool) -> Dict[str, float]:
@@ -153,46 +146,39 @@ def output_qos(params: NodeParams):
 
 
 class OfflineNode:
-    """The node's frame pipeline, fed one frame at a time: every frame is processed."""
+    """The node's frame handler, fed one frame at a time: every frame is processed."""
 
     def __init__(self, params: NodeParams,
                  estimator_factory: EstimatorFactory = default_estimator_factory) -> None:
         self.params = params
         self.factory = estimator_factory
-        self.stats = Statistics(10 ** 6)  # every latency: the summary's mean covers the bag
-        self.throttle = Throttle(LOGGER, params.warn_period)
-        self.decode = functools.partial(
-            decode_compressed if params.compressed else decode_image,
-            max_pixels=params.max_pixels)
+        # every latency: the summary's mean covers the bag
+        self.handler = FrameHandler(params, LOGGER, latency_window=10 ** 6)
+
+    @property
+    def stats(self) -> Statistics:
+        return self.handler.stats
 
     def __enter__(self) -> 'OfflineNode':
-        self.pipeline = FramePipeline.load(self.params, self.factory, message_time=True)
+        self.pipeline = self.handler.load(self.factory, message_time=True)
         return self
 
     def __exit__(self, *exc) -> None:
-        self.pipeline.close()
+        self.handler.close()
 
     def outputs(self) -> List[str]:
         """Return what a live node publishes per frame (metres, or inverse depth if unscaled)."""
-        depth = DEPTH if self.pipeline.metric else INVERSE
-        return [depth, DEPTH_INFO] + ([COLORIZED] if self.params.publish_colorized else [])
+        return self.handler.served(inverse=False)
 
-    def process(self, msg: Any, info: Optional[CameraInfo]) -> List[Tuple[str, Any]]:
-        """Run one Image or CompressedImage; return (relative topic, message) to write."""
+    def process(self, msg: Any, pairing: Optional[ReplayPairing],
+                log_time: int) -> List[Tuple[str, Any]]:
+        """Run one Image or CompressedImage logged at `log_time`; return (topic, message)s."""
         self.stats.receive()
-        start = time.perf_counter()
-        try:
-            result = self.pipeline.process(msg, self.decode, info, self.outputs())
-        except InputError as err:
-            self.stats.drop(err.reason)
-            self.throttle.warn(err.reason, f'skipped frame: {err}')
-            return []
-        except Exception as err:  # as the node: a backend failure skips the frame
-            self.stats.drop('inference_error')
-            self.throttle.warn('inference_error', f'skipped frame: {type(err).__name__}: {err}')
-            return []
-        self.stats.done(time.perf_counter() - start)
-        return list(result.outputs.items())
+        written: List[Tuple[str, Any]] = []
+        self.handler.handle(msg, lambda stamp: pairing.match(stamp, log_time) if pairing
+                            else None, self.outputs(),
+                            lambda topic, out: written.append((topic, out)), time.monotonic())
+        return written
 
 
 def warn_if_bayer(bag: Path, image_topic: str) -> Optional[str]:
@@ -239,8 +225,8 @@ def bag_depth(cfg: BagDepthConfig,
     namespace = output_namespace(image_topic) if cfg.out_ns is None else cfg.out_ns.rstrip('/')
     protocol = get_protocol(cfg.protocol) if cfg.gt_root else None
     gt = GroundTruth(Path(cfg.gt_root), cfg.gt_folder) if cfg.gt_root else None
-    info_stamps, infos = (read_camera_infos(cfg.bag, info_topic) if params.use_camera_info
-                          else ([], []))
+    pairing = (ReplayPairing(read_camera_infos(cfg.bag, info_topic), params.camera_info_sync,
+                             params.camera_info_slop) if params.use_camera_info else None)
     copied = [t for t in TF_TOPICS if cfg.copy_tf and t in topics]
     summary = BagDepthSummary()
     rows: List[Dict[str, float]] = []
@@ -249,11 +235,11 @@ def bag_depth(cfg: BagDepthConfig,
         if protocol is not None and not metric and not protocol.median_scaling:
             raise ValueError(f'protocol {cfg.protocol} is metric but the model has no metric '
                              'scale: pass --scale or choose a median-scaling protocol')
-        depth_topic = node.outputs()[0]
+        depth_topic = DEPTH if metric else INVERSE
         with rosbag_io.BagWriter(cfg.out, cfg.storage, cfg.split_size_mb, cfg.overwrite) as bag:
             for topic in node.outputs():
-                kind = CameraInfo if topic == DEPTH_INFO else Image
-                bag.add_topic(f'{namespace}/{topic}', OUTPUT_TYPES[kind], output_qos(params))
+                bag.add_topic(f'{namespace}/{topic}', ROS_TYPES[output_type(topic)],
+                              output_qos(params))
             for topic in copied:
                 bag.add_topic(topic, rosbag_io.TF_MESSAGE, TF_TOPICS[topic])
             wanted = [image_topic] + copied
@@ -273,8 +259,7 @@ def bag_depth(cfg: BagDepthConfig,
                     LOGGER.warning(f'skipping an undeserializable message at {log_time}: {err}')
                     continue
                 stamp = rosbag_io.stamp_ns(msg.header.stamp)
-                info = camera_info_at(info_stamps, infos, stamp)
-                for out_topic, out_msg in node.process(msg, info):
+                for out_topic, out_msg in node.process(msg, pairing, log_time):
                     bag.write(f'{namespace}/{out_topic}', log_time, out_msg)
                     if out_topic != depth_topic:
                         continue
