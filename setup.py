@@ -8,9 +8,13 @@ from setuptools import find_packages, setup
 
 PACKAGE = 'adds_ros'
 
-# Every Python dependency is declared here, once, split by use. ROS 2 Humble ships numpy 1.21,
-# so numpy 1.x and 2.x are both supported. PyTorch is pinned to a release that installs as a
-# CPU build on machines without a GPU (and as a CUDA build where pip finds one).
+# Every Python dependency is declared here, once, split by use: two installs from one repository.
+# The vehicle's `pip install .` is RUNTIME only (the node, `adds node`, `adds engine`; extra
+# `ros` without ROS 2, `tensorrt` on GPUs): no PyTorch. The workstation adds `train` (the
+# adds_training half); package.xml splits its rosdep keys the same way (exec / test), which
+# test/test_package_xml.py checks. ROS 2 Humble ships numpy 1.21, so numpy 1.x and 2.x are
+# both supported. PyTorch is pinned to a release that installs as a CPU build on machines
+# without a GPU (and as a CUDA build where pip finds one).
 RUNTIME = [
     'numpy>=1.21,<3',
     'opencv-python-headless>=4.5,<6',
@@ -49,6 +53,7 @@ EXTRAS = {
         'mcap-ros2-support>=0.5,<1',  # a foreign MCAP writer for the bag tests
     ],
 }
+EXTRAS['test'] += EXTRAS['train']  # the tests exercise the training half too
 # Ray, for `--ray` of the many-input commands (bag-depth, prepare, gt, cyclegan translate) on
 # a cluster (docs/bags.md); imported only when asked for, the local pool needs nothing extra.
 EXTRAS['cluster'] = ['ray>=2.9,<3']
@@ -80,7 +85,6 @@ setup(
     maintainer_email='adds-ros@example.com',
     description='All-day self-supervised monocular depth (ADDS) for ROS 2 vehicles',
     license='Apache-2.0',
-    tests_require=['pytest'],
     entry_points={
         'console_scripts': [
             'adds = adds_ros.cli:main',

@@ -26,6 +26,8 @@ LOG_LEVELS = {'-v': logging.DEBUG, '--verbose': logging.DEBUG,
 # Other packages add sub-commands through this entry-point group: an entry point names a module
 # with a COMMANDS table like adds_ros.commands' (the training half registers adds_training's).
 PLUGIN_GROUP = 'adds_ros.commands'
+OUR_PACKAGES = ('adds_ros', 'adds_training')
+MISSING_HINT = "the training half: pip install '.[train]' in the repository, docs/ros.md#install"
 
 
 def command_table() -> Dict[str, Tuple[str, str]]:
@@ -83,15 +85,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.parse_args(argv or ['--help'])
         return 2
     name, rest = argv[0], argv[1:]
-    module = importlib.import_module(commands[name][0])
-    parser = argparse.ArgumentParser(prog=f'adds {name}', description=commands[name][1])
-    module.add_arguments(parser)
-    args = parser.parse_args(rest)
     try:
+        module = importlib.import_module(commands[name][0])
+        parser = argparse.ArgumentParser(prog=f'adds {name}', description=commands[name][1])
+        module.add_arguments(parser)
+        args = parser.parse_args(rest)
         with command_logging(name, level):
             return int(module.run(args) or 0)
     except UserError as err:
         print(f'adds {name}: {err}', file=sys.stderr)
+        return EXIT_USER_ERROR
+    except ModuleNotFoundError as err:
+        if (err.name or '').split('.')[0] in OUR_PACKAGES:
+            raise
+        print(f'adds {name}: needs the Python package {err.name!r}, which this install lacks '
+              f"(the vehicle's install has only the runtime; {MISSING_HINT})", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt as err:  # its message, if any, says what was cleaned up
         print(f'adds {name}: interrupted' + (f': {err}' if str(err) else ''), file=sys.stderr)

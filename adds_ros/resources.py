@@ -7,9 +7,13 @@ a source checkout or an editable install keeps it next to the packages. Both are
 tools work from a clone, a pip install and a colcon install alike.
 """
 
+import os
 from pathlib import Path
+from typing import Dict, Mapping
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+FASTDDS_PROFILE = 'FASTDDS_DEFAULT_PROFILES_FILE'
+LARGE_DATA_PROFILE = 'fastdds_large_data.xml'
 
 
 def config_file(name: str) -> Path:
@@ -22,3 +26,14 @@ def config_file(name: str) -> Path:
             return path
     raise FileNotFoundError(f'config/{name} is not shipped with this install (looked in '
                             f'{", ".join(str(p.parent) for p in candidates)})')
+
+
+def large_data_environment(environ: Mapping[str, str] = os.environ) -> Dict[str, str]:
+    """Return what to add to a ROS process's environment for camera-size frames.
+
+    Nothing when FASTDDS_DEFAULT_PROFILES_FILE is set, even empty: the user's choice stands
+    (an empty value keeps Fast DDS's defaults).
+    """
+    if FASTDDS_PROFILE in environ:
+        return {}
+    return {FASTDDS_PROFILE: str(config_file(LARGE_DATA_PROFILE))}

@@ -26,7 +26,7 @@ def param(default: Any, description: str, limits: Optional[Tuple[float, float]] 
 
 
 def choices_of(spec: Field) -> Optional[Tuple[str, ...]]:
-    """The values a field accepts (None: any), a registry's read now."""
+    """Return the values a field accepts (None: any), reading a registry's now."""
     choices = spec.metadata.get('choices')
     return tuple(choices()) if callable(choices) else choices
 
@@ -44,7 +44,7 @@ def check(settings: Any, what: str) -> None:
 
 
 def same_as(config: type, name: str) -> Any:
-    """A field that is `config`'s field `name` under another name (default and metadata too)."""
+    """Declare `config`'s field `name` under another name (default and metadata too)."""
     spec = next(spec for spec in fields(config) if spec.name == name)
     return field(default=spec.default, metadata=dict(spec.metadata, section=(config, name)))
 

@@ -20,8 +20,9 @@ DISTROS = {'humble': 'jammy', 'jazzy': 'noble', 'kilted': 'noble'}
 DEPENDS = ('depend', 'exec_depend', 'build_depend', 'test_depend', 'buildtool_depend')
 
 
-def package_keys(path: Path) -> list:
-    return sorted({e.text.strip() for tag in DEPENDS
+def package_keys(path: Path, tags: tuple = DEPENDS) -> list:
+    """Return the rosdep keys of package.xml's dependency `tags` (default: every kind)."""
+    return sorted({e.text.strip() for tag in tags
                    for e in ElementTree.parse(path).getroot().iter(tag)})
 
 

@@ -53,3 +53,14 @@ def test_the_runtime_imports_no_training_module():
             if any(n.split('.')[0] == 'adds_training' for n in names):
                 offenders.append(path.relative_to(root).as_posix())
     assert offenders == []
+
+
+def test_a_missing_package_says_what_to_install(tmp_path, monkeypatch, capsys):
+    """On the vehicle's install (no training half) `adds train` names the missing package."""
+    (tmp_path / 'needy_command.py').write_text('import no_such_package_here\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(cli, 'available_commands', lambda: {'needy': ('needy_command', '')})
+    assert cli.main(['needy']) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("adds needy: needs the Python package 'no_such_package_here'")
+    assert "pip install '.[train]'" in err

@@ -4,9 +4,13 @@
 
 The rules come from test/data/rosdep_keys.yaml, an extract of ros/rosdistro (its commit and
 files are named in it) made by scripts/rosdep_keys.py; a key added to package.xml without
-regenerating the extract fails here, as `rosdep install` would fail for users.
+regenerating the extract fails here, as `rosdep install` would fail for users. Its exec keys
+are the vehicle's install and match setup.py's runtime requirements; the training half's keys
+are test keys only.
 """
 
+import ast
+import re
 import sys
 from pathlib import Path
 from typing import Any, Dict, List
@@ -60,3 +64,35 @@ def test_a_rule_missing_on_one_ubuntu_release_is_caught():
             'ros_packages': {'humble': [], 'kilted': []},
             'rosdep': {'python3-x': {'ubuntu': {'*': ['python3-x'], 'jammy': None}}}}
     assert unresolved(['python3-x'], data) == ['python3-x (humble)']
+
+
+# pip requirement -> rosdep key, for the requirements that have one
+ROSDEP_KEY = {'numpy': 'python3-numpy', 'opencv-python-headless': 'python3-opencv',
+              'onnxruntime': 'python3-onnxruntime-pip', 'PyYAML': 'python3-yaml',
+              'tqdm': 'python3-tqdm', 'torch': 'python3-torch',
+              'tensorboard': 'python3-tensorboard-pip', 'rosbags': 'python3-rosbags-pip'}
+
+
+def setup_requirements() -> Dict[str, List[str]]:
+    """setup.py's RUNTIME and EXTRAS['train'] as project names, read without running setup()."""
+    found = {}
+    for node in ast.parse((ROOT / 'setup.py').read_text()).body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) \
+                and node.targets[0].id in ('RUNTIME', 'EXTRAS'):
+            found[node.targets[0].id] = ast.literal_eval(node.value)
+    name = re.compile(r'[A-Za-z0-9._-]+')
+    return {half: [name.match(req).group(0) for req in reqs] for half, reqs in
+            (('runtime', found['RUNTIME']), ('train', found['EXTRAS']['train']))}
+
+
+def test_exec_keys_are_the_runtimes_and_the_training_half_is_test_only():
+    """The vehicle's `rosdep install --dependency-types exec` brings no PyTorch (issue 28)."""
+    xml = ROOT / 'package.xml'
+    exec_keys = set(package_keys(xml, ('depend', 'exec_depend')))
+    test_keys = set(package_keys(xml, ('test_depend',)))
+    requirements = setup_requirements()
+    runtime = {ROSDEP_KEY[name] for name in requirements['runtime']}  # each one has a key
+    training = {ROSDEP_KEY[name] for name in requirements['train'] if name in ROSDEP_KEY}
+    assert {key for key in exec_keys if key.startswith('python3-')} == runtime
+    assert training == {'python3-torch', 'python3-tensorboard-pip', 'python3-rosbags-pip'}
+    assert training <= test_keys and not training & exec_keys

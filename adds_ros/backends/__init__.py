@@ -108,8 +108,11 @@ def registered_backends() -> Dict[str, str]:
 
 
 def backend_choices() -> Tuple[str, ...]:
-    """What the `backend` parameter accepts: 'auto', every registered backend, and the known
-    ones not installed here (asking for one of those says what to install)."""
+    """Return what the `backend` parameter accepts: 'auto' and every backend name.
+
+    Those are the registered ones and the known ones not installed here (asking for one of
+    those says what to install).
+    """
     return ('auto',) + tuple(dict.fromkeys([*registered_backends(), *PROVIDED_BY]))
 
 

@@ -24,9 +24,10 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
+from adds_ros.resources import FASTDDS_PROFILE
+
 Stamp = Tuple[int, int]
 T = TypeVar('T')
-FASTDDS_PROFILE = 'FASTDDS_DEFAULT_PROFILES_FILE'
 _NO_PEER_YET = object()
 _process_profile: Any = _NO_PEER_YET  # the profile this process's Fast DDS loaded, if known
 
@@ -51,12 +52,16 @@ def depth_node_command() -> List[str]:
     return [found] if found else [sys.executable, '-m', 'adds_ros.depth_node']
 
 
-def start_depth_node(ros_args: Sequence[str], env: Dict[str, str], log: Path
-                     ) -> subprocess.Popen:
-    """Start `depth_node --ros-args ...` with its output in `log`."""
+def start_depth_node(ros_args: Sequence[str], env: Dict[str, str], log: Path,
+                     command: Optional[Sequence[str]] = None) -> subprocess.Popen:
+    """Start `depth_node --ros-args ...` with its output in `log`.
+
+    `command` is the node to run (default: `depth_node_command()`), e.g. the console script of
+    another installation.
+    """
     with open(log, 'wb') as out:
-        return subprocess.Popen([*depth_node_command(), '--ros-args', *ros_args], env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen([*(command or depth_node_command()), '--ros-args', *ros_args],
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def stop(proc: subprocess.Popen, timeout: float = 20.0) -> int:

@@ -16,7 +16,7 @@ QoS was chosen by (docs/ros.md).
 
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import psutil
@@ -55,7 +55,8 @@ class Graph:
 
     def __init__(self, model: Path, work: Path, params: Tuple[str, ...] = NODE_PARAMS,
                  camera_reliable: bool = True, node_reliable: bool = True, offset: int = 0,
-                 **env: str) -> None:
+                 command: Optional[Sequence[str]] = None, **env: str) -> None:
+        """`command`: the depth node to start (default: this installation's)."""
         from sensor_msgs.msg import Image
 
         self.domain = unique_domain(40 + offset)
@@ -63,7 +64,7 @@ class Graph:
         args = ['--log-level', 'warn', '-p', f'model:={model}']
         for item in params:
             args += ['-p', item]
-        self.proc = start_depth_node(args, ros_env(self.domain, **env), self.log)
+        self.proc = start_depth_node(args, ros_env(self.domain, **env), self.log, command)
         self.peer = Peer(self.domain, 'bench_camera', **env)
         self.camera = self.peer.publisher(Image, 'image', reliable=camera_reliable, depth=1)
         self.peer.listen(Image, 'depth/image', depth=10)
