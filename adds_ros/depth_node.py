@@ -16,6 +16,7 @@ ROS idiom, and why:
   says nothing.
 """
 
+import os
 import sys
 from typing import Any, Dict, List, Optional
 
@@ -34,6 +35,7 @@ from adds_ros.errors import EXIT_USER_ERROR, UserError
 from adds_ros.log import route_to_rclpy, unroute
 from adds_ros.node_core import DepthNodeCore
 from adds_ros.params import NodeParams, parameter_table
+from adds_ros.resources import FASTDDS_PROFILE, large_data_environment
 from adds_ros.ros_messages import from_ros, ros_qos, ros_types, to_ros
 
 NODE_NAME = 'depth_node'
@@ -202,14 +204,20 @@ def make_node(**kwargs: Any) -> DepthNode:
 def main(args: Optional[List[str]] = None, prog: str = NODE_NAME) -> int:
     """`ros2 run adds_ros depth_node [--ros-args ...]`: 0 on a clean stop, 2 on bad setup.
 
-    A bad setup is one line `<prog>: <problem>` on stderr, no traceback.
+    A bad setup is one line `<prog>: <problem>` on stderr, no traceback. The large-data Fast
+    DDS profile goes into the environment first: Fast DDS reads it once, at rclpy.init.
     """
     from rclpy.executors import ExternalShutdownException
 
+    profile = large_data_environment()
+    os.environ.update(profile)
     rclpy.init(args=args)
     node = None
     try:
         node = make_node()
+        if profile:
+            node.get_logger().info(f'Fast DDS profile {profile[FASTDDS_PROFILE]} (set '
+                                   f'{FASTDDS_PROFILE} to choose another; docs/ros.md)')
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass

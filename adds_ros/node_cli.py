@@ -5,6 +5,12 @@
 The options translate one to one into ROS 2 arguments (`--ros-args -p/-r/--params-file`), so
 `adds node --model m.onnx -r image:=/camera/image_raw` is exactly
 `ros2 run adds_ros depth_node --ros-args -p model:=m.onnx -r image:=/camera/image_raw`.
+
+Every way of starting the node (this command, `ros2 run`, the launch file) gives its process
+the package's large-data Fast DDS profile unless the user chose one (`adds_ros.resources.
+large_data_environment`): with Fast DDS's 0.5 MiB default shared-memory segment a camera frame
+travels as UDP fragments, and the node's best-effort (sensor data) subscription loses most of
+them (docs/ros.md).
 """
 
 import argparse

@@ -72,11 +72,13 @@ class NodeParams:
     camera_info_slop: float = param(0.01, 'seconds a camera_info stamp may differ from the '
                                     "frame's with camera_info_sync approximate", (0.0, 10.0))
     publish_colorized: bool = param(True, 'publish depth/colorized (bgr8) for viewing')
-    input_reliability: str = param('reliable', 'QoS reliability of the subscriptions '
-                                   '(best_effort starves on large frames on untuned Fast '
-                                   'DDS: docs/ros.md)',
+    input_reliability: str = param('best_effort', 'QoS reliability of the subscriptions '
+                                   '(best_effort, the sensor-data QoS, matches reliable and '
+                                   'best-effort cameras; large frames need the large-data '
+                                   'Fast DDS profile on both sides: docs/ros.md)',
                                    choices=RELIABILITY)
-    input_depth: int = param(1, 'QoS history depth of the subscriptions', (1, 100))
+    input_depth: int = param(5, 'QoS history depth of the subscriptions (sensor data: 5)',
+                             (1, 100))
     output_reliability: str = param('reliable', 'QoS reliability of the publishers',
                                     choices=RELIABILITY)
     output_depth: int = param(1, 'QoS history depth of the publishers', (1, 100))

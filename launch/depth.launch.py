@@ -15,6 +15,8 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
+from adds_ros.resources import large_data_environment
+
 # name -> (default, description). '' for model/backend/compressed: the params file decides.
 ARGUMENTS = {
     'namespace': ('', 'namespace of the node and its relative topics'),
@@ -45,10 +47,12 @@ def launch_nodes(context, *_, **__):
     if arg['compressed']:
         overrides['compressed'] = _is_true(arg['compressed'])
     compressed = _is_true(arg['compressed'])
+    # camera-size frames whole through shared memory, unless the user chose a Fast DDS profile
+    env = large_data_environment()
     image_remap = (('image/compressed', arg['image'] + '/compressed') if compressed
                    else ('image', arg['image']))
     nodes = [Node(package='adds_ros', executable='depth_node', name='depth_node',
-                  namespace=arg['namespace'], output='screen',
+                  namespace=arg['namespace'], output='screen', additional_env=env,
                   parameters=[arg['params_file'] or os.path.join(share, 'config', 'depth.yaml'),
                               overrides],
                   remappings=[image_remap, ('camera_info', arg['camera_info'])])]
@@ -56,6 +60,7 @@ def launch_nodes(context, *_, **__):
         # point_cloud_xyz takes metres (32FC1, REP 118): it needs a node with a metric scale.
         nodes.append(Node(package='depth_image_proc', executable='point_cloud_xyz_node',
                           name='point_cloud_xyz', namespace=arg['namespace'], output='screen',
+                          additional_env=env,
                           parameters=[{'use_sim_time': overrides['use_sim_time']}],
                           remappings=[('image_rect', 'depth/image'),
                                       ('camera_info', 'depth/camera_info'),

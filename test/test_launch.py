@@ -3,6 +3,7 @@
 """depth.launch.py (needs ROS 2's launch and launch_ros; skipped elsewhere by conftest)."""
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ def test_launch_declares_its_arguments():
 @pytest.mark.parametrize('point_cloud,count', [('false', 1), ('true', 2)])
 def test_point_cloud_adds_depth_image_proc(point_cloud, count):
     from launch import LaunchContext
+    from launch.utilities import perform_substitutions
     module = load_launch_module()
     context = LaunchContext()
     values = {name: default for name, (default, _) in module.ARGUMENTS.items()}
@@ -37,5 +39,10 @@ def test_point_cloud_adds_depth_image_proc(point_cloud, count):
     context.launch_configurations.update(values)
     nodes = module.launch_nodes(context)
     assert len(nodes) == count
+    for node in nodes:  # camera-size frames: the large-data Fast DDS profile, unless set
+        env = {perform_substitutions(context, key): perform_substitutions(context, value)
+               for key, value in node.additional_env or []}
+        if 'FASTDDS_DEFAULT_PROFILES_FILE' not in os.environ:
+            assert env['FASTDDS_DEFAULT_PROFILES_FILE'].endswith('fastdds_large_data.xml')
     if count == 2:
         assert nodes[1].node_package == 'depth_image_proc'

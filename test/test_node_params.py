@@ -44,7 +44,8 @@ def test_shipped_params_files_load_and_validate():
         values = load_params_file(CONFIG / name)
         values['model'] = 'model.onnx'
         params = NodeParams.from_dict(values)
-        assert params.input_reliability == 'reliable'  # measured: docs/ros.md, QoS
+        # sensor-data QoS: matches the best-effort topics `ros2 bag play` offers (docs/bags.md)
+        assert (params.input_reliability, params.input_depth) == ('best_effort', 5)
     assert load_params_file(CONFIG / 'robotcar.yaml')['camera_height'] > 0
 
 
@@ -59,3 +60,13 @@ def test_params_file_sections_and_errors(tmp_path):
         load_params_file(path)
     with pytest.raises(FileNotFoundError):
         load_params_file(tmp_path / 'missing.yaml')
+
+
+def test_the_large_data_profile_is_given_unless_the_user_chose_one():
+    from adds_ros.resources import FASTDDS_PROFILE, large_data_environment
+
+    profile = large_data_environment({})[FASTDDS_PROFILE]
+    assert Path(profile) == CONFIG / 'fastdds_large_data.xml'
+    assert '<segment_size>67108864</segment_size>' in Path(profile).read_text()
+    assert large_data_environment({FASTDDS_PROFILE: '/mine.xml'}) == {}
+    assert large_data_environment({FASTDDS_PROFILE: ''}) == {}  # empty: Fast DDS defaults

@@ -108,6 +108,12 @@ class Graph:
     def count(self, key: str) -> int:
         return int(self.diagnostics().get(key, 0))
 
+    def level(self) -> Tuple[int, str]:
+        """(level, message) of the node's last diagnostics status."""
+        with self.lock:
+            status = self.peer.received['/diagnostics'][-1][1].status[0]
+        return ord(status.level), status.message  # rclpy's `byte`: a length-1 bytes
+
 
 @pytest.fixture
 def start_node(tmp_path):
@@ -115,15 +121,19 @@ def start_node(tmp_path):
     started = []
 
     def start(model: Path, *params: str, offset: int = 0, active: bool = True,
-              env: Dict[str, str] = {}):
+              env: Dict[str, str] = {}, defaults: bool = False):
+        """`defaults`: only `model` and `params`, no params file, the node's own Fast DDS."""
         domain = unique_domain(offset)
         log = tmp_path / f'node{offset}.log'
-        args = ['--params-file', str(PARAMS_FILE), '-p', f'model:={model}',
-                '-p', 'backend:=onnxruntime', '-p', 'device:=cpu',
-                '-p', 'diagnostics_period:=0.1']
+        args = ([] if defaults else [
+            '--params-file', str(PARAMS_FILE), '-p', 'backend:=onnxruntime', '-p', 'device:=cpu',
+            '-p', 'diagnostics_period:=0.1']) + ['-p', f'model:={model}']
         for item in params:
             args += ['-p', item]
-        proc = start_depth_node(args, ros_env(domain, **env), log)
+        node_env = ros_env(domain, **env)
+        if defaults:
+            node_env.pop(FASTDDS_PROFILE, None)
+        proc = start_depth_node(args, node_env, log)
         graph = Graph(domain)  # this process's Fast DDS set-up, whatever the node's `env`
         started.append((proc, graph))
         if active:
@@ -498,3 +508,103 @@ def test_adds_node_is_the_same_node_with_the_same_one_line_errors(tmp_path):
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [
         f"adds node: could not load the depth model: no model file at {tmp_path / 'missing.onnx'}"]
+
+
+# ---- cameras and recordings as they come ------------------------------------------------------
+def driver_camera_info(stamp: m.Time, calibrated: bool) -> m.CameraInfo:
+    """camera_info as drivers send it: K, R, P zero (uncalibrated) or only R zero."""
+    k = K if calibrated else [0.0] * 9
+    return m.CameraInfo(header=m.Header(stamp, 'cam'), height=H, width=W, k=k, r=[0.0] * 9,
+                        p=projection(k), d=[0.0] * 5 if calibrated else [],
+                        distortion_model='plumb_bob' if calibrated else '')
+
+
+def send_driver_frames(graph: Graph, frames: int, first: int = 0) -> None:
+    """Camera_info (alternately uncalibrated and R-only-zero) and its frame, one by one."""
+    for i in range(first, first + frames):
+        stamp = m.Time(80, i)
+        graph.transport.publish('camera_info', driver_camera_info(stamp, calibrated=i % 2 == 1))
+        graph.transport.publish('image', m.image_from_array(rgb_frame(i), 'rgb8',
+                                                            m.Header(stamp, 'cam')))
+        wait_for(lambda: graph.count('received') == i + 1 and graph.count('received') ==
+                 graph.count('published') + dropped(graph), what=f'frame {i} handled')
+
+
+def test_uncalibrated_cameras_get_depth_for_every_frame_with_one_warning(tmp_path, start_node):
+    model = tiny_model(tmp_path / 'm.onnx', 32, 64, metric_scale=5.0)
+    graph, _, log = start_node(model, offset=13)
+    advertise_camera(graph)
+    subscribe_outputs(graph, 'depth/image', 'depth/camera_info')
+    frames = 6
+    send_driver_frames(graph, frames)
+    assert graph.count('published') == frames and dropped(graph) == 0
+    wait_for(lambda: len(graph.received['depth/camera_info']) == frames, what='camera_info')
+    for _, info in graph.received['depth/camera_info']:
+        calibrated = info.header.stamp.nanosec % 2 == 1
+        assert (info.k == K) == calibrated  # the camera's K, else the model's
+        assert info.r == [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    values = graph.diagnostics()
+    assert values['camera_k_uncalibrated'] == values['camera_k_camera_info'] == '3'
+    text = log.read_text()
+    assert text.count('K is all zeros') == 1 and text.count('R is all zeros') == 1
+
+
+def test_strict_camera_info_drops_them_and_diagnostics_say_error(tmp_path, start_node):
+    model = tiny_model(tmp_path / 'm.onnx', 32, 64, metric_scale=5.0)
+    graph, _, _ = start_node(model, 'strict_camera_info:=true', offset=14)
+    advertise_camera(graph)
+    subscribe_outputs(graph, 'depth/image')
+    send_driver_frames(graph, 4)
+    assert graph.count('published') == 0 and graph.count('dropped_camera_info') == 4
+    wait_for(lambda: graph.level()[0] == m.DiagnosticStatus.ERROR, what='an ERROR status')
+    level, message = graph.level()
+    assert 'no output: 4 of the last 4 frames dropped, mostly camera_info' in message
+
+
+def replay_as_bag_play(domain: int, height: int, width: int, frames: int) -> List[int]:
+    """Play frames as `ros2 bag play` plays a bag of `adds bag`: best effort, keep last 5, at
+    5 Hz, camera_info before its image; return the frames depth came back for."""
+    graph = Graph(domain)
+    try:
+        types = graph.transport.types
+        for topic, name in (('image', 'Image'), ('camera_info', 'CameraInfo')):
+            graph.transport.publishers[topic] = graph.peer.publisher(
+                types[name], topic, reliable=False, depth=5)
+        wait_for(lambda: graph.count('input_publishers') >= 2, timeout=60.0,
+                 what='the node to match the player')
+        subscribe_outputs(graph, 'depth/image')
+        rgb = np.random.default_rng(3).integers(0, 256, (height, width, 3), dtype=np.uint8)
+        k = [width * 0.8, 0.0, width / 2, 0.0, width * 0.8, height / 2, 0.0, 0.0, 1.0]
+        start = time.monotonic()
+        for i in range(frames):
+            header = m.Header(m.Time(90, i), 'stereo_left_optical')
+            graph.transport.publish('camera_info', m.CameraInfo(
+                header=header, height=height, width=width, k=k, p=projection(k), d=[0.0] * 5,
+                distortion_model='plumb_bob'))
+            graph.transport.publish('image', m.image_from_array(rgb, 'rgb8', header))
+            time.sleep(max(0.0, start + (i + 1) * 0.2 - time.monotonic()))
+        try:
+            wait_for(lambda: len(graph.received['depth/image']) == frames, timeout=20.0,
+                     what='depth for every frame')
+        except AssertionError:
+            pass  # the caller says which frames were lost, with the node's counters
+        depth = graph.received['depth/image']
+        assert all((msg.height, msg.width) == (height, width) for _, msg in depth)
+        return sorted(msg.header.stamp.nanosec for _, msg in depth)
+    finally:
+        graph.peer.close()
+
+
+@pytest.mark.parametrize('height,width', [(480, 640), (960, 1280)])
+def test_a_bag_replayed_with_its_recorded_qos_reaches_a_default_node(tmp_path, start_node,
+                                                                     height, width):
+    # The node with default parameters and its own Fast DDS set-up (none given); the player
+    # with the profile, as docs/bags.md tells. Fast DDS reads it once per process, hence a
+    # process of its own.
+    model = tiny_model(tmp_path / 'm.onnx', 32, 64, metric_scale=5.0)
+    graph, proc, log = start_node(model, offset=15 + width // 640, defaults=True)
+    frames = 20
+    got = in_fresh_process({FASTDDS_PROFILE: str(LARGE_DATA_PROFILE)}, replay_as_bag_play,
+                           graph.domain, height, width, frames)
+    assert got == list(range(frames)), (got, graph.diagnostics())
+    assert 'Fast DDS profile' in log.read_text() and proc.poll() is None
