@@ -3,13 +3,14 @@
 """One option per config field, and the config back: types, switches, sizes, presets."""
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import List, Optional, Tuple
 
 import pytest
 
-from adds_training import cli_config
+from adds_ros import cli_config
+from adds_ros.settings import param
 
 
 def size(text: str) -> Tuple[int, int]:
@@ -80,3 +81,30 @@ def test_skipped_fields_get_no_option_and_unparsable_types_need_a_parser():
     assert not hasattr(args, 'sizes')
     with pytest.raises(TypeError, match='camera'):
         cli_config.add_options(argparse.ArgumentParser(), Example, {})
+
+
+def test_param_fields_bring_their_help_and_choices(capsys):
+    @dataclass
+    class Settings:
+        mode: str = param('a', 'how to run', choices=('a', 'b'))
+        steps: int = param(3, 'how many', (1, 10))
+
+    parser = argparse.ArgumentParser(prog='x')
+    cli_config.add_options(parser, Settings)
+    assert cli_config.build(Settings, parser.parse_args(['--mode', 'b'])) == Settings('b', 3)
+    with pytest.raises(SystemExit):
+        parser.parse_args(['--mode', 'c'])
+    assert "invalid choice: 'c'" in capsys.readouterr().err
+    text = ' '.join(parser.format_help().split())
+    assert '--mode {a,b} how to run (default a)' in text and 'how many (default 3)' in text
+
+
+def test_engine_and_parity_share_one_declaration_of_precision_and_calib():
+    from adds_ros.tools.engine_cli import EngineConfig
+    from adds_training.tools.parity import ParityConfig
+    for name in ('precision', 'calib'):
+        engine, parity = ({f.name: f for f in fields(cls)}[name]
+                          for cls in (EngineConfig, ParityConfig))
+        assert parity.metadata['section'] == (EngineConfig, name)
+        assert (parity.default, parity.metadata['description']) == \
+            (engine.default, engine.metadata['description'])

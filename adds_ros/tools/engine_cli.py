@@ -13,14 +13,17 @@ each is valid on this machine.
 import argparse
 import json
 import logging
+from dataclasses import dataclass, MISSING
 from pathlib import Path
 from typing import Callable, List, Optional
 
+from adds_ros import cli_config
 from adds_ros.backends import tensorrt_usable
 from adds_ros.backends.engine_cache import (
     check_engine, Platform, read_record, search_folders)
 from adds_ros.errors import UserError
 from adds_ros.precision import REQUESTS
+from adds_ros.settings import check, param
 
 LOGGER = logging.getLogger(__name__)
 
@@ -39,33 +42,45 @@ def cached_engines(onnx_path: Path, platform: Optional[Platform] = None) -> List
     return rows
 
 
+@dataclass
+class EngineConfig:
+    """`adds engine`'s options; `adds parity` declares its precision and calib with these."""
+
+    onnx: Path = param(MISSING, 'model exported by adds export')
+    precision: str = param('auto', 'TensorRT precision; auto: fp16 where TensorRT and the GPU '
+                           'do it fast, else fp32 (check fp16/int8 against fp32 with `adds '
+                           'parity` first)', choices=REQUESTS)
+    calib: Optional[Path] = param(None, 'folder of camera images for INT8 calibration '
+                                  '(optional when a calibration cache for this model and GPU '
+                                  'exists)')
+    device: str = param('cuda:0', 'GPU to build for (cuda[:N])')
+    max_batch: int = param(1, 'largest batch for a --dynamic-batch ONNX export', (1, 4096))
+    workspace_mib: int = param(1024, 'builder workspace (lower it on small Jetsons)',
+                               (1, 1 << 20))
+    rebuild: bool = param(False, 'rebuild even a valid engine')
+    list: bool = param(False, 'only list cached engines beside the ONNX file and their state')
+
+    def __post_init__(self) -> None:
+        check(self, 'option')
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--onnx', required=True, type=Path, help='model exported by adds export')
-    parser.add_argument('--precision', choices=REQUESTS, default='auto',
-                        help='engine precision; auto: fp16 where TensorRT and the GPU do it '
-                             'fast, else fp32 (check fp16/int8 with `adds parity` first)')
-    parser.add_argument('--calib', type=Path,
-                        help='folder of camera images for INT8 calibration (optional when a '
-                             'calibration cache for this model and GPU exists)')
-    parser.add_argument('--device', default='cuda:0', help='GPU to build for (cuda[:N])')
-    parser.add_argument('--max-batch', type=int, default=1,
-                        help='largest batch for a --dynamic-batch ONNX export')
-    parser.add_argument('--workspace-mib', type=int, default=1024,
-                        help='builder workspace (lower it on small Jetsons)')
-    parser.add_argument('--rebuild', action='store_true', help='rebuild even a valid engine')
-    parser.add_argument('--list', action='store_true',
-                        help='only list cached engines beside the ONNX file and their state')
+    cli_config.add_options(parser, EngineConfig)
 
 
 def run(args: argparse.Namespace, usable: Callable[[], bool] = tensorrt_usable) -> int:
-    if not args.onnx.is_file():
-        raise UserError(f'no ONNX model at {args.onnx}')
-    if args.list:
+    try:
+        config = cli_config.build(EngineConfig, args)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    if not config.onnx.is_file():
+        raise UserError(f'no ONNX model at {config.onnx}')
+    if config.list:
         platform = None
         if usable():
             from adds_ros.backends.tensorrt_backend import current_platform
-            platform = current_platform(int(args.device.partition(':')[2] or 0))
-        print(json.dumps(cached_engines(args.onnx, platform), indent=1))
+            platform = current_platform(int(config.device.partition(':')[2] or 0))
+        print(json.dumps(cached_engines(config.onnx, platform), indent=1))
         return 0
     if not usable():
         raise UserError('TensorRT and a CUDA layer (cuda-python or pycuda) are not importable '
@@ -73,9 +88,10 @@ def run(args: argparse.Namespace, usable: Callable[[], bool] = tensorrt_usable) 
                         'them (see docs/deploy.md)')
     from adds_ros.backends.tensorrt_backend import TensorRTBackend
 
-    backend = TensorRTBackend(args.onnx, device=args.device, precision=args.precision,
-                              calib=args.calib, max_batch=args.max_batch, rebuild=args.rebuild,
-                              workspace_mib=args.workspace_mib, log=LOGGER.info)
+    backend = TensorRTBackend(config.onnx, device=config.device, precision=config.precision,
+                              calib=config.calib, max_batch=config.max_batch,
+                              rebuild=config.rebuild, workspace_mib=config.workspace_mib,
+                              log=LOGGER.info)
     try:
         cached = backend.cached
         state = f'built ({cached.reason})' if cached.built else 'valid cached engine reused'

@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import List, Optional
 
+from adds_ros import cli_config
 from adds_ros.errors import UserError
-from adds_training import cli_config
 from adds_training.tools import batch
 
 HELP = {

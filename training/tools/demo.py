@@ -32,8 +32,8 @@ from typing import Callable, Dict, List, Tuple
 import numpy as np
 
 from adds_ros.atomic import write_text_atomic
+from adds_ros import cli_config
 from adds_ros.errors import UserError
-from adds_training import cli_config
 
 LOGGER = logging.getLogger(__name__)
 

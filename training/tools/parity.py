@@ -13,18 +13,21 @@ below --min-agreement.
 
 import argparse
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, MISSING
 from pathlib import Path
 from typing import Dict, List, Optional
 
 import numpy as np
 from tqdm import tqdm
 
+from adds_ros import cli_config
 from adds_ros.atomic import write_text_atomic
+from adds_ros.backends import backend_choices
 from adds_ros.estimator import DepthEstimator, DepthPrediction
 from adds_ros.errors import UserValueError
-from adds_ros.precision import REQUESTS
 from adds_ros.preprocess import image_files
+from adds_ros.settings import check, param, same_as
+from adds_ros.tools.engine_cli import EngineConfig
 
 
 @dataclass
@@ -78,36 +81,46 @@ def estimator_options(path: Path, precision: str, other: Path,
     return options
 
 
+@dataclass
+class ParityConfig:
+    """`adds parity`'s options; precision and calib are `adds engine`'s."""
+
+    model: Path = param(MISSING, 'model under test')
+    reference: Path = param(MISSING, 'reference model (it runs fp32)')
+    images: Path = param(MISSING, 'folder of camera images')
+    backend: str = param('auto', 'backend of --model', choices=backend_choices)
+    reference_backend: str = param('onnxruntime', 'backend of --reference',
+                                   choices=backend_choices)
+    precision: str = same_as(EngineConfig, 'precision')
+    calib: Optional[Path] = same_as(EngineConfig, 'calib')
+    device: str = param('auto', 'device for both models')
+    max_images: int = param(0, 'use at most N images (0: all)', (0, 10 ** 9))
+    tolerance: float = param(0.01, 'largest acceptable absolute disparity error (sigmoid '
+                             'units)', (0.0, 1.0))
+    min_agreement: float = param(0.99, 'smallest acceptable share of pixels with depth ratio '
+                                 '< 1.25', (0.0, 1.0))
+    json: Optional[Path] = param(None, 'also write the report here')
+
+    def __post_init__(self) -> None:
+        check(self, 'option')
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--model', required=True, type=Path, help='model under test')
-    parser.add_argument('--reference', required=True, type=Path, help='reference model')
-    parser.add_argument('--images', required=True, type=Path, help='folder of camera images')
-    parser.add_argument('--backend', default='auto', help='backend of --model')
-    parser.add_argument('--reference-backend', default='onnxruntime',
-                        help='backend of --reference (default onnxruntime)')
-    parser.add_argument('--precision', default='auto', choices=REQUESTS,
-                        help='precision of --model (TensorRT; auto resolves as in the node); '
-                             'the reference runs fp32')
-    parser.add_argument('--calib', type=Path,
-                        help='camera images to calibrate --precision int8 on (optional when a '
-                             'calibration cache for the model and GPU exists)')
-    parser.add_argument('--device', default='auto', help='device for both models')
-    parser.add_argument('--max-images', type=int, default=0, help='use at most N images')
-    parser.add_argument('--tolerance', type=float, default=0.01,
-                        help='largest acceptable absolute disparity error (sigmoid units)')
-    parser.add_argument('--min-agreement', type=float, default=0.99,
-                        help='smallest acceptable share of pixels with depth ratio < 1.25')
-    parser.add_argument('--json', type=Path, help='also write the report here')
+    cli_config.add_options(parser, ParityConfig)
 
 
 def run(args: argparse.Namespace) -> int:
     from adds_training.data.layout import read_rgb
 
-    files = image_files(args.images)[:args.max_images or None]
-    model = DepthEstimator(args.model, args.backend, args.device, **estimator_options(
-        args.model, args.precision, args.reference, args.calib))
-    reference = DepthEstimator(args.reference, args.reference_backend, args.device,
-                               **estimator_options(args.reference, 'fp32', args.model))
+    try:
+        config = cli_config.build(ParityConfig, args)
+    except ValueError as err:
+        raise UserValueError(str(err)) from None
+    files = image_files(config.images)[:config.max_images or None]
+    model = DepthEstimator(config.model, config.backend, config.device, **estimator_options(
+        config.model, config.precision, config.reference, config.calib))
+    reference = DepthEstimator(config.reference, config.reference_backend, config.device,
+                               **estimator_options(config.reference, 'fp32', config.model))
     try:
         results = []
         for path in tqdm(files, desc='parity', unit='image', leave=False):  # no stale bar
@@ -117,14 +130,14 @@ def run(args: argparse.Namespace) -> int:
         model.close()
         reference.close()
     total = aggregate(results)
-    passed = total.disparity_max_abs <= args.tolerance and \
-        total.delta_agreement >= args.min_agreement
-    report = {'model': f'{args.model} [{model.describe()}]',
-              'reference': f'{args.reference} [{reference.describe()}]',
-              'images': len(results), **asdict(total), 'tolerance': args.tolerance,
-              'min_agreement': args.min_agreement, 'passed': passed}
+    passed = total.disparity_max_abs <= config.tolerance and \
+        total.delta_agreement >= config.min_agreement
+    report = {'model': f'{config.model} [{model.describe()}]',
+              'reference': f'{config.reference} [{reference.describe()}]',
+              'images': len(results), **asdict(total), 'tolerance': config.tolerance,
+              'min_agreement': config.min_agreement, 'passed': passed}
     for key, value in report.items():
         print(f'{key:>20}: {value:.6g}' if isinstance(value, float) else f'{key:>20}: {value}')
-    if args.json:
-        write_text_atomic(args.json, json.dumps(report, indent=1) + '\n')
+    if config.json:
+        write_text_atomic(config.json, json.dumps(report, indent=1) + '\n')
     return 0 if passed else 1

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Dict
 
+from adds_ros import cli_config
 from adds_ros.errors import UserError
-from adds_training import cli_config
 
 # name on the command line -> SynthConfig field
 SEQUENCE_ARGS = {'train': 'train_sequences', 'val': 'val_sequences', 'test': 'test_sequences',

@@ -30,7 +30,7 @@ def size(text: str):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from adds_training import cli_config
+    from adds_ros import cli_config
     from adds_training.tools.bench.config import BenchConfig
 
     defaults = {f.name: cli_config.default_of(f) for f in fields(BenchConfig)}

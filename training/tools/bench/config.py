@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from adds_training import cli_config
+from adds_ros import cli_config
 
 Size = Tuple[int, int]
 QUICK = dict(sizes=[(64, 128)], camera=(240, 320), iterations=3, warmup=1, ros_frames=3,

@@ -7,7 +7,9 @@
 becomes a switch, `--no-name` when it defaults to True). Every option defaults to None, so
 `build` can tell what the user typed: the dataclass's defaults, then a preset (a `--quick`
 dictionary), then the options given. Help texts end in the field's default unless they already
-say what the default is.
+say what the default is. A field declared with `adds_ros.settings.param` brings its own help
+text (its description) and choices, so such a dataclass is the whole declaration of a command's
+options, as `NodeParams` is of the node's parameters.
 
 `adds train`'s `key=value` overrides (training/config.py) stay their own syntax: they reach
 into nested sections (`model.num_layers=34`) whose values are free-form YAML checked by
@@ -18,6 +20,8 @@ import argparse
 from dataclasses import Field, fields, MISSING
 import typing
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+
+from adds_ros.settings import choices_of
 
 Parser = Callable[[str], Any]
 
@@ -59,14 +63,16 @@ def _help(text: str, default: Any) -> str:
     return f'{text} (default {default})'.lstrip()
 
 
-def add_options(parser: argparse.ArgumentParser, cls: type, help_texts: Mapping[str, str],
+def add_options(parser: argparse.ArgumentParser, cls: type,
+                help_texts: Optional[Mapping[str, str]] = None,
                 parsers: Optional[Mapping[str, Parser]] = None,
                 extra: Optional[Mapping[str, dict]] = None, skip: Sequence[str] = ()) -> None:
     """Add `--field-name` for each field of dataclass `cls` not in `skip`.
 
-    `parsers` parse one word of a field whose annotation is no plain type (a `Tuple[int, int]`
-    size, or each element of a list of sizes); `extra` adds or replaces `add_argument` keywords
-    (`choices`, `nargs`).
+    `help_texts` name a field's help where its declaration has none (`settings.param`'s
+    description); `parsers` parse one word of a field whose annotation is no plain type (a
+    `Tuple[int, int]` size, or each element of a list of sizes); `extra` adds or replaces
+    `add_argument` keywords (`choices`, `nargs`).
     """
     hints = typing.get_type_hints(cls)
     for spec in fields(cls):
@@ -75,7 +81,7 @@ def add_options(parser: argparse.ArgumentParser, cls: type, help_texts: Mapping[
         flag = '--' + spec.name.replace('_', '-')
         annotation = _unwrap_optional(hints[spec.name])
         default = default_of(spec)
-        text = help_texts.get(spec.name, '')
+        text = (help_texts or {}).get(spec.name) or spec.metadata.get('description', '')
         if annotation is bool:
             if default is True:
                 options = dict(flags=['--no-' + flag[2:]], action='store_const', const=False,
@@ -85,6 +91,8 @@ def add_options(parser: argparse.ArgumentParser, cls: type, help_texts: Mapping[
         else:
             kind, variadic = _word_parser(spec.name, annotation, (parsers or {}).get(spec.name))
             options = dict(flags=[flag], type=kind, help=_help(text, default))
+            if choices_of(spec):
+                options['choices'] = choices_of(spec)
             if variadic:
                 options['nargs'] = '+'
             if default is MISSING:
