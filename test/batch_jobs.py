@@ -31,3 +31,13 @@ class FileJob(batch.Job):
             raise RuntimeError('flaky input')
         write_text_atomic(task.output, Path(task.input).read_text().upper())
         return {'frames': 1}
+
+
+class DeviceJob(batch.Job):
+    """Writes the GPUs its worker was given (CUDA_VISIBLE_DEVICES) as the output."""
+
+    command = 'test'
+
+    def run(self, task: batch.Task) -> dict:
+        write_text_atomic(task.output, os.environ.get('CUDA_VISIBLE_DEVICES', 'unset'))
+        return {'frames': 1}

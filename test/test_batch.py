@@ -27,7 +27,7 @@ from adds_training.data import layout
 from adds_training.tools import batch
 from adds_training.tools.bags.bag_depth import BagDepthConfig, BagDepthJob
 from batch_fixtures import Killer, make_bags, messages, model, one_at_a_time, partials, slow_model
-from batch_jobs import FileJob
+from batch_jobs import DeviceJob, FileJob
 from robotcar_fixture import build_raw_sequence
 
 
@@ -114,6 +114,19 @@ def test_a_dying_worker_is_replaced_and_the_same_failure_twice_fails_the_task(tm
         assert (tmp_path / 'out' / name).read_text() == f'TEXT OF {name.upper()}'
     assert not (tmp_path / 'out' / 'crash').exists()
     assert read_manifest(cfg.manifest)['summary'] == {'done': 3, 'failed': 1}
+
+
+@pytest.mark.slow
+def test_gpus_are_dealt_to_workers_one_each(tmp_path):
+    inputs = text_inputs(tmp_path / 'in', ['a', 'b', 'c', 'd', 'e'])
+    cfg = batch.BatchConfig(manifest=tmp_path / 'out' / 'm.json', jobs=3, gpus=2)
+    report = batch.run_batch(DeviceJob(), batch.tasks_into(inputs, tmp_path / 'out'), cfg)
+    assert report.ok
+    seen = {}
+    for record in report.records.values():
+        seen.setdefault(record['worker']['pid'], set()).add(Path(record['output']).read_text())
+    assert all(len(gpus) == 1 for gpus in seen.values())  # a worker keeps its one GPU
+    assert set.union(*seen.values()) <= {'0', '1'}
 
 
 @pytest.mark.slow

@@ -20,8 +20,12 @@ SIZE = (96, 128)
 
 @pytest.fixture(scope='module')
 def cluster():
-    """One Ray instance for the module: starting one costs seconds."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    """One Ray instance for the module (starting one costs seconds), with one declared GPU.
+
+    The GPU is a resource Ray only counts (no CUDA is used): it shows that workers sharing it
+    are placed with fractional requests.
+    """
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
     yield ray.cluster_resources()
     ray.shutdown()
 
@@ -46,15 +50,15 @@ def assert_same_as_one_at_a_time(out: Path, bags, reference) -> None:
 
 @pytest.mark.slow
 def test_ray_actors_equal_one_at_a_time_and_hold_one_model_each(cluster, scene, tmp_path):
-    assert cluster['CPU'] == 2
+    assert (cluster['CPU'], cluster['GPU']) == (2, 1)
     bags, model, reference = scene
-    cfg = batch.BatchConfig(manifest=tmp_path / 'manifest.json', jobs=2, ray='auto')
+    cfg = batch.BatchConfig(manifest=tmp_path / 'manifest.json', jobs=2, gpus=1, ray='auto')
     report = batch.run_batch(depth_job(model), batch.tasks_into(bags, tmp_path / 'out'), cfg)
     assert report.ok and report.frames == 50
     assert_same_as_one_at_a_time(tmp_path / 'out', bags, reference)
     records = report.records.values()
     workers = {r['worker']['pid'] for r in records}
-    assert len(workers) == 2  # two actors served four bags, each loading the model once
+    assert len(workers) == 2  # two actors (half a GPU each) served four bags, one model each
     assert sum(r['counts']['models_loaded'] for r in records) == 2
     assert ray.is_initialized()  # the runner leaves a cluster it did not start running
 

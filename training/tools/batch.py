@@ -269,7 +269,11 @@ def import_ray() -> Any:
 
 
 class RayPool:
-    """Ray actors, each asking for `cpus` CPUs and one GPU when `gpus` is set."""
+    """Ray actors, each asking for `cpus` CPUs and a share of `gpus` GPUs.
+
+    `size` actors share `gpus` GPUs: one GPU each, or a fraction when there are more actors than
+    GPUs (Ray places fractional requests together), so several workers can feed one GPU.
+    """
 
     def __init__(self, job: Job, size: int, address: str, gpus: int = 0, cpus: float = 1.0,
                  level: int = logging.INFO, start_timeout_s: float = 120.0) -> None:
@@ -278,7 +282,7 @@ class RayPool:
         if self.owner:  # an already connected driver (a test, a notebook) is used as it is
             self.ray.init(**ray_init_options(address, size, gpus, cpus))
         self.remote = self.ray.remote(RayWorker).options(
-            num_cpus=cpus, num_gpus=1 if gpus else 0, max_restarts=0)
+            num_cpus=cpus, num_gpus=min(1.0, gpus / size), max_restarts=0)
         self.payload, self.level, self.timeout = pickle.dumps(job), level, start_timeout_s
         self.size = size
         self.actors: List[Any] = [None] * size
@@ -345,7 +349,7 @@ def ray_init_options(address: str, jobs: int, gpus: int, cpus: float) -> dict:
 class BatchConfig:
     manifest: Path
     jobs: int = 1                  # tasks at a time: local processes or Ray actors
-    gpus: int = 0                  # one worker per GPU: local GPU i, or a 1-GPU Ray request
+    gpus: int = 0                  # GPUs the workers share: worker i on GPU i % gpus
     ray: Optional[str] = None      # None: local pool; 'auto', 'HOST:PORT' or 'local': Ray
     cpus_per_job: float = 1.0      # Ray CPU request per worker
     max_attempts: int = 3
@@ -592,7 +596,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help='inputs at a time (worker processes or Ray actors); default 1, or '
                        'one per GPU with --gpus')
     group.add_argument('--gpus', type=int, default=0, metavar='K',
-                       help='one worker per GPU: local GPUs 0..K-1, or K one-GPU Ray workers')
+                       help='use K GPUs: local GPUs 0..K-1 (worker i on GPU i %% K), or K GPUs '
+                       'of the Ray cluster; one worker per GPU unless --jobs says more')
     group.add_argument('--ray', metavar='ADDRESS',
                        help="run on Ray: 'auto' joins the running cluster (ray start), "
                        "HOST:PORT a given one, 'local' starts one here")
