@@ -44,6 +44,21 @@ def test_gradient_marks_both_sides_of_a_depth_edge():
     assert d[1:, [0, 1, 6, 7]] == pytest.approx(np.zeros((5, 4)))
 
 
+def test_gradient_is_per_network_pixel_at_any_camera_size():
+    ramp = np.exp(0.1 * np.arange(16, dtype=np.float32))[None].repeat(8, 0)   # 0.1 per pixel
+    upsampled = np.exp(0.05 * np.arange(32, dtype=np.float32))[None].repeat(16, 0)
+    assert gradient_disagreement(ramp) == pytest.approx(np.full((8, 16), 0.1), rel=1e-4)
+    assert gradient_disagreement(upsampled, pixel=2.0) == pytest.approx(
+        np.full((16, 32), 0.1), rel=1e-4)
+
+
+def test_network_pixel_follows_the_crop_and_the_model_width():
+    meta = SimpleNamespace(crop=(0.0, 1.0, 0.25, 0.75), input_width=32)
+    confidence = ConfidenceEstimator(SimpleNamespace(metadata=meta), ConfidenceConfig('gradient'))
+    assert confidence.network_pixel((48, 256)) == 4.0        # 128 crop columns / 32
+    assert confidence.network_pixel((12, 64)) == 1.0         # never below one
+
+
 class RedChannelNet:
     """A fake estimator: depth is encoded in the red channel, exact except where `wrong` says.
 
@@ -124,4 +139,4 @@ def test_bad_configuration_is_refused():
         ConfidenceEstimator(None, ConfidenceConfig('dropout'))
     with pytest.raises(ValueError, match='scale must be positive'):
         ConfidenceEstimator(None, ConfidenceConfig('flip', 0.0))
-    assert ConfidenceConfig('gradient').resolved_scale == 0.1
+    assert ConfidenceConfig('gradient').resolved_scale == 0.065

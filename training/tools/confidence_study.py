@@ -31,6 +31,8 @@ from adds_training.uncertainty import (
     image_sparsification, mean_sparsification, SPARSIFICATION_METRICS, summary_row)
 
 CONTROL = 'random'
+# a reference, not a method: "the farther, the less sure" (RMSE rewards it; docs/confidence.md)
+DISTANCE = 'distance'
 
 
 def split_frames(root: Path, split: str):
@@ -43,10 +45,11 @@ def split_frames(root: Path, split: str):
 def frame_confidences(estimator: DepthEstimator, rgb: np.ndarray, depth: np.ndarray,
                       methods: Sequence[str], rng: np.random.Generator
                       ) -> Dict[str, np.ndarray]:
-    """Each method's confidence of `depth`, plus the random control."""
+    """Each method's confidence of `depth`, plus the random control and the distance reference."""
     out = {m: ConfidenceEstimator(estimator, ConfidenceConfig(m)).compute(rgb, depth).confidence
            for m in methods}
     out[CONTROL] = rng.random(depth.shape).astype(np.float32)
+    out[DISTANCE] = 1.0 / depth
     return out
 
 
@@ -63,7 +66,8 @@ def picture_row(rgb: np.ndarray, depth: np.ndarray, confidences: Dict[str, np.nd
     """Input | depth | 1 - confidence per method | Abs Rel error (bright = unsure / wrong)."""
     scale = pictures.panel_scale(rgb.shape[1])
     panels = [(rgb, 'input'), (pictures.depth_rgb(depth), 'depth')]
-    panels += [(pictures.unit_rgb(1 - confidences[m]), f'1 - conf ({m})') for m in methods]
+    panels += [(pictures.unit_rgb(1 - confidences[m]), f'1 - confidence ({m})')
+               for m in methods]
     panels.append((pictures.unit_rgb(error, vmax=0.5), 'abs rel error (0-0.5)'))
     return [pictures.labelled(panel, label, scale) for panel, label in panels]
 
@@ -79,7 +83,7 @@ def confidence_study(model: Path, root: Path, splits: Sequence[str], out: Path,
     rows = []
     with DepthEstimator(model, backend='onnxruntime', device='cpu') as estimator:
         for split in splits:
-            per_method: Dict[str, list] = {m: [] for m in (*methods, CONTROL)}
+            per_method: Dict[str, list] = {m: [] for m in (*methods, CONTROL, DISTANCE)}
             for i, (_, rgb, gt) in enumerate(split_frames(root, split)):
                 depth = estimator.predict(rgb).depth
                 confidences = frame_confidences(estimator, rgb, depth, methods, rng)
@@ -91,6 +95,7 @@ def confidence_study(model: Path, root: Path, splits: Sequence[str], out: Path,
                                             abs_rel_map(gt, depth, protocol), methods))
             summary['splits'][split] = {
                 name: {**summary_row(mean), 'images': len(results),
+                       'abs_rel_aurg_positive': int(sum(r['abs_rel'].aurg > 0 for r in results)),
                        'curves': {m: {k: getattr(mean[m], k).round(5).tolist()
                                       for k in ('curve', 'oracle', 'random')}
                                   for m in mean}}
@@ -128,8 +133,8 @@ def confidence_tables(summary: dict) -> str:
         f'{names[m]} AUSE | {names[m]} AURG' for m in SPARSIFICATION_METRICS) + ' |')
     lines = [head, '|---' * (2 + 2 * len(SPARSIFICATION_METRICS)) + '|']
     half = ['| split | method | ' + ' | '.join(
-        f'{names[m]} all | {names[m]} best 50 %' for m in SPARSIFICATION_METRICS) + ' |',
-        lines[1]]
+        f'{names[m]} all | {names[m]} best 50 %' for m in SPARSIFICATION_METRICS)
+        + ' | images with Abs Rel AURG > 0 |', lines[1] + '---|']
     for split, per_method in summary['splits'].items():
         for name, r in per_method.items():
             lines.append(f'| {split} | {name} | ' + ' | '.join(
@@ -137,7 +142,7 @@ def confidence_tables(summary: dict) -> str:
                 + ' |')
             half.append(f'| {split} | {name} | ' + ' | '.join(
                 f'{r[m + "_all"]:.4f} | {r[m + "_half"]:.4f}' for m in SPARSIFICATION_METRICS)
-                + ' |')
+                + f' | {r["abs_rel_aurg_positive"]} of {r["images"]} |')
     timing = summary['timing']
     cost = ', '.join(f'{m} +{v:.1f} ms' for m, v in timing['extra_ms'].items())
     return (f'Model `{summary["model"]}`, protocol {summary["protocol"]}.\n\n'
