@@ -13,7 +13,7 @@ import pytest
 
 from adds_ros import cli
 from adds_ros.errors import UserError
-from adds_training.tools import ablation
+from adds_training.tools import ablation, paired
 from adds_training.config import load_config
 
 
@@ -257,3 +257,137 @@ def test_picture_median_scales_each_run_and_names_missing_ones(tmp_path, monkeyp
         run = picture[below_label, column * width:(column + 1) * width].astype(int)
         assert np.abs(run - truth).max() <= 2, column      # rounding of 1/256 m ground truth
     assert np.abs(picture[below_label, :width].astype(int) - truth).mean() > 20  # the input
+
+
+# ---------------------------------------------------------------- --decisive (issue 24)
+
+def _brute_wilcoxon(values):
+    """Two-sided exact p by enumerating every sign pattern (no ties in the tests' values)."""
+    import itertools
+
+    ranks = {abs(v): i + 1 for i, v in enumerate(sorted(values, key=abs))}
+    w = sum(ranks[abs(v)] for v in values if v > 0)
+    sums = [sum(r for r, s in zip(ranks.values(), signs) if s)
+            for signs in itertools.product((0, 1), repeat=len(values))]
+    low = sum(s <= w for s in sums) / len(sums)
+    high = sum(s >= w for s in sums) / len(sums)
+    return min(1.0, 2 * min(low, high))
+
+
+@pytest.mark.parametrize('values', [[1, 2, 3, 4, 5], [1, -2, 3, 4, 5, 6, 7, 8],
+                                    [-0.3, 0.1, -0.2, 0.05, 0.4, -0.15, 0.25, 0.35, -0.01]])
+def test_wilcoxon_is_the_exact_signed_rank_test(values):
+    assert paired.wilcoxon_p(values) == pytest.approx(_brute_wilcoxon(values))
+    assert paired.wilcoxon_p([1, 2, 3, 4, 5]) == pytest.approx(2 / 32)
+    # zero dropped; |1| twice: mid-ranks 1.5, 1.5, then 3; W+ = 4.5 of 6; P(W+ >= 4.5) = 3/8
+    assert paired.wilcoxon_p([1, -1, 2, 0]) == pytest.approx(0.75)
+
+
+def test_interval_and_the_pre_registered_verdict():
+    mean, low, high = paired.mean_interval([0.1, 0.2, 0.3])
+    assert (mean, high - mean) == pytest.approx((0.2, 4.303 * 0.1 / 3 ** 0.5))
+    assert paired.verdict([0.08, 0.09, 0.1, 0.07], 4)[0] == 'effect'
+    assert paired.verdict([0.01, -0.01, 0.0, 0.02, -0.02, 0.01, 0.0, -0.01], 8)[0] == \
+        'no paper-size effect'
+    assert paired.verdict([0.1, -0.05, 0.2], 3)[0] == 'inconclusive'
+    assert paired.verdict([0.08, 0.09, 0.1], 8)[0] == 'effect (partial: 3 of 8 pairs)'
+    assert paired.verdict([0.08], 8) == ('not enough pairs yet', None)
+
+
+def _paired_row(arm, seed, night, day=0.25, world='hard', **extra):
+    return dict(run=f'{world}_{arm}_s{seed}', arm=arm, world=world, seed=seed, steps=150,
+                resolution='64x128', experiment='decisive', day_abs_rel_full40=day,
+                night_abs_rel_full40=night, day_abs_rel_full40_per_image=day,
+                night_abs_rel_full40_per_image=night, invariance_gap_running=0.1,
+                stalled=False, first_step_grad_norms={'photometric': 0.5, 'similarity': 2.0},
+                **extra)
+
+
+def test_paired_table_pairs_seeds_and_states_the_verdict():
+    rows = [_paired_row('monodepth2_cyclegan', s, 0.30) for s in range(3)]
+    rows += [_paired_row('adds_cyclegan', s, n) for s, n in enumerate((0.27, 0.28, 0.26))]
+    rows.append(_paired_row('adds_cyclegan', 7, 0.1))          # no partner: not paired
+    pairs = paired.paired_differences(rows)
+    assert [p[0] for p in pairs] == [0, 1, 2]
+    assert [p[3] for p in pairs] == pytest.approx([0.1, 2 / 30, 4 / 30])
+    text = paired.tables(rows, range(8), {'source': 'w.pt', 'hash': 'sha256:ab'})
+    assert '| 1 | 0.300 | 0.280 | +6.7 % |' in text
+    assert 'Verdict: effect (partial: 3 of 8 pairs)' in text
+    assert '0.5 / 2 (similarity) (seed 0)' in text and 'standard night' not in text
+
+
+def test_arm_runs_follow_the_plan(tmp_path):
+    runs = paired.arm_runs([0, 1], tmp_path / 'warm.pt', 50)
+    ids = [r.run_id for r in runs]
+    assert ids[:4] == ['hard_monodepth2_cyclegan_s0', 'hard_adds_cyclegan_s0',
+                       'hard_monodepth2_cyclegan_s1', 'hard_adds_cyclegan_s1']
+    assert ids[4] == 'hard_monodepth2_day_s0' and ids[8].startswith('standard_')
+    assert len(runs) == 2 * 4 * 2
+    by_id = {r.run_id: r for r in runs}
+    assert f'init_from={tmp_path / "warm.pt"}' in by_id['standard_monodepth2_day_s1'].words
+    assert 'twin_pose=day' in by_id['hard_monodepth2_cyclegan_s0'].words
+    assert 'aux_ramp_steps=50' in by_id['hard_adds_exact_s1'].words
+    assert not any(w.startswith('aux_ramp') for w in by_id['hard_monodepth2_day_s0'].words)
+    for r in runs:  # every arm's words are a valid config
+        load_config(str(ablation.CONFIG),
+                    [f'mode={r.mode}'] + [w for w in r.words if not w.startswith('init_from')])
+
+
+@pytest.mark.parametrize('val, signal, ok', [(0.25, 0.05, True), (0.35, 0.05, False),
+                                             (0.25, 0.03, False), (0.25, None, False)])
+def test_warm_start_acceptance_rule(tmp_path, val, signal, ok):
+    (tmp_path / 'train.log').write_text(
+        'noise\ndone: ' + repr({'best_val_abs_rel': val, 'translation_to_depth': signal,
+                                'best_step': 540}) + '\n')
+    assert paired.accept_warm_start(tmp_path)[0] is ok
+    (tmp_path / 'summary.json').write_text(json.dumps(
+        {'best_val_abs_rel': 0.2, 'translation_to_depth': 0.05, 'best_step': 60}))
+    assert paired.accept_warm_start(tmp_path) == (True, {'val_abs_rel': 0.2,
+                                                         'translation_to_depth': 0.05,
+                                                         'best_step': 60})
+
+
+def test_invariance_gap_is_zero_when_only_nothing_changes(tmp_path):
+    import shutil
+
+    import torch
+
+    from adds_training.checkpoint import checkpoint_dict, save_checkpoint
+    from adds_training.networks import ADDSModel
+    from test_trainer_support import make_tiny_dataset
+
+    root = make_tiny_dataset(tmp_path / 'tiny')
+    torch.manual_seed(0)
+    model = ADDSModel().eval()
+    save_checkpoint(tmp_path / 'm.pt', checkpoint_dict(
+        model, {'min_depth': 0.1, 'max_depth': 100.0, 'height': 64, 'width': 128}))
+    dimmed = paired.invariance_gap(tmp_path / 'm.pt', root, 64, 128, split='val_day')
+    shutil.rmtree(root / 'seq_fake_night')
+    shutil.copytree(root / 'seq', root / 'seq_fake_night')
+    assert paired.invariance_gap(tmp_path / 'm.pt', root, 64, 128, split='val_day') == 0
+    assert dimmed > 0
+
+
+def test_decisive_needs_prepared_worlds(tmp_path):
+    parser = argparse.ArgumentParser()
+    ablation.add_arguments(parser)
+    args = parser.parse_args(['--out', str(tmp_path), '--decisive', '--worlds', str(tmp_path)])
+    with pytest.raises(UserError, match='no prepared world'):
+        ablation.run(args)
+
+
+def test_decisive_list_prints_the_plan_without_training(tmp_path, capsys):
+    for world in paired.WORLDS:
+        (tmp_path / world / 'synth_cg' / 'splits').mkdir(parents=True)
+        (tmp_path / world / 'synth_cg' / 'splits' / 'train.txt').write_text('')
+    parser = argparse.ArgumentParser()
+    ablation.add_arguments(parser)
+    args = parser.parse_args(['--out', str(tmp_path / 'out'), '--decisive', '--worlds',
+                              str(tmp_path), '--seeds', '0', '1', '--steps', '150', '--list'])
+    assert ablation.run(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 16 and lines[0].startswith('hard_monodepth2_cyclegan_s0 ')
+    assert f'init_from={tmp_path / "out" / "init" / "warm_start.pt"}' in lines[0]
+    assert 'grad_norm_every=150' in lines[0] and 'max_steps=150' in lines[0]
+    assert f'data_root={tmp_path / "standard" / "synth"} ' in lines[-1]  # exact twins
+    assert not (tmp_path / 'out' / 'warm').exists()

@@ -439,11 +439,15 @@ def comparison_picture(settings: Settings, groups: Sequence[str], seed: int,
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--data', type=Path, required=True,
-                        help='synthetic-world root (adds synth) with exact night twins')
+    parser.add_argument('--data', type=Path,
+                        help='synthetic-world root (adds synth) with exact night twins '
+                             '(required, except with --decisive)')
     parser.add_argument('--cyclegan-data', type=Path,
                         help='the same world with CycleGAN twins in day_train_fake_night')
     parser.add_argument('--out', type=Path, required=True, help='ablation folder (runs/...)')
+    from . import paired
+
+    paired.add_arguments(parser)
     parser.add_argument('--height', type=int, default=128)
     parser.add_argument('--width', type=int, default=256)
     parser.add_argument('--steps', type=int, default=1000)
@@ -494,6 +498,16 @@ def run(args: argparse.Namespace) -> int:
                         f'{args.height}x{args.width}')
     if args.parallel < 1 or args.steps < 1 or not args.seeds:
         raise UserError('--parallel and --steps must be >= 1 and --seeds not empty')
+    if args.decisive:
+        from . import paired
+
+        return paired.run(args, Settings(
+            data=Path(), cyclegan_data=None, out=args.out, height=args.height, width=args.width,
+            steps=args.steps, batch_size=args.batch_size, val_every=args.val_every,
+            device=args.device, threads=args.threads, workers=args.workers,
+            grad_norm_every=args.steps))  # the first step's balance, measured once
+    if args.data is None:
+        raise UserError('--data is required (the synthetic-world root)')
     settings = Settings(data=args.data, cyclegan_data=args.cyclegan_data, out=args.out,
                         height=args.height, width=args.width, steps=args.steps,
                         batch_size=args.batch_size, val_every=args.val_every,
@@ -525,7 +539,8 @@ def run(args: argparse.Namespace) -> int:
     def record(rows: Sequence[dict]) -> str:
         merged = merge_rows(results, rows)
         table = summary_table([r for r in merged if r['steps'] == settings.steps
-                               and r['resolution'] == settings.resolution], args.learned_below)
+                               and r['resolution'] == settings.resolution
+                               and 'experiment' not in r], args.learned_below)
         write_table(table_path, table)
         return table
 
