@@ -160,6 +160,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     conf.add_argument('--splits', nargs='+', default=['test_day', 'test_night'])
     conf.add_argument('--protocol', default='full40')
     illum = sub.add_parser('illumination', help='accuracy of the day/night decision')
+    illum.add_argument('--stored', action='store_true',
+                       help="measure adds_ros.domain's weights instead of calibrating new ones")
     for p in (conf, illum):
         p.add_argument('--data', type=Path, required=True, help='processed dataset root')
         p.add_argument('--out', type=Path, required=True, help='report folder')
@@ -169,7 +171,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(confidence_tables(summary))
     else:
         from adds_training.tools.illumination_study import illumination_study
-        print(illumination_study(args.data, args.out))
+        print(illumination_study(args.data, args.out, args.stored))
     return 0
 
 

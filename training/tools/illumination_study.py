@@ -25,7 +25,8 @@ import numpy as np
 
 from adds_ros.atomic import write_text_atomic
 from adds_ros.domain import (
-    daylight, DomainConfig, DomainSelector, illumination, image_statistics)
+    DAYLIGHT_BIAS, DAYLIGHT_WEIGHTS, daylight, DomainConfig, DomainSelector, illumination,
+    image_statistics)
 from adds_training.data import layout
 
 CONDITIONS = ('gain 0.5', 'gain 0.7', 'gain 1', 'gain 1.4', 'gain 2', 'awb')
@@ -116,10 +117,14 @@ def drive(frames: Sequence[np.ndarray], truth: Sequence[str], signal, config: Do
     return sum(selector.update(signal(rgb)) != t for rgb, t in zip(frames, truth))
 
 
-def illumination_study(root: Path, out: Path) -> str:
-    """Calibrate, measure, write illumination.json / illumination.md; return the markdown."""
+def illumination_study(root: Path, out: Path, stored: bool = False) -> str:
+    """Calibrate, measure, write illumination.json / illumination.md; return the markdown.
+
+    `stored`: measure `adds_ros.domain`'s own weights instead of fitting new ones (a dataset
+    without training streets, e.g. a harder night of the same test streets).
+    """
     root, out = Path(root), Path(out)
-    weights, bias = calibrate(root)
+    weights, bias = (np.array(DAYLIGHT_WEIGHTS), DAYLIGHT_BIAS) if stored else calibrate(root)
     frames = {f: folder_frames(root, f) for f in FOLDERS if (root / f).is_dir()}
     result = {'weights': weights.tolist(), 'bias': bias, 'accuracy': {}, 'dusk': {},
               'drives': {}}
