@@ -42,9 +42,11 @@ class NodeParams:
                        'model and GPU')
     domain: str = param('auto', 'day/night stem: auto (from illumination) or forced',
                         choices=DOMAIN_MODES)
-    night_below: float = param(0.25, 'smoothed mean luma under which night starts', (0.0, 1.0))
-    day_above: float = param(0.35, 'smoothed mean luma over which day starts again', (0.0, 1.0))
-    domain_smoothing: float = param(0.5, 'weight of the previous luma in the day/night filter',
+    night_below: float = param(0.3, 'smoothed daylight (0 night .. 1 day) under which night '
+                               'starts', (0.0, 1.0))
+    day_above: float = param(0.7, 'smoothed daylight over which day starts again', (0.0, 1.0))
+    domain_smoothing: float = param(0.5, 'weight of the previous daylight in the day/night '
+                                    'filter',
                                     (0.0, 0.99))
     # the metric scale's settings, declared in adds_ros.scale.ScaleConfig
     scale_mode: str = same_as(ScaleConfig, 'mode')
