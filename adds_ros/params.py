@@ -46,8 +46,7 @@ class NodeParams:
                                'starts', (0.0, 1.0))
     day_above: float = param(0.7, 'smoothed daylight over which day starts again', (0.0, 1.0))
     domain_smoothing: float = param(0.5, 'weight of the previous daylight in the day/night '
-                                    'filter',
-                                    (0.0, 0.99))
+                                    'filter', (0.0, 0.99))
     # the metric scale's settings, declared in adds_ros.scale.ScaleConfig
     scale_mode: str = same_as(ScaleConfig, 'mode')
     scale_factor: float = same_as(ScaleConfig, 'factor')
