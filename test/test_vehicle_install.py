@@ -33,7 +33,7 @@ from adds_ros.ros_messages import from_ros
 from adds_ros.testing.camera import camera_frame
 from adds_ros.testing.tiny_model import tiny_model
 
-pytestmark = [pytest.mark.ros, pytest.mark.slow]  # ~15 s: a wheel, a venv, a node process
+pytestmark = [pytest.mark.ros, pytest.mark.slow]  # 15-45 s: a wheel, a venv, a node process
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ('setup.py', 'setup.cfg', 'package.xml', 'resource', 'launch', 'config', 'adds_ros',
@@ -96,9 +96,12 @@ def link_installed(dists: Iterable[metadata.Distribution], venv: Path) -> None:
             source = Path(os.path.normpath(base / entry))
             if not source.is_file():
                 continue
-            inside = source.is_relative_to(base)
-            target = site / source.relative_to(base) if inside else \
-                venv / source.relative_to(sys.prefix)
+            if source.is_relative_to(base):
+                target = site / source.relative_to(base)
+            elif source.is_relative_to(sys.prefix):  # scripts, share/
+                target = venv / source.relative_to(sys.prefix)
+            else:
+                continue
             target.parent.mkdir(parents=True, exist_ok=True)
             if not target.exists():
                 try:
@@ -114,7 +117,11 @@ def vehicle(tmp_path_factory) -> Path:
     wheel = build_wheel(work)
     venv = work / 'venv'
     subprocess.run([sys.executable, '-m', 'venv', '--without-pip', str(venv)], check=True)
-    dists = closure(wheel_requirements(wheel), VEHICLE_EXTRAS)
+    try:
+        dists = closure(wheel_requirements(wheel), VEHICLE_EXTRAS)
+    except metadata.PackageNotFoundError as missing:  # e.g. rclpy from a sourced ROS 2
+        pytest.skip(f'the vehicle install is made of installed wheels; {missing} is not one '
+                    'here (ROS 2 as wheels: extra ros)')
     assert not {'torch', 'onnx', 'tensorboard', 'rosbags'} & set(dists)
     link_installed(dists.values(), venv)
     # pip checks every requirement against this venv alone: nothing missing, nothing fetched
