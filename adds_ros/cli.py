@@ -16,6 +16,7 @@ from importlib.metadata import entry_points
 from typing import Dict, Optional, Sequence, Tuple
 
 from adds_ros import __version__
+from adds_ros.commands import COMMANDS
 from adds_ros.errors import EXIT_USER_ERROR, UserError
 from adds_ros.log import command_logging
 
@@ -36,7 +37,6 @@ def command_table() -> Dict[str, Tuple[str, str]]:
     The runtime never names a training module: adds_training registers its commands itself
     (setup.py entry point), so an install without it simply lists fewer commands.
     """
-    from adds_ros.commands import COMMANDS
     table = dict(COMMANDS)
     for entry in entry_points(group=PLUGIN_GROUP):
         try:

@@ -41,6 +41,7 @@ from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple, Type, Un
 
 import numpy as np
 
+from adds_ros.backends.cuda_layer import load_cuda_layer
 from adds_ros.errors import UserFileNotFoundError, UserValueError
 from adds_ros.metadata import ModelMetadata
 
@@ -92,8 +93,6 @@ def tensorrt_usable() -> bool:
     if importlib.util.find_spec('tensorrt') is None:
         return False
     try:
-        from adds_ros.backends.cuda_layer import load_cuda_layer
-
         return load_cuda_layer().device_count() > 0
     except Exception:  # noqa: BLE001 - any driver failure means "no usable GPU"
         return False

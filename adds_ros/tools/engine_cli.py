@@ -21,6 +21,7 @@ from adds_ros import cli_config
 from adds_ros.backends import tensorrt_usable
 from adds_ros.backends.engine_cache import (
     check_engine, Platform, read_record, search_folders)
+from adds_ros.backends.tensorrt_backend import current_platform, TensorRTBackend
 from adds_ros.errors import UserError
 from adds_ros.precision import REQUESTS
 from adds_ros.settings import check, param
@@ -78,7 +79,6 @@ def run(args: argparse.Namespace, usable: Callable[[], bool] = tensorrt_usable) 
     if config.list:
         platform = None
         if usable():
-            from adds_ros.backends.tensorrt_backend import current_platform
             platform = current_platform(int(config.device.partition(':')[2] or 0))
         print(json.dumps(cached_engines(config.onnx, platform), indent=1))
         return 0
@@ -86,8 +86,6 @@ def run(args: argparse.Namespace, usable: Callable[[], bool] = tensorrt_usable) 
         raise UserError('TensorRT and a CUDA layer (cuda-python or pycuda) are not importable '
                         'here, or no GPU is present: engines are built on the machine that runs '
                         'them (see docs/deploy.md)')
-    from adds_ros.backends.tensorrt_backend import TensorRTBackend
-
     backend = TensorRTBackend(config.onnx, device=config.device, precision=config.precision,
                               calib=config.calib, max_batch=config.max_batch,
                               rebuild=config.rebuild, workspace_mib=config.workspace_mib,

@@ -21,7 +21,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import psutil
 
+from adds_ros.estimator import DepthEstimator
+from adds_ros.messages import image_from_array
 from adds_ros.resources import config_file
+from adds_ros.ros_messages import ros_types, to_ros
 from adds_ros.testing.camera import camera_frame
 from adds_ros.tools.rosgraph import (Peer, in_fresh_process, needs_fresh_process, ros_env,
                                      start_depth_node, stop, unique_domain, wait_until)
@@ -75,8 +78,6 @@ class Graph:
                    120, 'the node', self.proc, self.log)
 
     def frame(self, camera: Tuple[int, int]) -> Any:
-        from adds_ros.messages import image_from_array
-        from adds_ros.ros_messages import ros_types, to_ros
         return to_ros(image_from_array(camera_frame(ENCODING, *camera), ENCODING), ros_types())
 
     def send(self, msg: Any, stamp: Tuple[int, int]) -> float:
@@ -145,7 +146,6 @@ def bench_transport(model: Path, camera: Tuple[int, int], frames: int, camera_hz
 
 def inference_p50(model: Path, camera: Tuple[int, int], repeats: int = 20) -> Dict[str, float]:
     """Return the estimator's own p50 per stage (ms) on the same frame, in this process."""
-    from adds_ros.estimator import DepthEstimator
     rgb = camera_frame(ENCODING, *camera)
     with DepthEstimator(model, backend='onnxruntime', device='cpu') as estimator:
         runs = [estimator.predict(rgb).timings for _ in range(repeats)]
