@@ -47,7 +47,7 @@ class ScaleConfig:
 
     mode: str = param('auto', 'metric scale source; none publishes inverse depth only',
                       choices=MODES)
-    factor: float = param(0.0, 'metres per model unit for scale mode fixed', (0.0, 1e4))
+    factor: float = param(0.0, 'metres per model unit for scale_mode fixed', (0.0, 1e4))
     camera_height: float = param(0.0, 'camera height above the road (m) for ground_plane',
                                  (0.0, 10.0))
     road_top: float = param(0.6, 'road region: rows below this fraction of the image height',
