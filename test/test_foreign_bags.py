@@ -61,17 +61,23 @@ def frame(i: int) -> dict:
             'is_bigendian': 0, 'step': 3 * W, 'data': pixels.tobytes()}
 
 
-def camera_info(i: int) -> dict:
-    return {'header': header(i), 'height': H, 'width': W, 'distortion_model': 'plumb_bob',
+def camera_info(i: int, calibration: str = 'calibrated') -> dict:
+    """A calibrated camera's camera_info, or as drivers send it uncalibrated or without R."""
+    info = {'header': header(i), 'height': H, 'width': W, 'distortion_model': 'plumb_bob',
             'd': [0.0] * 5, 'k': [40.0, 0, 32, 0, 40.0, 16, 0, 0, 1],
             'r': [1.0, 0, 0, 0, 1, 0, 0, 0, 1], 'p': [40.0, 0, 32, 0, 0, 40.0, 16, 0, 0, 0, 1, 0],
             'binning_x': 0, 'binning_y': 0,
             'roi': {'x_offset': 0, 'y_offset': 0, 'height': 0, 'width': 0,
                     'do_rectify': False}}
+    if calibration != 'calibrated':  # a fresh CameraInfo's zeros: R never filled ...
+        info['r'] = [0.0] * 9
+    if calibration == 'uncalibrated':  # ... or nothing filled (camera_info_manager's default)
+        info.update(distortion_model='', d=[], k=[0.0] * 9, p=[0.0] * 12)
+    return info
 
 
 def foxglove_mcap(path: Path, frames: range, type_names: str = 'sensor_msgs/msg/{}',
-                  exposure: bool = False) -> Path:
+                  exposure: bool = False, calibration: str = 'calibrated') -> Path:
     """Camera frames and camera_info (plus a custom message) by Foxglove's ROS 2 writer."""
     with open(path, 'wb') as stream:
         writer = FoxgloveWriter(stream)
@@ -87,7 +93,8 @@ def foxglove_mcap(path: Path, frames: range, type_names: str = 'sensor_msgs/msg/
         for i in frames:
             log_time = START + i * 100_000_000
             writer.write_message(f'{NS}/image_raw', image, frame(i), log_time=log_time)
-            writer.write_message(f'{NS}/camera_info', info, camera_info(i), log_time=log_time)
+            writer.write_message(f'{NS}/camera_info', info, camera_info(i, calibration),
+                                 log_time=log_time)
             if exposure:
                 writer.write_message(f'{NS}/exposure', custom,
                                      {'header': header(i), 'exposure_ms': 2.5 * i,
@@ -223,6 +230,20 @@ def test_a_bare_foxglove_mcap_gets_one_depth_image_per_frame(tmp_path, model, ca
                                                              type_names):
     recording = foxglove_mcap(tmp_path / 'drive.mcap', range(FRAMES), type_names)
     assert_one_depth_per_frame(depth_bag(recording, tmp_path / 'out', model, capsys))
+
+
+@pytest.mark.parametrize('calibration', ['no_rotation', 'uncalibrated'])
+def test_camera_info_as_uncalibrated_drivers_send_it(tmp_path, model, capsys, calibration):
+    """R left at zeros, or nothing calibrated: every frame still gets depth, with the model's
+    K beside it when the camera's is unknown."""
+    recording = foxglove_mcap(tmp_path / 'drive.mcap', range(FRAMES), calibration=calibration)
+    decoded = depth_bag(recording, tmp_path / 'out', model, capsys)
+    assert_one_depth_per_frame(decoded)
+    infos = [ros for topic, _, ros in decoded if topic == f'{NS}/depth/camera_info']
+    k = np.array([list(info.k) for info in infos])
+    assert (k[:, 0] > 0).all() and (k[:, 4] > 0).all() and (k == k[0]).all()
+    if calibration == 'no_rotation':  # the camera's own K is used
+        assert k[0].tolist() == camera_info(0)['k']
 
 
 def test_a_folder_of_mcap_files_without_metadata_is_one_recording(tmp_path, model, capsys):
