@@ -295,3 +295,14 @@ def test_a_humble_db3_reads_its_known_types_and_names_a_type_it_does_not_define(
     with pytest.raises(ValueError, match='acme_msgs/msg/Unseen is neither a ROS 2 Humble type '
                                          'nor defined in the recording'):
         rosbag_io.deserialize(data, msgtype)
+
+
+def test_bare_mcap_files_run_as_a_batch_into_folders_named_by_stem(tmp_path, model, capsys):
+    for name in ('monday', 'tuesday'):
+        foxglove_mcap(tmp_path / f'{name}.mcap', range(FRAMES))
+    assert main(['bag-depth', str(tmp_path / '*.mcap'), '--out', str(tmp_path / 'out'),
+                 '--model', str(model), '--out-ns', NS]) == 0, capsys.readouterr().err
+    for name in ('monday', 'tuesday'):
+        depth = [stamp for topic, _, stamp, _ in rosbag_io.read_messages(tmp_path / 'out' / name)
+                 if topic == f'{NS}/depth/image']
+        assert depth == [START + i * 100_000_000 for i in range(FRAMES)]
