@@ -211,6 +211,8 @@ def main(args: Optional[List[str]] = None, prog: str = NODE_NAME) -> int:
 
     profile = large_data_environment()
     os.environ.update(profile)
+    if os.environ.get(FASTDDS_PROFILE) == '':  # set empty: Fast DDS's defaults, and no
+        del os.environ[FASTDDS_PROFILE]         # parser error about an empty file name
     rclpy.init(args=args)
     node = None
     try:

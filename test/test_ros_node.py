@@ -22,7 +22,7 @@ import pytest
 
 from adds_ros import messages as m
 from adds_ros.estimator import DepthEstimator
-from adds_ros.image_decode import decode_compressed, decode_image
+from adds_ros.image_decode import ENCODINGS, decode_compressed, decode_image
 from adds_ros.ros_messages import from_ros, ros_types, to_ros
 from adds_ros.tools.rosgraph import (FASTDDS_PROFILE, Peer, depth_node_command,
                                      fastdds_segment_bytes, in_fresh_process, ros_env,
@@ -608,3 +608,36 @@ def test_a_bag_replayed_with_its_recorded_qos_reaches_a_default_node(tmp_path, s
                            graph.domain, height, width, frames)
     assert got == list(range(frames)), (got, graph.diagnostics())
     assert 'Fast DDS profile' in log.read_text() and proc.poll() is None
+
+
+def every_encoding() -> List[m.Image]:
+    """One frame in each encoding the decoder takes (cv_bridge's table), random content."""
+    rng = np.random.default_rng(11)
+    frames = []
+    for i, (encoding, (channels, size, _)) in enumerate(sorted(ENCODINGS.items())):
+        row = W * channels * size
+        data = (rng.random((H, row // 4), dtype=np.float32).tobytes() if size == 4
+                else rng.integers(0, 256, H * row, dtype=np.uint8).tobytes())
+        frames.append(m.Image(m.Header(m.Time(95, i), 'cam'), H, W, encoding, 0, row, data))
+    big = m.Image(m.Header(m.Time(95, len(frames)), 'cam'), H, W, 'mono16', 1, W * 2,
+                  rng.integers(0, 256, H * W * 2, dtype=np.uint8).tobytes())  # big endian
+    return frames + [big]
+
+
+def test_every_cv_bridge_encoding_through_the_node(tmp_path, start_node):
+    model = tiny_model(tmp_path / 'm.onnx', 32, 64, metric_scale=5.0)
+    graph, _, _ = start_node(model, 'use_camera_info:=false', 'publish_colorized:=false',
+                             offset=17)
+    advertise_camera(graph, camera_info=False)
+    subscribe_outputs(graph, 'depth/image')
+    estimator = DepthEstimator(model, backend='onnxruntime', device='cpu')
+    frames = every_encoding()
+    assert len(frames) > 20  # 8- and 16-bit colour, mono, Bayer; YUV 4:2:2; 8UC1/16UC1; float
+    for msg in frames:
+        graph.transport.publish('image', msg)
+        wait_for(lambda: graph.by_stamp('depth/image', msg.header.stamp) is not None,
+                 what=f'depth for {msg.encoding} (node diagnostics: {graph.diagnostics()})')
+        np.testing.assert_allclose(
+            m.array_from_float_image(graph.by_stamp('depth/image', msg.header.stamp)),
+            estimator.metric_depth(estimator.predict(decode_image(msg))), rtol=1e-5)
+    assert dropped(graph) == 0

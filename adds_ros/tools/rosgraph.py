@@ -94,6 +94,8 @@ class Peer:
         _process_profile = profile
         saved = dict(os.environ)
         os.environ.update(ros_env(domain, **env))
+        if os.environ.get(FASTDDS_PROFILE) == '':  # empty: Fast DDS's defaults
+            del os.environ[FASTDDS_PROFILE]
         self.context = Context()
         try:  # rmw_fastrtps creates the participant (and reads its profile) with the first node
             rclpy.init(context=self.context, domain_id=domain)
@@ -159,8 +161,11 @@ def in_fresh_process(env: Dict[str, str], fn: Callable[..., T], *args: Any, **kw
 
 
 def requested_profile(env: Dict[str, str]) -> Optional[str]:
-    """Return the Fast DDS profile a participant started with `env` added reads (None: none)."""
-    return env.get(FASTDDS_PROFILE, os.environ.get(FASTDDS_PROFILE))
+    """Return the Fast DDS profile a participant started with `env` added reads (None: none).
+
+    An empty value is none too: Fast DDS's defaults (and the depth node's way to be told so).
+    """
+    return env.get(FASTDDS_PROFILE, os.environ.get(FASTDDS_PROFILE)) or None
 
 
 def needs_fresh_process(env: Dict[str, str]) -> bool:

@@ -23,7 +23,7 @@ import psutil
 
 from adds_ros.estimator import DepthEstimator
 from adds_ros.messages import image_from_array
-from adds_ros.resources import config_file
+from adds_ros.resources import FASTDDS_PROFILE, config_file
 from adds_ros.ros_messages import ros_types, to_ros
 from adds_ros.testing.camera import camera_frame
 from adds_ros.tools.rosgraph import (Peer, in_fresh_process, needs_fresh_process, ros_env,
@@ -36,9 +36,11 @@ NODE_PARAMS = ('backend:=onnxruntime', 'device:=cpu', 'use_camera_info:=false',
 ENCODING = 'rgb8'
 # The project's Fast DDS profile for camera-size frames (64 MiB shared-memory segment).
 LARGE_DATA_PROFILE = config_file('fastdds_large_data.xml')
-# Fast DDS set-ups compared: its defaults, and the profile (docs/ros.md says why).
-FASTDDS_SETUPS = {'default': {}, 'fastdds_large_data.xml': {
-    'FASTDDS_DEFAULT_PROFILES_FILE': str(LARGE_DATA_PROFILE)}}
+# Fast DDS set-ups compared: its defaults, and the profile (docs/ros.md says why). Defaults are
+# asked for with an empty value: the depth node applies the profile itself when the variable
+# is unset.
+FASTDDS_SETUPS = {'default': {FASTDDS_PROFILE: ''}, 'fastdds_large_data.xml': {
+    FASTDDS_PROFILE: str(LARGE_DATA_PROFILE)}}
 
 
 def peak_rss(pid: int) -> Optional[int]:
