@@ -15,7 +15,8 @@ import numpy as np
 from adds_ros.params import NodeParams
 from adds_training.data import layout
 from adds_training.tools.bags import rosbag_io
-from adds_training.tools.bags.bag_depth import BagDepthConfig, bag_depth
+from adds_training.tools import batch
+from adds_training.tools.bags.bag_depth import BagDepthConfig, BagDepthJob, bag_depth
 from adds_training.tools.bags.dataset_bag import write_camera_bag
 from node_fixtures import tiny_model
 
@@ -70,27 +71,63 @@ def partials(folder: Path) -> List[Path]:
     return sorted(p for p in folder.glob('.*') if p.name != '.')
 
 
+def mid_bag(manifest: Path, victim: Path, timeout: float = 120) -> dict:
+    """Wait until `victim` runs with its unfinished bag on disk; return its manifest record."""
+    output = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            record = json.loads(manifest.read_text())['tasks'].get(str(victim.absolute()))
+        except (FileNotFoundError, ValueError, KeyError):
+            record = None
+        if record and record.get('status') == 'running':
+            output = Path(record['output'])
+            if list(output.parent.glob(f'.{output.name}.*.partial')):
+                return record
+        time.sleep(0.005)
+    raise AssertionError(f'{victim} was never caught in the middle of its bag')
+
+
 class Killer(threading.Thread):
     """SIGKILL the worker running `victim` once its unfinished bag is on disk (mid-task)."""
 
-    def __init__(self, manifest: Path, victim: Path, output: Path, timeout: float = 120) -> None:
+    def __init__(self, manifest: Path, victim: Path) -> None:
         super().__init__(daemon=True)
-        self.manifest, self.victim, self.output = manifest, str(victim.absolute()), output
-        self.timeout = timeout
+        self.manifest, self.victim = manifest, victim
         self.killed: Optional[int] = None
 
     def run(self) -> None:
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline and self.killed is None:
-            record = self._record()
-            started = list(self.output.parent.glob(f'.{self.output.name}.*.partial'))
-            if record and record.get('status') == 'running' and started:
-                os.kill(record['worker']['pid'], signal.SIGKILL)
-                self.killed = record['worker']['pid']
-            time.sleep(0.005)
+        pid = mid_bag(self.manifest, self.victim)['worker']['pid']
+        os.kill(pid, signal.SIGKILL)
+        self.killed = pid
 
-    def _record(self) -> Optional[dict]:
-        try:
-            return json.loads(self.manifest.read_text())['tasks'].get(self.victim)
-        except (FileNotFoundError, ValueError, KeyError):
-            return None
+
+def depth_job(model_path: Path) -> BagDepthJob:
+    return BagDepthJob(BagDepthConfig(bag=Path(), out=Path(),
+                                      params=NodeParams(model=str(model_path))))
+
+
+def assert_same_as_one_at_a_time(out: Path, bags: Sequence[Path], reference: Dict[str, Path]
+                                 ) -> None:
+    for bag in bags:
+        assert messages(out / bag.name) == messages(reference[bag.name]), bag.name
+    assert partials(out) == []
+
+
+def kill_mid_bag_and_check(bags: Sequence[Path], model_path: Path, reference: Dict[str, Path],
+                           cfg: batch.BatchConfig, out: Path) -> None:
+    """Run a batch, SIGKILL the worker of the first bag in the middle of it, check the result.
+
+    The killed task ran again on another worker (two attempts), every output equals the
+    one-at-a-time output, and nothing partial is left.
+    """
+    killer = Killer(cfg.manifest, bags[0])
+    killer.start()
+    report = batch.run_batch(depth_job(model_path), batch.tasks_into(bags, out), cfg)
+    killer.join()
+    assert killer.killed is not None
+    record = report.records[str(bags[0].absolute())]
+    assert (record['status'], record['attempts']) == ('done', 2)
+    assert record['worker']['pid'] != killer.killed
+    assert report.ok
+    assert_same_as_one_at_a_time(out, bags, reference)

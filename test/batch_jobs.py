@@ -41,3 +41,15 @@ class DeviceJob(batch.Job):
     def run(self, task: batch.Task) -> dict:
         write_text_atomic(task.output, os.environ.get('CUDA_VISIBLE_DEVICES', 'unset'))
         return {'frames': 1}
+
+
+class UnloadableJob(batch.Job):
+    """A job a worker cannot unpickle, as one whose module is missing on that machine."""
+
+    command = 'test'
+
+    def __init__(self) -> None:
+        self.settings = {'model': 'm.onnx'}  # a state to restore: unpickling calls setstate
+
+    def __setstate__(self, state: dict) -> None:
+        raise RuntimeError('cannot load the job here')

@@ -9,6 +9,9 @@ worker, a bag that cannot be read.
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,16 +21,16 @@ import torch
 
 from adds_ros.atomic import write_text_atomic
 from adds_ros.cli import main
-from adds_ros.params import NodeParams
 from adds_training.cyclegan.networks import ResnetGenerator
 from adds_training.cyclegan.train import GENERATOR_FORMAT
 from adds_training.cyclegan.translate import translate_folder
 from adds_training.checkpoint import save_torch_atomic
 from adds_training.data import layout
 from adds_training.tools import batch
-from adds_training.tools.bags.bag_depth import BagDepthConfig, BagDepthJob
-from batch_fixtures import Killer, make_bags, messages, model, one_at_a_time, partials, slow_model
-from batch_jobs import DeviceJob, FileJob
+from batch_fixtures import (assert_same_as_one_at_a_time, depth_job, kill_mid_bag_and_check,
+                            make_bags, messages, mid_bag, model, one_at_a_time, partials,
+                            slow_model)
+from batch_jobs import DeviceJob, FileJob, UnloadableJob
 from robotcar_fixture import build_raw_sequence
 
 
@@ -39,17 +42,6 @@ def scene(tmp_path_factory):
     tiny = model(root / 'tiny.onnx')
     return SimpleNamespace(bags=bags, model=tiny,
                            reference=one_at_a_time(bags, root / 'sequential', tiny))
-
-
-def depth_job(model_path: Path) -> BagDepthJob:
-    return BagDepthJob(BagDepthConfig(bag=Path(), out=Path(),
-                                      params=NodeParams(model=str(model_path))))
-
-
-def assert_same_as_one_at_a_time(out: Path, bags, reference) -> None:
-    for bag in bags:
-        assert messages(out / bag.name) == messages(reference[bag.name]), bag.name
-    assert partials(out) == []
 
 
 def read_manifest(path: Path) -> dict:
@@ -114,6 +106,16 @@ def test_a_dying_worker_is_replaced_and_the_same_failure_twice_fails_the_task(tm
         assert (tmp_path / 'out' / name).read_text() == f'TEXT OF {name.upper()}'
     assert not (tmp_path / 'out' / 'crash').exists()
     assert read_manifest(cfg.manifest)['summary'] == {'done': 3, 'failed': 1}
+
+
+@pytest.mark.slow
+def test_a_worker_that_cannot_start_is_one_clear_error(tmp_path):
+    inputs = text_inputs(tmp_path / 'in', ['a'])
+    cfg = batch.BatchConfig(manifest=tmp_path / 'out' / 'm.json', jobs=2)
+    with pytest.raises(batch.UserError, match='worker could not start: RuntimeError: cannot '
+                       'load the job here'):
+        batch.run_batch(UnloadableJob(), batch.tasks_into(inputs, tmp_path / 'out'), cfg)
+    assert read_manifest(cfg.manifest)['summary'] == {'pending': 1}
 
 
 @pytest.mark.slow
@@ -184,15 +186,29 @@ def test_a_worker_killed_mid_bag_costs_a_retry_not_a_partial_output(tmp_path):
     reference = one_at_a_time(bags, tmp_path / 'sequential', slow)
     out = tmp_path / 'out'
     cfg = batch.BatchConfig(manifest=out / 'manifest.json', jobs=2)
-    killer = Killer(cfg.manifest, bags[0], out / bags[0].name)
-    killer.start()
-    report = batch.run_batch(depth_job(slow), batch.tasks_into(bags, out), cfg)
-    killer.join()
-    assert killer.killed is not None
-    record = report.records[str(bags[0].absolute())]
-    assert (record['status'], record['attempts']) == ('done', 2)
-    assert record['worker']['pid'] != killer.killed
-    assert report.ok
+    kill_mid_bag_and_check(bags, slow, reference, cfg, out)
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_batch_cleanly_and_a_rerun_finishes_it(tmp_path):
+    size = (96, 128)
+    bags = make_bags(tmp_path, [40, 40, 3], size)
+    slow = slow_model(tmp_path / 'slow.onnx', size)
+    out = tmp_path / 'out'
+    command = ['bag-depth', str(bags[0].parent), '--out', str(out), '--model', str(slow),
+               '--jobs', '2']
+    driver = subprocess.Popen([sys.executable, '-m', 'adds_ros.cli'] + command,
+                              stderr=subprocess.PIPE, text=True)
+    mid_bag(out / 'manifest-bag-depth.json', bags[0])
+    driver.send_signal(signal.SIGTERM)  # what timeout, docker stop and systemd send
+    stderr = driver.communicate(timeout=120)[1]
+    assert driver.returncode == 130
+    assert 'interrupted: SIGTERM: ' in stderr and 'left pending' in stderr
+    assert partials(out) == [] and not (out / bags[0].name).exists()
+    statuses = read_manifest(out / 'manifest-bag-depth.json')['summary']
+    assert 'running' not in statuses and statuses['pending'] >= 1
+    assert main(command) == 0
+    reference = one_at_a_time(bags, tmp_path / 'sequential', slow)
     assert_same_as_one_at_a_time(out, bags, reference)
 
 

@@ -5,14 +5,12 @@
 Ray is the optional `cluster` extra: without it these tests are skipped with that reason.
 """
 
-from pathlib import Path
 
 import pytest
 
-from adds_ros.params import NodeParams
 from adds_training.tools import batch
-from adds_training.tools.bags.bag_depth import BagDepthConfig, BagDepthJob
-from batch_fixtures import Killer, make_bags, messages, one_at_a_time, partials, slow_model
+from batch_fixtures import (assert_same_as_one_at_a_time, depth_job, kill_mid_bag_and_check,
+                            make_bags, one_at_a_time, slow_model)
 
 ray = pytest.importorskip('ray', reason='needs Ray (pip install .[cluster])')
 SIZE = (96, 128)
@@ -38,16 +36,6 @@ def scene(tmp_path_factory):
     return bags, model, one_at_a_time(bags, root / 'sequential', model)
 
 
-def depth_job(model: Path) -> BagDepthJob:
-    return BagDepthJob(BagDepthConfig(bag=Path(), out=Path(), params=NodeParams(model=str(model))))
-
-
-def assert_same_as_one_at_a_time(out: Path, bags, reference) -> None:
-    for bag in bags:
-        assert messages(out / bag.name) == messages(reference[bag.name]), bag.name
-    assert partials(out) == []
-
-
 @pytest.mark.slow
 def test_ray_actors_equal_one_at_a_time_and_hold_one_model_each(cluster, scene, tmp_path):
     assert (cluster['CPU'], cluster['GPU']) == (2, 1)
@@ -68,13 +56,4 @@ def test_a_killed_ray_worker_costs_a_retry_not_a_partial_output(cluster, scene, 
     bags, model, reference = scene
     out = tmp_path / 'out'
     cfg = batch.BatchConfig(manifest=out / 'manifest.json', jobs=2, ray='auto')
-    killer = Killer(cfg.manifest, bags[0], out / bags[0].name)
-    killer.start()
-    report = batch.run_batch(depth_job(model), batch.tasks_into(bags, out), cfg)
-    killer.join()
-    assert killer.killed is not None
-    record = report.records[str(bags[0].absolute())]
-    assert (record['status'], record['attempts']) == ('done', 2)
-    assert record['worker']['pid'] != killer.killed
-    assert report.ok
-    assert_same_as_one_at_a_time(out, bags, reference)
+    kill_mid_bag_and_check(bags, model, reference, cfg, out)

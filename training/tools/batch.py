@@ -22,6 +22,7 @@ succeeded.
 """
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import glob
@@ -34,12 +35,13 @@ import shutil
 import signal
 import socket
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing import connection
 from pathlib import Path
-from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from tqdm import tqdm
 
@@ -151,8 +153,13 @@ def _local_worker(conn: connection.Connection, payload: bytes, gpu: Optional[int
     if gpu is not None:  # before the job (and so any CUDA library) is unpickled
         os.environ['CUDA_VISIBLE_DEVICES'] = str(gpu)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
-    job = pickle.loads(payload)
-    _worker_setup(job.command, level)
+    try:
+        job = pickle.loads(payload)
+        _worker_setup(job.command, level)
+    except Exception as err:  # noqa: BLE001 - e.g. the job's module does not import here
+        conn.send(describe_error(err))
+        return
+    conn.send(None)  # ready
     try:
         while True:
             task = conn.recv()
@@ -161,6 +168,8 @@ def _local_worker(conn: connection.Connection, payload: bytes, gpu: Optional[int
             conn.send(execute(job, task))
     except (EOFError, OSError):  # the driver went away
         pass
+    except KeyboardInterrupt as err:  # the driver's SIGTERM: say what the task cleaned up
+        LOGGER.warning(f'worker stopped: {err}' if str(err) else 'worker stopped')
     finally:
         job.close()
 
@@ -182,9 +191,15 @@ class LocalPool:
         self.payload = pickle.dumps(job)
         self.gpus, self.level = gpus, level
         self.size = size
-        self.workers = [self._start(slot) for slot in range(size)]
+        self.workers = [self._spawn(slot) for slot in range(size)]
+        try:
+            for process, conn in self.workers:  # they start side by side
+                self._await_ready(process, conn)
+        except BaseException:
+            self.close(wait=False)
+            raise
 
-    def _start(self, slot: int) -> Tuple[Any, connection.Connection]:
+    def _spawn(self, slot: int) -> Tuple[Any, connection.Connection]:
         ours, theirs = self.context.Pipe()
         gpu = slot % self.gpus if self.gpus else None
         process = self.context.Process(target=_local_worker, name=f'adds-batch-{slot}',
@@ -192,6 +207,18 @@ class LocalPool:
         process.start()
         theirs.close()
         return process, ours
+
+    @staticmethod
+    def _await_ready(process: Any, conn: connection.Connection) -> None:
+        """Wait until a worker has imported and unpickled its job; raise if it cannot."""
+        connection.wait([conn, process.sentinel])
+        try:
+            error = conn.recv()
+        except (EOFError, OSError):
+            process.join(5)
+            error = f'it exited ({_exit_reason(process.exitcode)})'
+        if error is not None:
+            raise UserError(f'a batch worker could not start: {error}')
 
     def where(self, slot: int) -> dict:
         return dict(host=socket.gethostname(), pid=self.workers[slot][0].pid)
@@ -222,7 +249,8 @@ class LocalPool:
         if process.is_alive():
             process.kill()
         process.join()
-        self.workers[slot] = self._start(slot)
+        self.workers[slot] = self._spawn(slot)
+        self._await_ready(*self.workers[slot])
 
     def close(self, wait: bool = True) -> None:
         """Let idle workers finish (`wait`), else stop them mid-task at once."""
@@ -495,6 +523,23 @@ def plan(job: Job, tasks: Sequence[Task], manifest: Manifest) -> List[Task]:
     return todo
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While workers run, SIGTERM (timeout, docker stop, systemd) unwinds as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_batch(job: Job, tasks: Sequence[Task], cfg: BatchConfig) -> BatchReport:
     """Run every task not already complete; return the records (the manifest's tasks)."""
     start = time.monotonic()
@@ -503,20 +548,25 @@ def run_batch(job: Job, tasks: Sequence[Task], cfg: BatchConfig) -> BatchReport:
     manifest.save()
     report = BatchReport(records={}, seconds=0.0, ran=len(todo))
     if todo:
-        with tqdm(total=len(todo), desc=job.command, unit='input', dynamic_ncols=True,
-                  disable=not sys.stderr.isatty()) as bar:
+        with _sigterm_interrupts(), tqdm(total=len(todo), desc=job.command, unit='input',
+                                         dynamic_ncols=True,
+                                         disable=not sys.stderr.isatty()) as bar:
             pool = make_pool(job, dataclasses.replace(cfg, jobs=min(cfg.jobs, len(todo))))
             report.startup_s = time.monotonic() - start
             driver = _Driver(job, cfg, manifest, pool, bar, todo)
             try:
                 driver.run()
-            except BaseException:  # Ctrl-C, SIGTERM, a bug: stop the workers now
+            except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: stop the workers now
                 pool.close(wait=False)
-                raise
-            else:
-                pool.close()
-            finally:
                 _requeue_unfinished(job, manifest, todo)
+                left = sum(manifest.records[t.input]['status'] == PENDING for t in todo)
+                raise KeyboardInterrupt(f'{str(err) or "Ctrl-C"}: {left} inputs left pending in '
+                                        f'{cfg.manifest}; rerun to continue') from None
+            except BaseException:
+                pool.close(wait=False)
+                _requeue_unfinished(job, manifest, todo)
+                raise
+            pool.close()
             report.frames = driver.frames
     keys = [task.input for task in tasks]
     report.records = {key: manifest.records[key] for key in keys}
