@@ -32,13 +32,14 @@ class DepthPrediction:
     `depth` is float32 H x W at camera resolution in model depth units (disp_to_depth of the
     network output; metres only after `DepthEstimator.metric_depth`), NaN outside the crop.
     `disparity` is the sigmoid disparity: network resolution (h x w) for host-processed models,
-    camera resolution with NaN outside the crop for in-graph ones. `timings` holds seconds
+    camera resolution with NaN outside the crop for in-graph ones (None when `predict` was told
+    it is not needed: an in-graph model then downloads only depth). `timings` holds seconds
     for 'preprocess', 'inference' and 'postprocess' (host work only: an in-graph model's
     pre/post-processing counts as inference).
     """
 
     depth: np.ndarray
-    disparity: np.ndarray
+    disparity: Optional[np.ndarray]
     timings: Dict[str, float] = field(default_factory=dict)
 
 
@@ -57,22 +58,39 @@ class DepthEstimator:
         self.backend = create_backend(model, backend, device, precision, **backend_options)
         self.metadata: ModelMetadata = self.backend.metadata
         # all that predict() reads
-        self.backend.use_outputs(IN_GRAPH_OUTPUTS if self.metadata.in_graph else ('disparity',))
+        self._wanted = IN_GRAPH_OUTPUTS if self.metadata.in_graph else ('disparity',)
+        self.backend.use_outputs(self._wanted)
         self.backend_name: str = self.backend.name
+        # False: predict() of an in-graph model leaves the disparity on the device
+        self.want_disparity = True
 
     def describe(self) -> str:
         return self.backend.describe()
 
-    def predict(self, rgb: np.ndarray) -> DepthPrediction:
+    def input_buffer(self) -> Optional[np.ndarray]:
+        """Return where to decode a camera frame so that `predict` copies it no more, or None.
+
+        The backend's page-locked input (camera H x W x 3 uint8) of an in-graph model on a
+        backend that has one (TensorRT); a frame of another size is decoded as usual.
+        """
+        buffer = getattr(self.backend, 'input_buffer', None)
+        return buffer()[0] if buffer is not None and self.metadata.in_graph else None
+
+    def predict(self, rgb: np.ndarray, disparity: Optional[bool] = None) -> DepthPrediction:
         """Estimate depth for one camera image (RGB uint8 H x W x 3, any resolution).
 
         An in-graph model takes only its export's camera size: another size raises
-        InputError('size_mismatch').
+        InputError('size_mismatch'). `disparity` (default `want_disparity`) False: the caller
+        needs no disparity (the node without a depth/colorized subscriber); an in-graph model
+        then leaves it on the device. The maps may be views of the backend's buffers
+        (TensorRT): they stay valid while referenced, but keep them only while the estimator is
+        open.
         """
         meta = self.metadata
         check_rgb(rgb)
         if meta.in_graph:
-            return self._predict_in_graph(rgb)
+            return self._predict_in_graph(
+                rgb, self.want_disparity if disparity is None else disparity)
         start = time.perf_counter()
         tensor = to_network_input(rgb, meta.crop, meta.input_height, meta.input_width)
         preprocessed = time.perf_counter()
@@ -90,7 +108,7 @@ class DepthEstimator:
                                         'inference': inferred - preprocessed,
                                         'postprocess': done - inferred})
 
-    def _predict_in_graph(self, rgb: np.ndarray) -> DepthPrediction:
+    def _predict_in_graph(self, rgb: np.ndarray, disparity: bool) -> DepthPrediction:
         meta = self.metadata
         if rgb.shape[:2] != (meta.camera_height, meta.camera_width):
             raise InputError('size_mismatch', f'camera image is {rgb.shape[1]}x{rgb.shape[0]} '
@@ -98,12 +116,17 @@ class DepthEstimator:
                              f'{meta.camera_height} frames (adds export --camera-size)')
         start = time.perf_counter()
         frame = np.ascontiguousarray(rgb)[None]
+        wanted = IN_GRAPH_OUTPUTS if disparity else IN_GRAPH_OUTPUTS[:1]
+        if wanted != self._wanted:
+            self.backend.use_outputs(wanted)
+            self._wanted = wanted
         preprocessed = time.perf_counter()
         outputs = self.backend.infer(frame)
         inferred = time.perf_counter()
-        depth, disparity = (squeeze_disparity(outputs[name]) for name in IN_GRAPH_OUTPUTS)
+        depth = squeeze_disparity(outputs['depth'])
+        maps = squeeze_disparity(outputs['disparity']) if disparity else None
         done = time.perf_counter()
-        return DepthPrediction(depth=depth, disparity=disparity,
+        return DepthPrediction(depth=depth, disparity=maps,
                                timings={'preprocess': preprocessed - start,
                                         'inference': inferred - preprocessed,
                                         'postprocess': done - inferred})

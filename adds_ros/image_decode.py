@@ -127,10 +127,13 @@ def check_size(height: int, width: int, max_pixels: int = MAX_PIXELS) -> None:
                                  f'exceeds max_pixels = {max_pixels}')
 
 
-def decode_image(msg: Image, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def decode_image(msg: Image, max_pixels: int = MAX_PIXELS,
+                 out: Optional[np.ndarray] = None) -> np.ndarray:
     """Return the RGB uint8 HxWx3 picture carried by a sensor_msgs/Image, as cv_bridge would.
 
     Same as `cv_bridge.toCvCopy(msg, 'rgb8')` for every encoding cv_bridge converts to rgb8.
+    `out` (an H x W x 3 uint8 array, e.g. the inference backend's page-locked input): the
+    picture is written there when the size fits, by the conversion itself where it has one.
     """
     check_frame_id(msg.header.frame_id)
     _check_encoding(msg.encoding)
@@ -156,9 +159,15 @@ def decode_image(msg: Image, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         msg.height, msg.width, channels)
     if depth == 2 and conversion not in _BAYER.values():  # channels only move: scale first
         pixels = cv2.convertScaleAbs(pixels, alpha=SCALE_16_TO_8)
+    out = out if out is not None and out.shape == (msg.height, msg.width, 3) else None
+    if conversion is not None and pixels.dtype == np.uint8 and out is not None:
+        return cv2.cvtColor(pixels, conversion, dst=out)
     rgb = pixels if conversion is None else cv2.cvtColor(pixels, conversion)
     if rgb.dtype == np.uint16:
-        return cv2.convertScaleAbs(rgb, alpha=SCALE_16_TO_8)
+        return cv2.convertScaleAbs(rgb, alpha=SCALE_16_TO_8, dst=out)
+    if out is not None:
+        np.copyto(out, rgb)
+        return out
     return rgb.copy() if rgb.base is not None else rgb
 
 
@@ -344,7 +353,8 @@ def _png_header(body: bytes) -> Tuple[int, int, int]:
     return height, width, colour
 
 
-def decode_compressed(msg: CompressedImage, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def decode_compressed(msg: CompressedImage, max_pixels: int = MAX_PIXELS,
+                      out: Optional[np.ndarray] = None) -> np.ndarray:
     """Return the RGB uint8 picture of a sensor_msgs/CompressedImage (jpeg or png).
 
     The codec named by `format` must match the data's magic bytes; the size in its header is
@@ -367,6 +377,8 @@ def decode_compressed(msg: CompressedImage, max_pixels: int = MAX_PIXELS) -> np.
     if picture.shape[:2] != (height, width):
         raise InputError('corrupt', f'{codec} decoded to {picture.shape[1]}x{picture.shape[0]}'
                                     f', its header says {width}x{height}')
+    if out is not None and out.shape == picture.shape:   # decode_image's `out`
+        return cv2.cvtColor(picture, cv2.COLOR_BGR2RGB, dst=out)
     return cv2.cvtColor(picture, cv2.COLOR_BGR2RGB)
 
 

@@ -20,6 +20,7 @@ from adds_ros.scale import ScaleConfig
 from adds_ros.settings import check, choices_of, param, same_as, section
 
 RELIABILITY = ('best_effort', 'reliable')
+MAPPED_MEMORY = ('auto', 'on', 'off')
 
 
 @dataclass
@@ -40,6 +41,9 @@ class NodeParams:
     calib: str = param('', 'INT8 calibration for precision int8: a folder of camera images or '
                        'a .calib cache (adds engine --calib); empty: the one cache for this '
                        'model and GPU')
+    mapped_memory: str = param('auto', 'TensorRT inputs and outputs in mapped (zero-copy) '
+                               'page-locked memory: auto (on integrated GPUs: Jetson), on, off',
+                               choices=MAPPED_MEMORY)
     domain: str = param('auto', 'day/night stem: auto (from illumination) or forced',
                         choices=DOMAIN_MODES)
     night_below: float = param(0.3, 'smoothed daylight (0 night .. 1 day) under which night '
@@ -126,7 +130,9 @@ class NodeParams:
         Unset ones are left out, so the other backends run as before.
         """
         options: Dict[str, Any] = {'workspace_mib': self.workspace_mib or None,
-                                   'calib': self.calib or None}
+                                   'calib': self.calib or None,
+                                   'mapped_memory': None if self.mapped_memory == 'auto'
+                                   else self.mapped_memory == 'on'}
         return {name: value for name, value in options.items() if value is not None}
 
     def domain_config(self) -> DomainConfig:

@@ -56,10 +56,14 @@ class CUresult(enum.IntEnum):
     CUDA_ERROR_CONTEXT_IS_DESTROYED = 709
 
 
+CU_MEMHOSTALLOC_DEVICEMAP = 0x02
+
+
 class CUdevice_attribute(enum.IntEnum):  # noqa: N801 - cuda-python's name
     CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16
     CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75
     CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76
+    CU_DEVICE_ATTRIBUTE_INTEGRATED = 18
 
 
 class _Handle:
@@ -81,7 +85,7 @@ class _Handle:
 
 
 def _raw(value) -> int:
-    """The address behind a handle or a plain integer (the fake's own, warning-free view)."""
+    """Return the address behind a handle or an integer (the fake's warning-free view)."""
     return value.value if isinstance(value, _Handle) else int(value)
 
 
@@ -121,6 +125,7 @@ class FakeDriver(types.ModuleType):
 
     CUresult = CUresult
     CUdevice_attribute = CUdevice_attribute
+    CU_MEMHOSTALLOC_DEVICEMAP = CU_MEMHOSTALLOC_DEVICEMAP
     CUcontext, CUstream, CUdeviceptr = CUcontext, CUstream, CUdeviceptr
 
     def __init__(self, devices=(('Orin', (8, 7), 16, 64 << 30),)) -> None:
@@ -135,6 +140,7 @@ class FakeDriver(types.ModuleType):
         self.memory: Dict[int, tuple] = {}       # address -> (ctypes buffer, context, kind)
         self.streams: Dict[int, _Context] = {}
         self.host_copies: List[int] = []          # device addresses copied to the host
+        self.copied = {'upload': 0, 'download': 0}  # bytes moved by asynchronous copies
         self.violations: List[str] = []
 
     # -- bookkeeping
@@ -196,11 +202,17 @@ class FakeDriver(types.ModuleType):
         return CUresult.CUDA_SUCCESS, self.devices[device][0].encode().ljust(length, b'\0')
 
     def cuDeviceGetAttribute(self, attribute, device: int):  # noqa: N802
-        name, (major, minor), sms, _ = self.devices[device]
+        name, (major, minor), sms, _ = self.devices[device][:4]
         values = {CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT: sms,
                   CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR: major,
-                  CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR: minor}
+                  CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR: minor,
+                  CUdevice_attribute.CU_DEVICE_ATTRIBUTE_INTEGRATED: int(self.integrated(device))}
         return CUresult.CUDA_SUCCESS, values[attribute]
+
+    def integrated(self, device: int) -> bool:
+        """Jetson modules ('Orin', 'Xavier') share DRAM with the CPU; a 5th field overrides."""
+        entry = self.devices[device]
+        return bool(entry[4]) if len(entry) > 4 else entry[0] in ('Orin', 'Xavier')
 
     def cuDeviceTotalMem(self, device: int):  # noqa: N802
         return CUresult.CUDA_SUCCESS, self.devices[device][3]
@@ -303,8 +315,20 @@ class FakeDriver(types.ModuleType):
     def cuMemAllocHost(self, nbytes: int):  # noqa: N802
         return self._alloc(nbytes, 'host')
 
+    def cuMemHostAlloc(self, nbytes: int, flags: int):  # noqa: N802
+        """Page-locked memory; DEVICEMAP maps it into the device (kind 'mapped')."""
+        return self._alloc(nbytes, 'mapped' if flags & CU_MEMHOSTALLOC_DEVICEMAP else 'host')
+
+    def cuMemHostGetDevicePointer(self, pointer, flags: int):  # noqa: N802
+        """Return the device address of mapped memory: the same, as in a Jetson's DRAM."""
+        entry = self.memory.get(_raw(pointer))
+        if entry is None or entry[2] != 'mapped':
+            return CUresult.CUDA_ERROR_INVALID_VALUE, None
+        return CUresult.CUDA_SUCCESS, CUdeviceptr(_raw(pointer))
+
     def cuMemFreeHost(self, pointer):  # noqa: N802
-        return self._free(_raw(pointer), 'host')
+        kind = self.memory.get(_raw(pointer), (None, None, 'host'))[2]
+        return self._free(_raw(pointer), 'mapped' if kind == 'mapped' else 'host')
 
     def _copy(self, destination: int, source: int, nbytes: int, device: int, stream=None):
         """Copy between any host address and `device`, a live device allocation."""
@@ -324,10 +348,12 @@ class FakeDriver(types.ModuleType):
         return self._copy(destination, source, nbytes, destination)
 
     def cuMemcpyHtoDAsync(self, destination, source, nbytes: int, stream):  # noqa: N802
+        self.copied['upload'] += nbytes
         return self._copy(destination, source, nbytes, destination, stream)
 
     def cuMemcpyDtoHAsync(self, destination, source, nbytes: int, stream):  # noqa: N802
         self.host_copies.append(_raw(source))
+        self.copied['download'] += nbytes
         return self._copy(destination, source, nbytes, source, stream)
 
 
@@ -767,7 +793,9 @@ def make_pycuda(driver: FakeDriver) -> types.ModuleType:
 
     cuda.init = lambda: check(driver.cuInit(0))
     cuda.device_attribute = types.SimpleNamespace(
-        MULTIPROCESSOR_COUNT=CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)
+        MULTIPROCESSOR_COUNT=CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT,
+        INTEGRATED=CUdevice_attribute.CU_DEVICE_ATTRIBUTE_INTEGRATED)
+    cuda.host_alloc_flags = types.SimpleNamespace(DEVICEMAP=CU_MEMHOSTALLOC_DEVICEMAP)
 
     class Context:
         def __init__(self, handle, device: int) -> None:
@@ -823,13 +851,18 @@ def make_pycuda(driver: FakeDriver) -> types.ModuleType:
         def free(self) -> None:
             check(driver.cuMemFree(self.address))
 
-    def pagelocked_empty(shape, dtype) -> np.ndarray:
-        """Return a plain ndarray whose `base` is the allocation with `free()`, as in pycuda."""
+    def pagelocked_empty(shape, dtype, mem_flags: int = 0) -> np.ndarray:
+        """Return a plain ndarray whose `base` is the allocation, as in pycuda.
+
+        The allocation has `free()` and, mapped, `get_device_pointer()`.
+        """
         dtype = np.dtype(dtype)
         nbytes = max(int(np.prod(shape)) * dtype.itemsize, 1)
-        address = check(driver.cuMemAllocHost(nbytes))
+        address = check(driver.cuMemHostAlloc(nbytes, mem_flags))
         allocation = type('HostAllocation', (ctypes.c_char * nbytes,), {
-            'free': lambda self: check(driver.cuMemFreeHost(address))}).from_address(address)
+            'free': lambda self: check(driver.cuMemFreeHost(address)),
+            'get_device_pointer': lambda self: _raw(check(
+                driver.cuMemHostGetDevicePointer(address, 0)))}).from_address(address)
         return np.ndarray(tuple(shape), dtype, buffer=allocation)
 
     class Stream:

@@ -307,7 +307,8 @@ class Silent:
 
 
 def node_backend(model, **params):
-    """Configure the depth node core with its own estimator factory; return its backend."""
+    """Configure the depth node core with its own estimator factory; return what its backend
+    loaded: the engine's key, whether it was built, whether its buffers are mapped."""
     import logging
 
     from adds_ros.node_core import DepthNodeCore
@@ -317,9 +318,9 @@ def node_backend(model, **params):
                          logger=logging.getLogger('test'))
     core.configure()
     backend = core.pipeline.estimators['day'].backend
-    key, built = backend.cached.key, backend.cached.built
+    key, built, mapped = backend.cached.key, backend.cached.built, backend.mapped
     core.shutdown()
-    return key, built
+    return key, built, mapped
 
 
 @pytest.fixture
@@ -342,12 +343,12 @@ def test_jetson_recipe_then_the_node_builds_one_engine(fake_jetson):
     assert engine_cli.run(parser.parse_args(['--onnx', str(model), '--precision', 'fp16',
                                              '--workspace-mib', '512'])) == 0
     assert len(trt.builds) == 1 and trt.builds[0]['workspace'] == 512 << 20
-    key, built = node_backend(model)
+    key, built, _ = node_backend(model)
     assert not built and len(trt.builds) == 1
     assert (key.precision, key.workspace_mib) == ('fp16', 512)
-    key, built = node_backend(model, workspace_mib=512)   # said explicitly
+    key, built, _ = node_backend(model, workspace_mib=512)   # said explicitly
     assert not built and len(trt.builds) == 1
-    key, built = node_backend(model, workspace_mib=256)   # another limit: built
+    key, built, _ = node_backend(model, workspace_mib=256)   # another limit: built
     assert built and key.workspace_mib == 256 and trt.builds[-1]['workspace'] == 256 << 20
 
 
@@ -355,7 +356,7 @@ def test_jetson_recipe_then_the_node_builds_one_engine(fake_jetson):
 def test_the_nodes_precision_reaches_the_backend(fake_jetson, precision):
     """Auto would pick fp16 on an Orin: fp32 must come from the parameter."""
     trt, model = fake_jetson
-    key, built = node_backend(model, precision=precision)
+    key, built, _ = node_backend(model, precision=precision)
     assert built and key.precision == precision
     assert trt.builds[-1]['flags'] & {'FP16', 'INT8'} == ({'FP16'} if precision == 'fp16'
                                                           else set())
@@ -370,7 +371,7 @@ def test_the_nodes_calibration_parameter_reaches_the_backend(fake_jetson, tmp_pa
     for i in range(2):
         cv2.imwrite(str(images / f'{i}.png'),
                     np.random.default_rng(i).integers(0, 256, (48, 80, 3), np.uint8))
-    key, built = node_backend(model, precision='int8', calib=str(images))
+    key, built, _ = node_backend(model, precision='int8', calib=str(images))
     assert built and key.precision == 'int8' and key.calibration_sha256 == sha256_files(
         sorted(images.iterdir()))
     with pytest.raises(RuntimeError, match='--calib: no images'):
@@ -384,3 +385,10 @@ def test_builder_parameters_on_a_backend_without_a_builder_are_refused(tmp_path)
     model = tiny_model(tmp_path / 'adds.onnx')
     with pytest.raises(UserError, match='onnxruntime backend takes no workspace_mib'):
         DepthEstimator(model, backend='onnxruntime', device='cpu', workspace_mib=512)
+
+
+def test_the_nodes_mapped_memory_parameter_reaches_the_backend(fake_jetson):
+    """auto: mapped (zero-copy) buffers on the integrated Orin; off: page-locked + copies."""
+    _, model = fake_jetson
+    assert node_backend(model)[2] is True
+    assert node_backend(model, mapped_memory='off')[2] is False

@@ -137,12 +137,11 @@ def test_auto_precision(monkeypatch, tmp_path, version, device, half, expected):
     rgb = camera_image(1)
     with DepthEstimator(model, backend='tensorrt') as estimator:
         key = estimator.backend.cached.key
-        disparity = estimator.predict(rgb).disparity
+        error = np.abs(estimator.predict(rgb).disparity - reference(model, rgb)).max()
     precision, typed, flags = expected
     assert (key.precision, key.strongly_typed) == (precision, typed)
     assert trt.builds[-1]['strongly_typed'] == typed
     assert trt.builds[-1]['flags'] & {'FP16', 'INT8', 'BF16'} == flags
-    error = np.abs(disparity - reference(model, rgb)).max()
     assert error < 2e-3 and (error > 0) == (precision == 'fp16' and not half)
     assert_clean(trt)
 
@@ -208,6 +207,7 @@ def test_dynamic_batch_gets_a_profile_and_binds_batches_inside_it(monkeypatch, t
         with pytest.raises(ValueError, match='outside the engine'):
             backend.infer(np.zeros((5, 3, HEIGHT, WIDTH), np.float32))
         np.testing.assert_array_equal(backend.infer(batch[1:2])['disparity'], single)
+        del out, single        # results are views of the engine's buffers: let them go first
     finally:
         backend.close()
     assert_clean(trt)
@@ -247,7 +247,8 @@ def test_uint8_camera_frame_input_binds_by_the_engines_dtype(monkeypatch, tmp_pa
 def test_only_the_outputs_read_are_copied_back(monkeypatch, tmp_path):
     trt = fake(monkeypatch, '10.3.0')
     model = tiny_depth_onnx(tmp_path / 'metric.onnx', depth=True)
-    with DepthEstimator(model, backend='tensorrt', precision='fp32') as estimator:
+    with DepthEstimator(model, backend='tensorrt', precision='fp32',
+                        mapped_memory=False) as estimator:
         backend = estimator.backend
         assert backend.outputs == ['disparity', 'depth']
         estimator.predict(camera_image())
@@ -257,6 +258,7 @@ def test_only_the_outputs_read_are_copied_back(monkeypatch, tmp_path):
         backend.use_outputs(['disparity', 'depth'])
         both = backend.infer(np.zeros((1, 3, HEIGHT, WIDTH), np.float32))
         np.testing.assert_allclose(both['depth'], 1 / both['disparity'], rtol=1e-6)
+        del both
     assert_clean(trt)
 
 
@@ -412,6 +414,110 @@ def test_parity_passes_precision_and_calibration(tmp_path, onnx_model):
     assert estimator_options(onnx_model, 'int8', onnx_model, calib) == {
         'precision': 'int8', 'calib': calib}
     assert estimator_options(onnx_model, 'fp16', onnx_model, calib) == {'precision': 'fp16'}
+
+
+# ------------------------------------------------------- host copies: decode, bind, download
+
+
+def in_graph_onnx(path, height=48, width=80):
+    """A camera-size (in-graph) model: uint8 frame -> depth and disparity at camera size."""
+    import onnx
+    from onnx import helper, TensorProto
+
+    nodes = [helper.make_node('Cast', ['image'], ['f'], to=TensorProto.FLOAT),
+             helper.make_node('ReduceMean', ['f', 'axes'], ['grey'], keepdims=0),
+             helper.make_node('Reshape', ['grey', 'shape'], ['plane']),
+             helper.make_node('Mul', ['plane', 'gain'], ['scaled']),
+             helper.make_node('Add', ['scaled', 'one'], ['depth']),
+             helper.make_node('Reciprocal', ['depth'], ['disparity'])]
+    constants = [helper.make_tensor('axes', TensorProto.INT64, [1], [3]),
+                 helper.make_tensor('shape', TensorProto.INT64, [2], [height, width]),
+                 helper.make_tensor('gain', TensorProto.FLOAT, [], [0.05]),
+                 helper.make_tensor('one', TensorProto.FLOAT, [], [1.0])]
+    graph = helper.make_graph(
+        nodes, 'in_graph', [helper.make_tensor_value_info('image', TensorProto.UINT8,
+                                                          [1, height, width, 3])],
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, [height, width])
+         for n in ('depth', 'disparity')], constants)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 18)])
+    model.ir_version = 9
+    metadata = ModelMetadata(input_height=32, input_width=64, in_graph=True,
+                             camera_height=height, camera_width=width, metric_scale=2.0,
+                             outputs=['depth', 'disparity'])
+    for key, value in metadata.to_onnx_props().items():
+        model.metadata_props.add(key=key, value=value)
+    onnx.save(model, str(path))
+    return path
+
+
+DISCRETE = ('NVIDIA RTX A2000', (8, 6), 26, 6 << 30)
+
+
+@pytest.mark.parametrize('device, mapped', [(DISCRETE, False), (ORIN, True)])
+def test_node_frames_are_decoded_into_the_input_and_only_read_outputs_move(
+        monkeypatch, tmp_path, device, mapped):
+    """The bench's counter, through the node's pipeline: the frame is decoded into the pinned
+    input (no staging copy), disparity is downloaded only for depth/colorized, results are not
+    copied again; on an integrated GPU (mapped memory) nothing is uploaded or downloaded. The
+    backend's counts equal what the (fake) driver moved."""
+    from adds_training.tools.bench.traffic import frame_traffic
+
+    trt = fake(monkeypatch, '10.3.0', device)
+    model = in_graph_onnx(tmp_path / 'camera.onnx')
+    result = frame_traffic(model, (48, 80), frames=2, mapped_memory=None)
+    frame, plane = 48 * 80 * 3, 48 * 80 * 4
+    rows = result['bytes_per_frame']
+    moved = 0 if mapped else 1
+    assert rows['depth + inverse depth'] == {
+        'decode': frame, 'staging': 0, 'upload': moved * frame, 'download': moved * plane,
+        'convert': 0, 'total': frame + moved * (frame + plane)}
+    assert rows['all outputs (with depth/colorized)']['download'] == moved * 2 * plane
+    assert result['mapped_memory'] is mapped
+    assert trt.driver.copied == {'upload': moved * 4 * frame, 'download': moved * 6 * plane}
+    assert_clean(trt)
+
+
+def test_a_result_still_held_is_not_overwritten_and_released_buffers_are_reused(
+        monkeypatch, tmp_path):
+    trt = fake(monkeypatch, '10.3.0', DISCRETE)
+    model = in_graph_onnx(tmp_path / 'camera.onnx')
+    with DepthEstimator(model, backend='tensorrt', precision='fp32') as estimator:
+        frames = [camera_image(i) for i in range(4)]
+        first = estimator.predict(frames[0])
+        expected = 1 + 0.05 * frames[0].astype(np.float32).mean(axis=2)
+        second = estimator.predict(frames[1])          # `first` is still held: not reused
+        np.testing.assert_allclose(first.depth, expected, rtol=1e-6)
+        assert not np.shares_memory(first.depth, second.depth)
+        allocations = trt.driver.live_allocations()
+        del first, second
+        for rgb in frames[2:]:                          # released buffers are reused
+            estimator.predict(rgb)
+        assert trt.driver.live_allocations() <= allocations
+        assert estimator.backend.traffic['convert'] == 0
+        kept = estimator.predict(frames[3]).depth
+    # held past close(): its page-locked memory stays valid (and allocated) until the end
+    np.testing.assert_allclose(kept, 1 + 0.05 * frames[3].astype(np.float32).mean(axis=2),
+                               rtol=1e-6)
+    assert trt.driver.live_allocations() >= 1
+
+
+def test_decoders_write_into_a_given_buffer_when_the_size_fits():
+    import cv2
+
+    from adds_ros.image_decode import decode_compressed, decode_image
+    from adds_ros.messages import CompressedImage, Header, image_from_array
+
+    rgb = camera_image(5)
+    out = np.empty_like(rgb)
+    for encoding, picture in (('rgb8', rgb), ('bgr8', rgb[..., ::-1].copy())):
+        decoded = decode_image(image_from_array(picture, encoding, Header()), out=out)
+        assert decoded is out and np.array_equal(out, rgb)
+    small = np.empty((4, 4, 3), np.uint8)                       # another size: a new array
+    assert decode_image(image_from_array(rgb, 'rgb8', Header()), out=small) is not small
+    png = cv2.imencode('.png', rgb[..., ::-1])[1].tobytes()
+    out[...] = 0
+    decoded = decode_compressed(CompressedImage(header=Header(), format='png', data=png), out=out)
+    assert decoded is out and np.array_equal(out, rgb)
 
 
 # ------------------------------------------------------------------ TensorRT's importer rules

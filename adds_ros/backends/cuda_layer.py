@@ -22,7 +22,7 @@ import contextlib
 import ctypes
 import importlib.util
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -109,7 +109,20 @@ class CudaLayer(abc.ABC):
 
     @abc.abstractmethod
     def host_free(self, array: np.ndarray) -> None:
-        """Free an array from `host_empty`; the array must not be used afterwards."""
+        """Free an array from `host_empty` or `host_mapped`; it must not be used afterwards."""
+
+    @abc.abstractmethod
+    def device_integrated(self, index: int) -> bool:
+        """Tell whether device `index` shares DRAM with the host (Jetson: zero-copy pays)."""
+
+    @abc.abstractmethod
+    def host_mapped(self, shape: Sequence[int], dtype: Any) -> Tuple[np.ndarray, int]:
+        """Allocate page-locked host memory mapped into the device's address space.
+
+        Returns the array and its device address: kernels read and write the array in place,
+        no copy needed (on an integrated GPU the same DRAM; on a discrete one each access
+        crosses PCIe, so only integrated GPUs use it by default).
+        """
 
     @abc.abstractmethod
     def copy_to_device(self, pointer: int, array: np.ndarray, stream: Any = None) -> None:
@@ -256,6 +269,10 @@ class CudaPythonLayer(CudaLayer):
         nbytes = max(int(np.prod(shape)) * dtype.itemsize, 1)
         address = native_handle(self._check('cuMemAllocHost',
                                             self.driver.cuMemAllocHost(nbytes)))
+        return self._host_array(address, nbytes, shape, dtype)
+
+    def _host_array(self, address: int, nbytes: int, shape: Sequence[int],
+                    dtype: np.dtype) -> np.ndarray:
         buffer = (ctypes.c_char * nbytes).from_address(address)
         array = np.frombuffer(buffer, dtype=dtype, count=int(np.prod(shape))).reshape(shape)
         self._hosts[array.ctypes.data] = address
@@ -264,6 +281,21 @@ class CudaPythonLayer(CudaLayer):
     def host_free(self, array: np.ndarray) -> None:
         address = self._hosts.pop(array.ctypes.data)
         self._check('cuMemFreeHost', self.driver.cuMemFreeHost(address))
+
+    def device_integrated(self, index: int) -> bool:
+        attribute = self.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_INTEGRATED
+        return bool(self._check('cuDeviceGetAttribute', self.driver.cuDeviceGetAttribute(
+            attribute, self._device(index))))
+
+    def host_mapped(self, shape: Sequence[int], dtype: Any) -> Tuple[np.ndarray, int]:
+        dtype = np.dtype(dtype)
+        nbytes = max(int(np.prod(shape)) * dtype.itemsize, 1)
+        address = native_handle(self._check('cuMemHostAlloc', self.driver.cuMemHostAlloc(
+            nbytes, self.driver.CU_MEMHOSTALLOC_DEVICEMAP)))
+        array = self._host_array(address, nbytes, shape, dtype)
+        pointer = self._check('cuMemHostGetDevicePointer',
+                              self.driver.cuMemHostGetDevicePointer(address, 0))
+        return array, native_handle(pointer)
 
     def copy_to_device(self, pointer: int, array: np.ndarray, stream: Any = None) -> None:
         array = np.ascontiguousarray(array)
@@ -345,6 +377,15 @@ class PyCudaLayer(CudaLayer):
 
     def host_free(self, array: np.ndarray) -> None:
         array.base.free()
+
+    def device_integrated(self, index: int) -> bool:
+        return bool(self.cuda.Device(index).get_attribute(
+            self.cuda.device_attribute.INTEGRATED))
+
+    def host_mapped(self, shape: Sequence[int], dtype: Any) -> Tuple[np.ndarray, int]:
+        array = self.cuda.pagelocked_empty(tuple(shape), dtype,
+                                           mem_flags=self.cuda.host_alloc_flags.DEVICEMAP)
+        return array, int(array.base.get_device_pointer())
 
     def copy_to_device(self, pointer: int, array: np.ndarray, stream: Any = None) -> None:
         if stream is None:

@@ -22,6 +22,7 @@ Engine caching and validation are in `engine_cache` (plain Python, tested withou
 """
 
 import logging
+import sys
 import threading
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -43,6 +44,9 @@ from adds_ros.precision import PRECISIONS, REQUESTS
 from adds_ros.preprocess import image_files, to_network_input
 
 WORKSPACE_MIB = 1024
+# host-memory traffic the backend counts per kind (bytes): the frame copied into the pinned
+# input, uploads, downloads, FP16 outputs converted to float32
+TRAFFIC = ('staging', 'upload', 'download', 'convert')
 _info = logging.getLogger(__name__).info   # progress: see engine_cache
 _LOGGERS: Dict[int, object] = {}
 
@@ -263,8 +267,44 @@ def build_serialized_engine(trt, onnx_path: Path, settings: BuildSettings, folde
     return bytes(plan)
 
 
+class Buffer:
+    """One tensor's host array and device address; `mapped`: the same memory (zero-copy).
+
+    `lent` says whether anyone but this backend still references the host memory: a result
+    handed out is a view of it, and views keep a reference to the memory's owner (`owner`).
+    """
+
+    def __init__(self, cuda: CudaLayer, shape: Tuple[int, ...], dtype, mapped: bool) -> None:
+        self.cuda, self.mapped = cuda, mapped
+        if mapped:
+            self.host, self.device = cuda.host_mapped(shape, dtype)
+        else:
+            self.host = cuda.host_empty(shape, dtype)
+            self.device = cuda.mem_alloc(self.host.nbytes)
+        self.owner = self.host.base if self.host.base is not None else self.host
+        self.references = sys.getrefcount(self.owner)
+
+    @property
+    def lent(self) -> bool:
+        return sys.getrefcount(self.owner) > self.references
+
+    def free(self) -> None:
+        if not self.mapped:
+            self.cuda.mem_free(self.device)
+        self.cuda.host_free(self.host)
+
+
 class TensorRTBackend(Backend):
-    """A cached TensorRT engine with its bindings, in the device's primary context."""
+    """A cached TensorRT engine with its bindings, in the device's primary context.
+
+    Host traffic per call is kept low (and counted in `traffic`, bytes by kind): a frame
+    already in the pinned input buffer (`input_buffer()`, which the node decodes into) is not
+    copied again; only the outputs asked for are downloaded; results are views of the pinned
+    output buffers, not copies: a buffer still referenced when the next frame comes is left to
+    its holder and another one takes its place (reused once released). With `mapped_memory`
+    (default: on integrated GPUs, Jetson, where host and device share DRAM) the buffers are
+    mapped page-locked memory the engine reads and writes in place: no uploads or downloads.
+    """
 
     name = 'tensorrt'
     suffixes = ('.onnx', '.engine', '.plan')
@@ -275,17 +315,21 @@ class TensorRTBackend(Backend):
                  calib: Optional[Union[str, Path]] = None, max_batch: int = 1,
                  rebuild: bool = False, workspace_mib: Optional[int] = None,
                  log: Callable[[str], None] = _info,
-                 cuda_layer: Optional[CudaLayer] = None) -> None:
+                 cuda_layer: Optional[CudaLayer] = None,
+                 mapped_memory: Optional[bool] = None) -> None:
         import tensorrt as trt
 
         kind, index = parse_device(device)
         if kind == 'cpu':
             raise ValueError('the TensorRT backend needs a GPU; use device cuda[:N] or auto')
         self.trt, self.owner = trt, threading.get_ident()
-        self.host: Dict[str, np.ndarray] = {}
-        self.device_buffers: Dict[str, int] = {}
+        self.buffers: Dict[str, Buffer] = {}
+        self.spare: List[Tuple[str, Buffer]] = []      # output buffers handed out earlier
+        self.traffic: Dict[str, int] = dict.fromkeys(TRAFFIC, 0)
         self.stream = self.context = self.engine = self.runtime = None
         self.cuda = cuda_layer or load_cuda_layer()
+        self.mapped = self.cuda.device_integrated(index) if mapped_memory is None \
+            else bool(mapped_memory)
         self.primary = PrimaryContext(self.cuda, index)
         try:
             with self.primary.active():
@@ -384,9 +428,19 @@ class TensorRTBackend(Backend):
         return images, calibration_cache_path(folder, model, onnx_sha256, calibration,
                                               platform), calibration
 
+    @property
+    def host(self) -> Dict[str, np.ndarray]:
+        """The page-locked host array of each tensor."""
+        return {name: buffer.host for name, buffer in self.buffers.items()}
+
+    @property
+    def device_buffers(self) -> Dict[str, int]:
+        """The device address of each tensor."""
+        return {name: buffer.device for name, buffer in self.buffers.items()}
+
     def _bind(self, shape: Tuple[int, ...]) -> None:
         """(Re)allocate page-locked host and device buffers per named tensor for `shape`."""
-        trt, engine, context = self.trt, self.engine, self.context
+        engine, context = self.engine, self.context
         if not context.set_input_shape(self.inputs[0], shape):   # old buffers stay valid
             raise ValueError(f'input shape {shape} is outside the engine\'s profile '
                              f'{tuple(engine.get_tensor_shape(self.inputs[0]))}')
@@ -395,15 +449,50 @@ class TensorRTBackend(Backend):
             dims = tuple(context.get_tensor_shape(name))
             if any(d < 0 for d in dims):
                 raise EngineError(f'tensor {name} has unresolved shape {dims}')
-            self.host[name] = self.cuda.host_empty(dims, trt.nptype(engine.get_tensor_dtype(name)))
-            self.device_buffers[name] = self.cuda.mem_alloc(self.host[name].nbytes)
-            context.set_tensor_address(name, self.device_buffers[name])
+            self._set(name, Buffer(self.cuda, dims, self.trt.nptype(
+                engine.get_tensor_dtype(name)), self.mapped))
 
-    def _free_buffers(self) -> None:
-        for name in list(self.device_buffers):
-            self.cuda.mem_free(self.device_buffers.pop(name))
-        for name in list(self.host):
-            self.cuda.host_free(self.host.pop(name))
+    def _set(self, name: str, buffer: Buffer) -> None:
+        self.buffers[name] = buffer
+        self.context.set_tensor_address(name, buffer.device)
+
+    def _free_buffers(self) -> int:
+        """Free every buffer nobody else holds (held ones stay spares); return the held count."""
+        spare = []
+        for name, buffer in [*self.buffers.items(), *self.spare]:
+            if buffer.lent:
+                spare.append((name, buffer))
+            else:
+                buffer.free()
+        self.buffers, self.spare = {}, spare
+        return len(spare)
+
+    def _renew_lent_outputs(self) -> None:
+        """Give each output whose buffer the caller still holds a free one (rule 16)."""
+        for out in self.wanted:
+            if not self.buffers[out].lent:
+                continue
+            shape, dtype = self.buffers[out].host.shape, self.buffers[out].host.dtype
+            free = next((i for i, (name, b) in enumerate(self.spare)
+                         if name == out and not b.lent and b.host.shape == shape), None)
+            replacement = self.spare.pop(free)[1] if free is not None else \
+                Buffer(self.cuda, shape, dtype, self.mapped)
+            self.spare.append((out, self.buffers[out]))
+            self._set(out, replacement)
+        kept, free = [], set()
+        for name, buffer in self.spare:   # the held ones and one free spare per output
+            if buffer.lent:
+                kept.append((name, buffer))
+            elif name not in free and buffer.host.shape == self.buffers[name].host.shape:
+                free.add(name)
+                kept.append((name, buffer))
+            else:
+                buffer.free()
+        self.spare = kept
+
+    def input_buffer(self) -> np.ndarray:
+        """Return the pinned host array of the input: a frame written here is not copied."""
+        return self.buffers[self.inputs[0]].host
 
     def use_outputs(self, names: Sequence[str]) -> None:
         """Copy back only `names` (rule 16); an unknown name is an error naming the outputs."""
@@ -418,16 +507,30 @@ class TensorRTBackend(Backend):
                                'it (its execution context and buffers are not thread-safe)')
         cuda, name = self.cuda, self.inputs[0]
         with self.primary.active():
-            if image.shape != self.host[name].shape:
+            if image.shape != self.buffers[name].host.shape:
                 self._bind(tuple(image.shape))
-            np.copyto(self.host[name], image, casting='same_kind')
-            cuda.copy_to_device(self.device_buffers[name], self.host[name], self.stream)
+            self._renew_lent_outputs()
+            staged = self.buffers[name]
+            if not np.shares_memory(image, staged.host):
+                np.copyto(staged.host, image, casting='same_kind')
+                self.traffic['staging'] += staged.host.nbytes
+            if not self.mapped:
+                cuda.copy_to_device(staged.device, staged.host, self.stream)
+                self.traffic['upload'] += staged.host.nbytes
             if not self.context.execute_async_v3(cuda.stream_handle(self.stream)):
                 raise RuntimeError('TensorRT execute_async_v3 failed')
-            for out in self.wanted:
-                cuda.copy_to_host(self.host[out], self.device_buffers[out], self.stream)
+            for out in self.wanted if not self.mapped else ():
+                cuda.copy_to_host(self.buffers[out].host, self.buffers[out].device, self.stream)
+                self.traffic['download'] += self.buffers[out].host.nbytes
             cuda.stream_synchronize(self.stream)
-            return {out: self.host[out].astype(np.float32) for out in self.wanted}
+            return {out: self._result(self.buffers[out].host) for out in self.wanted}
+
+    def _result(self, host: np.ndarray) -> np.ndarray:
+        """Return a view of an output buffer (float32), or a float32 copy (FP16 outputs)."""
+        if host.dtype == np.float32:
+            return host.view()
+        self.traffic['convert'] += host.size * 4
+        return host.astype(np.float32)
 
     def describe(self) -> str:
         return f'tensorrt ({self.cached.key.precision}, {self.cached.path.name}, {self.cuda.name})'
@@ -436,12 +539,18 @@ class TensorRTBackend(Backend):
         """Free everything in the context, then release it (rule 15); safe to call twice."""
         if self.primary.context is None:
             return
+        held = 0
         try:
             with self.primary.active():
-                self._free_buffers()
+                held = self._free_buffers()
                 if self.stream is not None:
                     self.cuda.stream_destroy(self.stream)
                 # TensorRT frees device memory when these objects die: with the context current.
                 self.stream = self.context = self.engine = self.runtime = None
         finally:
-            self.primary.release()
+            if held:   # results still referenced live in page-locked memory of this context
+                _info(f'{held} TensorRT results are still referenced after close(): their '
+                      f'page-locked memory and the CUDA context stay until the process ends')
+                self.primary.context = None
+            else:
+                self.primary.release()

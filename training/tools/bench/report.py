@@ -279,6 +279,8 @@ def targets_section(results: Dict[str, Any]) -> List[str]:
 
 def render_markdown(results: Dict[str, Any], notes: Sequence[str] = ()) -> str:
     """Render the report as markdown: command and date first, then one section each."""
+    from adds_training.tools.bench.traffic import traffic_section
+
     head = ['# Benchmarks', '',
             f"Written by `{results['command']}` on {results['date']} "
             f"({results['elapsed_s']:.0f} s). Regenerate with the same command.", '']
@@ -286,7 +288,7 @@ def render_markdown(results: Dict[str, Any], notes: Sequence[str] = ()) -> str:
         head += [f"**{results['resplice']}.**", '']
     body = (targets_section(results) + machine_section(results) + inference_section(results)
             + pipeline_section(results) + estimator_paths_section(results)
-            + transport_section(results) + qos_section(results)
+            + traffic_section(results) + transport_section(results) + qos_section(results)
             + training_section(results))
     tail = (['## Findings (computed from this run)', ''] + [f'- {n}' for n in notes] + ['']
             if notes else [])

@@ -117,6 +117,8 @@ def run_sections(config: BenchConfig, results: Dict[str, Any], checkpoint: Path,
             checkpoint, main, config.camera, config.iterations, config.warmup, config.threads,
             tick)
         bar.close()
+        from adds_training.tools.bench.traffic import bench_traffic
+        results['host_traffic'] = bench_traffic(checkpoint, main, config.camera)
     if 'transport' not in config.skip:
         bench_ros(config, results)
     if 'fuzz' not in config.skip:
