@@ -224,7 +224,7 @@ def test_bag_depth_command_many_inputs_and_one(scene, tmp_path, capsys):
     assert_same_as_one_at_a_time(tmp_path / 'many', scene.bags, scene.reference)
     assert main(['bag-depth', str(folder / 'drive*'), '--out', str(tmp_path / 'many')]
                 + args) == 0
-    assert '3 inputs: 3 done, 0 already done' in capsys.readouterr().out  # kept, not redone
+    assert '3 inputs: 0 done, 3 already done, 0 failed' in capsys.readouterr().out
     assert main(['bag-depth', str(scene.bags[1]), '--out', str(tmp_path / 'one'),
                  '--model', str(scene.model)]) == 0  # one bag: the bag itself, as before
     assert messages(tmp_path / 'one') == messages(scene.reference[scene.bags[1].name])
@@ -269,6 +269,9 @@ def test_prepare_and_gt_over_many_sequences_equal_one_at_a_time(tmp_path, capsys
     record = manifest['tasks'][str((raw.drives / 'day_a').absolute())]
     assert record['output'] == str((tmp_path / 'batch' / 'day_a_gt').absolute())
     assert record['counts']['done'] == record['counts']['frames'] == 4
+    capsys.readouterr()
+    assert main(['gt'] + many + gt) == 0  # a rerun skips what is done
+    assert 'gt: 2 inputs: 0 done, 2 already done, 0 failed' in capsys.readouterr().out
     assert main(['prepare'] + many + prepare + ['--folder', 'x']) == 2
     assert '--folder name(s) one sequence' in capsys.readouterr().err
 

@@ -389,7 +389,7 @@ class BatchReport:
     records: Dict[str, dict]
     seconds: float
     frames: int = 0
-    ran: int = 0
+    ran: int = 0                   # tasks run by this call; the others were complete already
     startup_s: float = 0.0         # starting the workers (processes, or Ray and its actors)
     failed: List[str] = field(default_factory=list)
 
@@ -674,9 +674,10 @@ def config_from_args(args: argparse.Namespace, default_manifest: Path) -> BatchC
 
 def summary(report: BatchReport, command: str, unit: str, manifest: Path) -> str:
     """Return the result line: statuses, and throughput over the tasks this run executed."""
-    statuses = [r['status'] for r in report.records.values()]
-    line = (f'{command}: {len(statuses)} inputs: {statuses.count(DONE)} done, '
-            f'{statuses.count(SKIPPED)} already done, {statuses.count(FAILED)} failed')
+    total, failed = len(report.records), len(report.failed)
+    already = total - report.ran
+    line = (f'{command}: {total} inputs: {report.ran - failed} done, {already} already done, '
+            f'{failed} failed')
     if report.ran and report.seconds > 0:
         line += (f'; {report.frames} {unit}s in {report.seconds:.1f} s '
                  f'({report.frames / report.seconds:.1f} {unit}s/s, '
