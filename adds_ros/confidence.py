@@ -18,12 +18,12 @@ Confidence is NaN wherever depth is NaN (outside the crop), float32 at camera re
 
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 import cv2
 import numpy as np
 
 from adds_ros.preprocess import crop_box
+from adds_ros.settings import check, param
 
 CONFIDENCE_METHODS = ('flip', 'gradient')
 # exp(-d / scale): the disagreement that maps to 0.37, per method. Set so that the median
@@ -34,21 +34,30 @@ DEFAULT_SCALES = {'flip': 0.04, 'gradient': 0.065}
 
 @dataclass
 class ConfidenceConfig:
-    """Which method, and the disagreement `scale` at confidence exp(-1) (None: its default)."""
+    """Which method, how disagreement maps to 0..1, and the node's depth mask.
 
-    method: str = 'flip'
-    scale: Optional[float] = None
+    Each setting is declared here once; the node's parameters take theirs with
+    `settings.same_as` (adds_ros/params.py).
+    """
+
+    method: str = param('gradient', 'depth/confidence method: gradient (one pass), flip (two '
+                        'passes) or none (no confidence topic); docs/confidence.md',
+                        choices=('none',) + CONFIDENCE_METHODS)
+    scale: float = param(0.0, 'relative depth disagreement at confidence exp(-1); 0: the '
+                         "method's default", (0.0, 10.0))
+    threshold: float = param(0.0, 'depth/image and inverse_depth/image are NaN where '
+                             'confidence is below this (0: off)', (0.0, 1.0))
 
     def validate(self) -> None:
-        if self.method not in CONFIDENCE_METHODS:
-            raise ValueError(f'confidence method must be one of {CONFIDENCE_METHODS}, got '
-                             f'{self.method!r}')
-        if self.scale is not None and not self.scale > 0:
-            raise ValueError(f'confidence scale must be positive, got {self.scale}')
+        check(self, 'confidence setting')
+
+    @property
+    def enabled(self) -> bool:
+        return self.method != 'none'
 
     @property
     def resolved_scale(self) -> float:
-        return DEFAULT_SCALES[self.method] if self.scale is None else float(self.scale)
+        return float(self.scale) or DEFAULT_SCALES[self.method]
 
 
 def to_confidence(disagreement: np.ndarray, scale: float) -> np.ndarray:
@@ -114,6 +123,8 @@ class ConfidenceEstimator:
 
     def __init__(self, estimator, config: ConfidenceConfig) -> None:
         config.validate()
+        if not config.enabled:
+            raise ValueError("confidence method 'none' computes no confidence")
         self.estimator = estimator
         self.config = config
         self.scale = config.resolved_scale

@@ -87,11 +87,11 @@ class DomainSelector:
         self.daylight: Optional[float] = None    # smoothed; None before the first frame
         self.domain: Optional[str] = None if config.mode == 'auto' else config.mode
 
-    def select(self, rgb: np.ndarray) -> str:
-        """Return 'day' or 'night' for this frame."""
+    def select(self, rgb: np.ndarray, value: Optional[float] = None) -> str:
+        """Return 'day' or 'night' for this frame (`value`: its daylight, if known already)."""
         if self.config.mode != 'auto':
             return self.config.mode
-        return self.update(daylight(rgb))
+        return self.update(daylight(rgb) if value is None else value)
 
     def update(self, value: float) -> str:
         """Feed one frame's daylight in [0, 1]; return the domain."""

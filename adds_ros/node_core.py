@@ -267,6 +267,11 @@ class DepthNodeCore:
             'scale_mode': pipeline.scaler.mode if pipeline else ''}
         if pipeline is not None:
             values.update({k: _shown(v) for k, v in pipeline.scaler.status().items()})
+            # the last frame's illumination estimate and mean confidence ('' if not computed)
+            values.update({'daylight': _shown(pipeline.daylight),
+                           'confidence': self.params.confidence,
+                           'confidence_mean': _shown(pipeline.confidence_mean)
+                           if pipeline.confidence_mean is not None else ''})
             values.update(pipeline.camera.status())
         values.update({f'dropped_{reason}': n for reason, n in sorted(snap['dropped'].items())})
         values.update({f'incompatible_qos_{t}': n for t, n in self.incompatible_qos.items()})

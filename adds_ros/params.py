@@ -13,6 +13,7 @@ from typing import Any, Dict, Iterator, Tuple, Union
 
 from adds_ros.camera_info import SYNC_MODES
 from adds_ros.backends import backend_choices
+from adds_ros.confidence import ConfidenceConfig
 from adds_ros.domain import DOMAIN_MODES, DomainConfig
 from adds_ros.image_decode import MAX_PIXELS, MAX_SIDE
 from adds_ros.precision import REQUESTS as PRECISIONS
@@ -51,6 +52,10 @@ class NodeParams:
     day_above: float = param(0.7, 'smoothed daylight over which day starts again', (0.0, 1.0))
     domain_smoothing: float = param(0.5, 'weight of the previous daylight in the day/night '
                                     'filter', (0.0, 0.99))
+    # the depth confidence's settings, declared in adds_ros.confidence.ConfidenceConfig
+    confidence: str = same_as(ConfidenceConfig, 'method')
+    confidence_scale: float = same_as(ConfidenceConfig, 'scale')
+    confidence_threshold: float = same_as(ConfidenceConfig, 'threshold')
     # the metric scale's settings, declared in adds_ros.scale.ScaleConfig
     scale_mode: str = same_as(ScaleConfig, 'mode')
     scale_factor: float = same_as(ScaleConfig, 'factor')
@@ -141,6 +146,9 @@ class NodeParams:
 
     def scale_config(self) -> ScaleConfig:
         return section(self, ScaleConfig)
+
+    def confidence_config(self) -> ConfidenceConfig:
+        return section(self, ConfidenceConfig)
 
 
 def _is_int(value: Any) -> bool:

@@ -17,7 +17,9 @@ depth (model units) and is always available. So a `depth/image` remap (depth_ima
 point cloud) is either served metres or told by diagnostics why not — never relative values.
 Every image output has a `camera_info` topic in its namespace with the image's header
 (image_transport's pair, which CameraSubscriber and message_filters wait for): a new image
-output only needs adding to IMAGE_OUTPUTS.
+output only needs adding to IMAGE_OUTPUTS. `depth/confidence` (32FC1, 0..1, adds_ros.confidence)
+shares `depth/camera_info`; it is computed only for a subscriber, or for the
+`confidence_threshold` mask of the depth outputs.
 """
 
 import functools
@@ -29,8 +31,9 @@ from typing import Any, Callable, Collection, Dict, List, Optional, Tuple
 import numpy as np
 
 from adds_ros.camera_info import CameraChoice, CameraInfoPolicy
+from adds_ros.confidence import ConfidenceEstimator
 from adds_ros.diagnostics import QUIET_DROPS, Statistics, Throttle
-from adds_ros.domain import DomainSelector
+from adds_ros.domain import daylight, DomainSelector
 from adds_ros.image_decode import InputError, decode_compressed, decode_image
 from adds_ros.messages import (CameraInfo, Header, Image, Time, camera_info_from_k,
                                camera_matrix, depth_image, image_from_array, scale_camera_info)
@@ -40,9 +43,10 @@ from adds_ros.preprocess import crop_box
 from adds_ros.scale import ScaleEstimator
 
 DEPTH = 'depth/image'
+CONFIDENCE = 'depth/confidence'
 COLORIZED = 'depth/colorized'
 INVERSE = 'inverse_depth/image'
-IMAGE_OUTPUTS = (DEPTH, COLORIZED, INVERSE)
+IMAGE_OUTPUTS = (DEPTH, CONFIDENCE, COLORIZED, INVERSE)
 
 
 def camera_info_topic(image_topic: str) -> str:
@@ -52,7 +56,7 @@ def camera_info_topic(image_topic: str) -> str:
 
 DEPTH_INFO = camera_info_topic(DEPTH)
 INVERSE_INFO = camera_info_topic(INVERSE)
-OUTPUTS = (DEPTH, DEPTH_INFO, COLORIZED, INVERSE, INVERSE_INFO)
+OUTPUTS = (DEPTH, DEPTH_INFO, CONFIDENCE, COLORIZED, INVERSE, INVERSE_INFO)
 
 EstimatorFactory = Callable[[str, NodeParams], Any]
 LOGGER = logging.getLogger('adds_ros.pipeline')
@@ -63,12 +67,14 @@ def output_type(topic: str) -> type:
     return CameraInfo if topic.endswith('/camera_info') else Image
 
 
-def served_outputs(metric: bool, colorized: bool, inverse: bool = True) -> List[str]:
+def served_outputs(metric: bool, colorized: bool, inverse: bool = True,
+                   confidence: bool = False) -> List[str]:
     """Output topics filled, each image with its camera_info, in OUTPUTS order.
 
     `inverse` False (a recording): inverse depth only when there are no metres to write.
     """
-    images = {DEPTH: metric, COLORIZED: colorized, INVERSE: inverse or not metric}
+    images = {DEPTH: metric, CONFIDENCE: confidence, COLORIZED: colorized,
+              INVERSE: inverse or not metric}
     filled = {topic for topic, on in images.items() if on}
     filled |= {camera_info_topic(topic) for topic in filled}
     return [topic for topic in OUTPUTS if topic in filled]
@@ -113,6 +119,8 @@ class FrameResult:
     outputs: Dict[str, Any]
     timings: Dict[str, float] = field(default_factory=dict)
     domain: str = 'day'
+    daylight: float = float('nan')           # adds_ros.domain.daylight of the frame
+    confidence: Optional[float] = None       # mean confidence, when it was computed
 
 
 class FramePipeline:
@@ -137,6 +145,12 @@ class FramePipeline:
         self.domains = DomainSelector(params.domain_config())
         # What diagnostics show: the model's own stem for one model, else the selector's choice.
         self.domain = 'day' if 'night' in estimators else day.metadata.stem
+        self.daylight = float('nan')
+        self.confidence_mean: Optional[float] = None
+        self.confidence_config = params.confidence_config()
+        self.confidences = ({name: ConfidenceEstimator(estimator, self.confidence_config)
+                             for name, estimator in estimators.items()}
+                            if self.confidence_config.enabled else {})
 
     @classmethod
     def load(cls, params: NodeParams, factory: EstimatorFactory = default_estimator_factory,
@@ -180,8 +194,9 @@ class FramePipeline:
         height, width = rgb.shape[:2]
         camera = self.camera.choose(camera_info, height, width)
         timings['decode'] = time.perf_counter() - start
+        self.daylight = daylight(rgb)
         if 'night' in self.estimators:
-            self.domain = self.domains.select(rgb)
+            self.domain = self.domains.select(rgb, self.daylight)
         estimator = self.estimators.get(self.domain, self.estimators['day'])
         if hasattr(estimator, 'want_disparity'):   # only depth/colorized reads the disparity
             estimator.want_disparity = self.params.publish_colorized and COLORIZED in wanted
@@ -194,17 +209,38 @@ class FramePipeline:
         camera_k = camera_matrix(camera.info) if camera.info is not None else None
         metres = self._metres(estimator, prediction, camera_k, stamp) if self.metric else None
         timings['scale'] = time.perf_counter() - mark
-        outputs = self._pack(estimator, prediction.depth, metres, camera, header, wanted,
-                             timings)
+        depth = prediction.depth
+        confidence = self._confidence(rgb, depth, wanted, timings)
+        if confidence is not None and self.confidence_config.threshold > 0:
+            unsure = ~(confidence >= self.confidence_config.threshold)   # NaN: no depth anyway
+            depth = np.where(unsure, np.float32(np.nan), depth)
+            metres = None if metres is None else np.where(unsure, np.float32(np.nan), metres)
+        outputs = self._pack(estimator, depth, metres, camera, header, wanted, timings)
+        if confidence is not None and CONFIDENCE in wanted:
+            outputs[CONFIDENCE] = depth_image(confidence, header)
         if self.params.publish_colorized and COLORIZED in wanted:
             mark = time.perf_counter()
             outputs[COLORIZED] = image_from_array(
                 colorized_view(estimator, prediction.disparity, (height, width)), 'bgr8', header)
             timings['colorize'] = time.perf_counter() - mark
-        return FrameResult(outputs=outputs, timings=timings, domain=self.domain)
+        return FrameResult(outputs=outputs, timings=timings, domain=self.domain,
+                           daylight=self.daylight, confidence=self.confidence_mean)
+
+    def _confidence(self, rgb: np.ndarray, depth: np.ndarray, wanted: Collection[str],
+                    timings: Dict[str, float]) -> Optional[np.ndarray]:
+        """Return the confidence, computed only for a subscriber or the depth mask; or None."""
+        masking = self.confidence_config.threshold > 0 and any(
+            topic in wanted for topic in (DEPTH, INVERSE))
+        if not self.confidences or not (masking or CONFIDENCE in wanted):
+            self.confidence_mean = None
+            return None
+        result = self.confidences.get(self.domain, self.confidences['day']).compute(rgb, depth)
+        timings['confidence'] = result.seconds
+        self.confidence_mean = result.mean
+        return result.confidence
 
     def _input_buffer(self) -> Optional[np.ndarray]:
-        """The one estimator's page-locked input to decode into (TensorRT, in-graph), or None."""
+        """Return the one estimator's page-locked input to decode into, or None."""
         if len(self.estimators) != 1:
             return None
         return getattr(self.estimators['day'], 'input_buffer', lambda: None)()
@@ -268,7 +304,8 @@ class FrameHandler:
     def served(self, inverse: bool = True) -> List[str]:
         """Output topics filled (served_outputs); `inverse` False for a recording."""
         metric = self.pipeline is not None and self.pipeline.metric
-        return served_outputs(metric, self.params.publish_colorized, inverse)
+        return served_outputs(metric, self.params.publish_colorized, inverse,
+                              self.params.confidence_config().enabled)
 
     def handle(self, msg: Any, pair: Callable[[Time], Optional[CameraInfo]],
                wanted: Collection[str], publish: Callable[[str, Any], None],

@@ -62,7 +62,7 @@ def test_one_depth_frame_per_input_frame_with_input_stamps(scene, tmp_path):
     inputs = read_topics(bag)[NS + '/image_raw']
     outputs = read_topics(tmp_path / 'depth')
     assert set(outputs) == {NS + '/depth/image', NS + '/depth/camera_info',
-                            NS + '/depth/colorized', '/tf_static'}
+                            NS + '/depth/confidence', NS + '/depth/colorized', '/tf_static'}
     for name in ('image', 'camera_info', 'colorized'):
         got = outputs[f'{NS}/depth/{name}']
         assert [t for t, _ in got] == [t for t, _ in inputs]
@@ -169,7 +169,8 @@ def test_topic_choice_and_cli(scene, tmp_path, capsys):
                  '--out-ns', '/front', '--no-tf', '-p', 'publish_colorized:=false']) == 0
     assert '6 frames in, 6 depth frames written, 0 skipped' in capsys.readouterr().out
     topics = set(rosbag_io.bag_topics(tmp_path / 'out'))
-    assert topics == {'/front/depth/image', '/front/depth/camera_info'}
+    assert topics == {'/front/depth/image', '/front/depth/camera_info',
+                      '/front/depth/confidence'}
     assert main(['bag-depth', str(bag), '--out', str(tmp_path / 'o2'), '--model',
                  str(tmp_path / 'none.onnx')]) == 2
     assert 'no model' in capsys.readouterr().err
@@ -328,7 +329,8 @@ def test_live_node_and_bag_depth_give_the_same_outputs_and_drops(scene, tmp_path
     offline, offline_drops, summary = offline_outputs(params, camera_sequence(), tmp_path)
     assert live_drops == offline_drops == {'camera_info_unpaired': 2, 'encoding': 1}
     topics = {topic for topic, _ in offline}
-    assert topics == {'depth/image', 'depth/camera_info', 'depth/colorized'}
+    assert topics == {'depth/image', 'depth/camera_info', 'depth/confidence',
+                      'depth/colorized'}
     for topic in topics:
         assert [comparable(msg) for t, msg in live if t == topic] == \
             [comparable(msg) for t, msg in offline if t == topic], topic

@@ -135,8 +135,134 @@ def test_flip_through_the_real_estimator(tmp_path):
 
 
 def test_bad_configuration_is_refused():
-    with pytest.raises(ValueError, match='confidence method must be one of'):
+    with pytest.raises(ValueError, match="'method' = 'dropout' is not one of"):
         ConfidenceEstimator(None, ConfidenceConfig('dropout'))
-    with pytest.raises(ValueError, match='scale must be positive'):
-        ConfidenceEstimator(None, ConfidenceConfig('flip', 0.0))
+    with pytest.raises(ValueError, match="'scale' = -1.0 is outside"):
+        ConfidenceEstimator(None, ConfidenceConfig('flip', -1.0))
+    with pytest.raises(ValueError, match='computes no confidence'):
+        ConfidenceEstimator(None, ConfidenceConfig('none'))
     assert ConfidenceConfig('gradient').resolved_scale == 0.065
+    assert ConfidenceConfig('flip', 0.5).resolved_scale == 0.5
+
+
+# ---- in the node's frame pipeline --------------------------------------------------------
+
+def pipeline_for(tmp_path, **params):
+    from adds_ros.params import NodeParams
+    from adds_ros.pipeline import FramePipeline
+
+    model = tiny_model(tmp_path / 'tiny.onnx', height=H, width=W, crop=(0.25, 1.0, 0.0, 1.0))
+    values = dict(model=str(model), scale_mode='fixed', scale_factor=2.0)
+    values.update(params)
+    node_params = NodeParams(**values)
+    estimator = DepthEstimator(model, backend='onnxruntime', device='cpu')
+    return FramePipeline(node_params, {'day': estimator})
+
+
+def camera_frame(seed: int = 3):
+    from adds_ros import messages as m
+
+    rgb = np.random.default_rng(seed).integers(0, 256, (2 * H, 2 * W, 3), dtype=np.uint8)
+    return m.image_from_array(rgb, 'rgb8', m.Header(m.Time(7, 5), 'cam')), rgb
+
+
+def run(pipeline, wanted):
+    from adds_ros.image_decode import decode_image
+
+    msg, _ = camera_frame()
+    return pipeline.process(msg, decode_image, None, wanted)
+
+
+def test_pipeline_publishes_confidence_beside_depth(tmp_path):
+    from adds_ros.messages import array_from_float_image
+    from adds_ros.pipeline import CONFIDENCE, DEPTH, OUTPUTS
+
+    pipeline = pipeline_for(tmp_path)                       # default: gradient
+    result = run(pipeline, OUTPUTS)
+    depth_msg, conf_msg = result.outputs[DEPTH], result.outputs[CONFIDENCE]
+    assert conf_msg.header == depth_msg.header and conf_msg.encoding == '32FC1'
+    assert (conf_msg.height, conf_msg.width) == (depth_msg.height, depth_msg.width)
+    depth, confidence = array_from_float_image(depth_msg), array_from_float_image(conf_msg)
+    assert np.array_equal(np.isnan(confidence), np.isnan(depth))   # NaN outside the crop only
+    valid = confidence[np.isfinite(confidence)]
+    assert valid.min() >= 0 and valid.max() <= 1 and np.ptp(valid) > 0.1
+    assert result.confidence == pytest.approx(float(valid.mean()), rel=1e-5)
+    _, rgb = camera_frame()
+    expected = ConfidenceEstimator(pipeline.estimators['day'], ConfidenceConfig()).compute(
+        rgb, pipeline.estimators['day'].predict(rgb).depth).confidence
+    np.testing.assert_allclose(confidence, expected, rtol=1e-6)
+    assert 0 <= result.daylight <= 1 and 'confidence' in result.timings
+
+
+def test_nothing_is_computed_without_a_subscriber(tmp_path, monkeypatch):
+    from adds_ros.pipeline import CONFIDENCE, DEPTH, DEPTH_INFO, INVERSE, served_outputs
+
+    calls = []
+    original = ConfidenceEstimator.compute
+    monkeypatch.setattr(ConfidenceEstimator, 'compute',
+                        lambda self, *a: calls.append(1) or original(self, *a))
+    pipeline = pipeline_for(tmp_path, confidence='flip')
+    result = run(pipeline, (DEPTH, DEPTH_INFO, INVERSE))
+    assert CONFIDENCE not in result.outputs and 'confidence' not in result.timings
+    assert calls == [] and result.confidence is None
+    run(pipeline, (CONFIDENCE,))
+    assert calls == [1]
+    off = pipeline_for(tmp_path, confidence='none')
+    assert not off.confidences
+    assert CONFIDENCE not in served_outputs(True, True, confidence=False)
+    assert CONFIDENCE in served_outputs(True, True, confidence=True)
+    assert CONFIDENCE not in run(off, (CONFIDENCE, DEPTH)).outputs and calls == [1]
+
+
+def test_threshold_masks_unsure_depth_to_nan(tmp_path):
+    from adds_ros.messages import array_from_float_image
+    from adds_ros.pipeline import CONFIDENCE, DEPTH, INVERSE, OUTPUTS
+
+    plain = run(pipeline_for(tmp_path), OUTPUTS).outputs
+    confidence = array_from_float_image(plain[CONFIDENCE])
+    threshold = float(np.nanmedian(confidence))
+    masked = run(pipeline_for(tmp_path, confidence_threshold=threshold),
+                 (DEPTH, INVERSE)).outputs
+    assert CONFIDENCE not in masked                          # computed for the mask only
+    unsure = ~(confidence >= threshold)
+    assert 0 < unsure[np.isfinite(confidence)].mean() < 1
+    for topic in (DEPTH, INVERSE):
+        before, after = (array_from_float_image(o[topic]) for o in (plain, masked))
+        assert np.isnan(after[unsure]).all()
+        np.testing.assert_array_equal(after[~unsure], before[~unsure])
+
+
+def test_the_node_reports_daylight_and_mean_confidence(tmp_path):
+    import time
+
+    from adds_ros.node_core import DepthNodeCore
+    from adds_ros.params import NodeParams
+
+    class Transport:
+        published = []
+
+        def publish(self, topic, msg):
+            self.published.append((topic, msg))
+
+        def subscriber_count(self, topic):
+            return int(topic == 'depth/confidence')
+
+        def publisher_count(self, topic):
+            return 0
+
+    model = tiny_model(tmp_path / 'tiny.onnx', height=H, width=W)
+    transport = Transport()
+    core = DepthNodeCore(NodeParams(model=str(model), scale_mode='fixed', scale_factor=2.0),
+                         transport)
+    core.configure()
+    core.activate()
+    core.on_image(camera_frame()[0])
+    end = time.monotonic() + 10
+    while not any(t == 'depth/confidence' for t, _ in transport.published):
+        assert time.monotonic() < end, 'no confidence published'
+        time.sleep(0.005)
+    values = {kv.key: kv.value for kv in core.diagnostics().status[0].values}
+    core.shutdown()
+    assert {t for t, _ in transport.published} == {'depth/confidence'}   # only what is read
+    assert values['confidence'] == 'gradient'
+    assert 0 < float(values['confidence_mean']) < 1 and 0 <= float(values['daylight']) <= 1
