@@ -11,6 +11,7 @@ import pytest
 from adds_training.tools import batch
 from batch_fixtures import (assert_same_as_one_at_a_time, depth_job, kill_mid_bag_and_check,
                             make_bags, one_at_a_time, slow_model)
+from batch_jobs import UnloadableJob
 
 ray = pytest.importorskip('ray', reason='needs Ray (pip install .[cluster])')
 SIZE = (96, 128)
@@ -57,3 +58,13 @@ def test_a_killed_ray_worker_costs_a_retry_not_a_partial_output(cluster, scene, 
     out = tmp_path / 'out'
     cfg = batch.BatchConfig(manifest=out / 'manifest.json', jobs=2, ray='auto')
     kill_mid_bag_and_check(bags, model, reference, cfg, out)
+
+
+@pytest.mark.slow
+def test_a_ray_worker_that_cannot_load_the_job_is_one_clear_error(cluster, tmp_path):
+    (tmp_path / 'in').mkdir()
+    (tmp_path / 'in' / 'a').write_text('a')
+    cfg = batch.BatchConfig(manifest=tmp_path / 'm.json', ray='auto')
+    with pytest.raises(batch.UserError, match='a batch worker could not start: '):
+        batch.run_batch(UnloadableJob(), batch.tasks_into([tmp_path / 'in' / 'a'], tmp_path), cfg)
+    assert ray.is_initialized()

@@ -308,15 +308,23 @@ class RayPool:
         self.ray = import_ray()
         self.owner = not self.ray.is_initialized()
         if self.owner:  # an already connected driver (a test, a notebook) is used as it is
-            self.ray.init(**ray_init_options(address, size, gpus, cpus))
-        self.remote = self.ray.remote(RayWorker).options(
-            num_cpus=cpus, num_gpus=min(1.0, gpus / size), max_restarts=0)
+            try:
+                self.ray.init(**ray_init_options(address, size, gpus, cpus))
+            except (ConnectionError, ValueError, RuntimeError) as err:
+                raise UserError(f'--ray {address}: {describe_error(err)} (start a cluster with '
+                                '`ray start --head`, or use --ray local)') from None
+        self.request = dict(num_cpus=cpus, num_gpus=min(1.0, gpus / size))
+        self.remote = self.ray.remote(RayWorker).options(**self.request, max_restarts=0)
         self.payload, self.level, self.timeout = pickle.dumps(job), level, start_timeout_s
         self.size = size
         self.actors: List[Any] = [None] * size
         self.places: List[dict] = [{}] * size
         self.pending: Dict[Any, int] = {}
-        self._start(range(size))
+        try:
+            self._start(range(size))
+        except BaseException:
+            self.close(wait=False)
+            raise
 
     def _start(self, slots: Sequence[int]) -> None:
         """Start actors for `slots` together; wait until Ray has placed every one."""
@@ -326,8 +334,11 @@ class RayPool:
             places = self.ray.get([self.actors[s].where.remote() for s in slots],
                                   timeout=self.timeout)
         except self.ray.exceptions.GetTimeoutError:
-            raise UserError(f'Ray placed no worker within {self.timeout:.0f} s; the cluster '
-                            f'has {self.ray.cluster_resources()}') from None
+            raise UserError(f'Ray could not place {len(slots)} workers asking for '
+                            f'{self.request} each within {self.timeout:.0f} s; the cluster has '
+                            f'{self.ray.cluster_resources()}') from None
+        except self.ray.exceptions.RayError as err:  # the actor could not load the job
+            raise UserError(f'a batch worker could not start: {describe_error(err)}') from None
         for slot, place in zip(slots, places):
             self.places[slot] = place
 
@@ -358,7 +369,8 @@ class RayPool:
             except Exception:  # noqa: BLE001 - a dead or stuck actor is killed below anyway
                 pass
         for actor in self.actors:
-            self.ray.kill(actor)
+            if actor is not None:
+                self.ray.kill(actor)
         if self.owner:
             self.ray.shutdown()
 
