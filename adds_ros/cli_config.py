@@ -60,7 +60,8 @@ def _help(text: str, default: Any) -> str:
     """Append the default unless the text already names it or there is none to show."""
     if 'default' in text or default in (None, (), [], MISSING) or isinstance(default, bool):
         return text
-    return f'{text} (default {default})'.lstrip()
+    shown = ' '.join(map(str, default)) if isinstance(default, (tuple, list)) else default
+    return f'{text} (default {shown})'.lstrip()
 
 
 def add_options(parser: argparse.ArgumentParser, cls: type,

@@ -32,15 +32,21 @@ def choices_of(spec: Field) -> Optional[Tuple[str, ...]]:
 
 
 def check(settings: Any, what: str) -> None:
-    """Raise ValueError naming the first field of `settings` outside its range or choices."""
+    """Raise ValueError naming the first field of `settings` outside its range or choices.
+
+    None (an optional setting left unset) passes; each element of a tuple or list is checked.
+    """
     for spec in fields(settings):
         value = getattr(settings, spec.name)
         limits, choices = spec.metadata.get('range'), choices_of(spec)
-        if limits and not limits[0] <= value <= limits[1]:
-            raise ValueError(f'{what} {spec.name!r} = {value} is outside '
-                             f'[{limits[0]}, {limits[1]}]')
-        if choices and value not in choices:
-            raise ValueError(f'{what} {spec.name!r} = {value!r} is not one of {choices}')
+        for item in value if isinstance(value, (tuple, list)) else [value]:
+            if item is None:
+                continue
+            if limits and not limits[0] <= item <= limits[1]:
+                raise ValueError(f'{what} {spec.name!r} = {item} is outside '
+                                 f'[{limits[0]}, {limits[1]}]')
+            if choices and item not in choices:
+                raise ValueError(f'{what} {spec.name!r} = {item!r} is not one of {choices}')
 
 
 def same_as(config: type, name: str) -> Any:

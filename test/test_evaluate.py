@@ -126,12 +126,10 @@ def test_scale_estimate_recovers_a_known_scale(data):
 
 
 def test_cli_stores_the_estimated_scale_and_scores_with_it(data, tmp_path, monkeypatch):
-    import adds_training.networks
-
     ckpt = _checkpoint(tmp_path / 'model.pt')
     info = {'height': HEIGHT, 'width': WIDTH, 'normalisation': 'running',
             'meta': {'min_depth': MIN_DEPTH, 'max_depth': MAX_DEPTH}}
-    monkeypatch.setattr(adds_training.networks, 'load_depth_net',
+    monkeypatch.setattr(evaluate, 'load_depth_net',
                         lambda path, domain='day', normalisation=None: (TwiceTooFar(), info))
     args = _args(checkpoint=ckpt, data=data, estimate_scale='val_day', out=tmp_path / 'eval')
     args.splits, args.protocols = ['val_night'], ['full40_metric']

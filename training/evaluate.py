@@ -13,17 +13,28 @@ import argparse
 import csv
 import io
 import json
+from dataclasses import dataclass, MISSING
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+import torch
 from tqdm import tqdm
 
+from adds_ros import cli_config
 from adds_ros.atomic import write_text_atomic
 from adds_ros.errors import UserFileNotFoundError, UserValueError
+from adds_ros.settings import check, param
+from adds_training.checkpoint import update_meta
+from adds_training.config import NORMALISATIONS
+from adds_training.data.datasets import EvalDataset
+from adds_training.data.layout import DatasetInfo
+from adds_training.device import pick_device
+from adds_training.geometry import disp_to_depth
 from adds_training.metrics import (
     get_protocol, markdown_table, mean_metrics, median_ratio, METRIC_NAMES,
     prediction_to_gt_frame, Protocol, evaluate_image)
+from adds_training.networks import load_depth_net
 
 # Per-image rows: metrics plus bookkeeping columns.
 ROW_COLUMNS = ('index',) + METRIC_NAMES + ('scale', 'pixels')
@@ -32,10 +43,6 @@ ROW_COLUMNS = ('index',) + METRIC_NAMES + ('scale', 'pixels')
 def predict_depths(net, loader, min_depth: float, max_depth: float, device,
                    desc: str = 'predict'):
     """Yield (index, depth HxW float32 at network resolution, gt) for every image of a loader."""
-    import torch
-
-    from adds_training.geometry import disp_to_depth
-
     net.eval()
     with torch.inference_mode():
         for batch in tqdm(loader, desc=desc, leave=False):
@@ -49,10 +56,6 @@ def predict_depths(net, loader, min_depth: float, max_depth: float, device,
 def eval_loader(root: str, split: str, height: int, width: int, batch_size: int = 4,
                 num_workers: int = 0):
     """Build the evaluation DataLoader of a split (GT kept at its own resolution)."""
-    import torch
-
-    from adds_training.data.datasets import EvalDataset
-
     dataset = EvalDataset(root, split, height, width)
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False,
                                        num_workers=num_workers)
@@ -66,8 +69,6 @@ def recalibrate_batchnorm(net, root: str, splits: Sequence[str], height: int, wi
     statistics themselves, e.g. the day/night mix a `domain_batch=separate` run tests with
     (docs/model.md, "Domain batches").
     """
-    import torch
-
     norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     if not norms:
         raise UserValueError('the network has no BatchNorm layer to recalibrate')
@@ -88,7 +89,6 @@ def evaluate_split(net, root: str, split: str, protocols: Sequence[Protocol], he
                    metric_scale: Optional[float] = None, batch_size: int = 4,
                    num_workers: int = 0) -> Dict[str, List[dict]]:
     """Return per-image rows for each protocol name on one split."""
-    from adds_training.data.layout import DatasetInfo
 
     view = tuple(DatasetInfo.load(Path(root)).gt_crop)
     rows: Dict[str, List[dict]] = {p.name: [] for p in protocols}
@@ -105,7 +105,6 @@ def estimate_metric_scale(net, root: str, split: str, protocol: Protocol, height
                           width: int, min_depth: float, max_depth: float, device='cpu',
                           batch_size: int = 4) -> float:
     """Median over images of median(GT)/median(pred): one factor from network units to metres."""
-    from adds_training.data.layout import DatasetInfo
 
     view = tuple(DatasetInfo.load(Path(root)).gt_crop)
     loader = eval_loader(root, split, height, width, batch_size)
@@ -144,80 +143,90 @@ def write_reports(out_dir: Path, results: Dict[str, Dict[str, List[dict]]],
     return summary
 
 
+@dataclass
+class EvalConfig:
+    """`adds eval`'s options."""
+
+    checkpoint: Path = param(MISSING, "project checkpoint (.pt) or an authors' Monodepth2-style "
+                                      'folder')
+    data: Path = param(MISSING, 'processed dataset root')
+    splits: Tuple[str, ...] = param(('test_day', 'test_night'), 'splits to evaluate')
+    protocols: Tuple[str, ...] = param(('adds40', 'adds60'), 'see '
+                                       'adds_training.metrics.PROTOCOLS (full40 for the '
+                                       'synthetic world)')
+    out: Optional[Path] = param(None, 'report folder (default: beside the checkpoint, eval/)')
+    domain: str = param('day', 'stem to use for checkpoints with per-domain stems',
+                        choices=('day', 'night'))
+    metric_scale: Optional[float] = param(None, "override the checkpoint's metric scale for "
+                                                'metric protocols', (1e-9, 1e9))
+    estimate_scale: Optional[str] = param(None, 'estimate the metric scale on this validation '
+                                                'split and store it in the checkpoint (then '
+                                                'evaluate as usual)')
+    scale_protocol: str = param('full40', 'protocol whose pixels the scale estimate uses')
+    normalisation: Optional[str] = param(None, "BatchNorm statistics at test time (default: "
+                                               "the checkpoint's; docs/model.md, \"Domain "
+                                               'batches")', choices=NORMALISATIONS)
+    batchnorm_stats: Optional[Tuple[str, ...]] = param(None, 'diagnosis: re-estimate the '
+                                                       'BatchNorm running statistics on these '
+                                                       'validation splits before scoring (the '
+                                                       'checkpoint is not changed)')
+    batch_size: int = param(4, 'images per batch', (1, 4096))
+    device: str = param('auto', 'auto, cpu or cuda[:N]')
+
+    def __post_init__(self) -> None:
+        check(self, 'option')
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--checkpoint', required=True,
-                        help='project checkpoint (.pt) or an authors\' Monodepth2-style folder')
-    parser.add_argument('--data', required=True, help='processed dataset root')
-    parser.add_argument('--splits', nargs='+', default=['test_day', 'test_night'])
-    parser.add_argument('--protocols', nargs='+', default=['adds40', 'adds60'],
-                        help='see adds_training.metrics.PROTOCOLS (full40 for the synthetic '
-                             'world)')
-    parser.add_argument('--out', default=None,
-                        help='report folder (default: beside the checkpoint, eval/)')
-    parser.add_argument('--domain', default='day', choices=('day', 'night'),
-                        help='stem to use for checkpoints with per-domain stems')
-    parser.add_argument('--metric-scale', type=float, default=None,
-                        help='override the checkpoint\'s metric scale for metric protocols')
-    parser.add_argument('--estimate-scale', metavar='SPLIT', default=None,
-                        help='estimate the metric scale on this validation split and store it '
-                             'in the checkpoint (then evaluate as usual)')
-    parser.add_argument('--scale-protocol', default='full40',
-                        help='protocol whose pixels the scale estimate uses')
-    parser.add_argument('--normalisation', choices=('running', 'per_image'), default=None,
-                        help="BatchNorm statistics at test time (default: the checkpoint's; "
-                             'docs/model.md, "Domain batches")')
-    parser.add_argument('--batchnorm-stats', metavar='SPLIT', nargs='+', default=None,
-                        help='diagnosis: re-estimate the BatchNorm running statistics on these '
-                             'validation splits before scoring (the checkpoint is not changed)')
-    parser.add_argument('--batch-size', type=int, default=4)
-    parser.add_argument('--device', default='auto')
+    cli_config.add_options(parser, EvalConfig, extra={
+        'estimate_scale': {'metavar': 'SPLIT'}, 'batchnorm_stats': {'metavar': 'SPLIT'}})
 
 
 def run(args: argparse.Namespace) -> int:
-    from adds_training.checkpoint import update_meta
-    from adds_training.device import pick_device
-    from adds_training.networks import load_depth_net
-
-    protocols = [get_protocol(name) for name in args.protocols]
-    fitted = {'--estimate-scale': [args.estimate_scale or ''],
-              '--batchnorm-stats': args.batchnorm_stats or []}
+    try:
+        config = cli_config.build(EvalConfig, args)
+    except ValueError as err:
+        raise UserValueError(str(err)) from None
+    protocols = [get_protocol(name) for name in config.protocols]
+    fitted = {'--estimate-scale': [config.estimate_scale or ''],
+              '--batchnorm-stats': config.batchnorm_stats or []}
     for option, splits in fitted.items():
         tests = [split for split in splits if split.startswith('test')]
         if tests:
             raise UserValueError(f'refusing to fit {option} on a test split ({tests[0]}); use '
                                  'a validation split')
-    if not Path(args.data).is_dir():
-        raise UserFileNotFoundError(f'--data {args.data}: no such folder')
-    device = pick_device(args.device)
-    net, info = load_depth_net(args.checkpoint, domain=args.domain,
-                               normalisation=args.normalisation)
+    if not Path(config.data).is_dir():
+        raise UserFileNotFoundError(f'--data {config.data}: no such folder')
+    device = pick_device(config.device)
+    net, info = load_depth_net(config.checkpoint, domain=config.domain,
+                               normalisation=config.normalisation)
     # the stored scale belongs to the checkpoint's own network, not to a changed one
-    changed = bool(args.batchnorm_stats) or info['normalisation'] != (
+    changed = bool(config.batchnorm_stats) or info['normalisation'] != (
         (info.get('meta') or {}).get('normalisation', 'running'))
     net.to(device)
     meta = info.get('meta') or {}
     geometry = dict(height=info['height'], width=info['width'],
                     min_depth=meta.get('min_depth', 0.1), max_depth=meta.get('max_depth', 100.0),
                     device=device)
-    if args.batchnorm_stats:
-        recalibrate_batchnorm(net, args.data, args.batchnorm_stats, info['height'],
-                              info['width'], device, args.batch_size)
-    metric_scale = args.metric_scale or meta.get('metric_scale')
-    if args.estimate_scale:
-        metric_scale = estimate_metric_scale(net, args.data, args.estimate_scale,
-                                             get_protocol(args.scale_protocol),
-                                             batch_size=args.batch_size, **geometry)
-        if Path(args.checkpoint).is_file() and not changed:
-            update_meta(args.checkpoint, metric_scale=metric_scale,
-                        metric_scale_split=args.estimate_scale)
-        print(f'metric scale on {args.estimate_scale}: {metric_scale:.4f}')
-    results = {split: evaluate_split(net, args.data, split, protocols,
-                                     metric_scale=metric_scale, batch_size=args.batch_size,
+    if config.batchnorm_stats:
+        recalibrate_batchnorm(net, config.data, config.batchnorm_stats, info['height'],
+                              info['width'], device, config.batch_size)
+    metric_scale = config.metric_scale or meta.get('metric_scale')
+    if config.estimate_scale:
+        metric_scale = estimate_metric_scale(net, config.data, config.estimate_scale,
+                                             get_protocol(config.scale_protocol),
+                                             batch_size=config.batch_size, **geometry)
+        if Path(config.checkpoint).is_file() and not changed:
+            update_meta(config.checkpoint, metric_scale=metric_scale,
+                        metric_scale_split=config.estimate_scale)
+        print(f'metric scale on {config.estimate_scale}: {metric_scale:.4f}')
+    results = {split: evaluate_split(net, config.data, split, protocols,
+                                     metric_scale=metric_scale, batch_size=config.batch_size,
                                      **geometry)
-               for split in args.splits}
-    out = Path(args.out) if args.out else Path(args.checkpoint).parent / 'eval'
-    header = {'checkpoint': str(args.checkpoint), 'data': str(args.data),
-              'metric_scale': metric_scale, 'batchnorm_stats': args.batchnorm_stats,
+               for split in config.splits}
+    out = Path(config.out) if config.out else Path(config.checkpoint).parent / 'eval'
+    header = {'checkpoint': str(config.checkpoint), 'data': str(config.data),
+              'metric_scale': metric_scale, 'batchnorm_stats': config.batchnorm_stats,
               'normalisation': info['normalisation'],
               'protocols': {p.name: p.description for p in protocols}}
     summary = write_reports(out, results, header)
