@@ -147,12 +147,19 @@ def _worker_setup(command: str, level: int) -> None:
     setup_logging(command, level)
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def _local_worker(conn: connection.Connection, payload: bytes, gpu: Optional[int],
                   level: int) -> None:
     """Serve a local worker process: one task at a time from `conn` until it sends None."""
     if gpu is not None:  # before the job (and so any CUDA library) is unpickled
         os.environ['CUDA_VISIBLE_DEVICES'] = str(gpu)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    # The driver's SIGTERM unwinds the task: its `with` blocks end its own processes (a frame
+    # pool) and remove what it was writing.
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         job = pickle.loads(payload)
         _worker_setup(job.command, level)
@@ -535,10 +542,6 @@ def plan(job: Job, tasks: Sequence[Task], manifest: Manifest) -> List[Task]:
     return todo
 
 
-def _terminate(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 @contextlib.contextmanager
 def _sigterm_interrupts() -> Iterator[None]:
     """While workers run, SIGTERM (timeout, docker stop, systemd) unwinds as Ctrl-C does."""
@@ -572,7 +575,8 @@ def run_batch(job: Job, tasks: Sequence[Task], cfg: BatchConfig) -> BatchReport:
                 pool.close(wait=False)
                 _requeue_unfinished(job, manifest, todo)
                 left = sum(manifest.records[t.input]['status'] == PENDING for t in todo)
-                raise KeyboardInterrupt(f'{str(err) or "Ctrl-C"}: {left} inputs left pending in '
+                raise KeyboardInterrupt(f'{str(err) or "Ctrl-C"}: {left} input'
+                                        f'{"" if left == 1 else "s"} left pending in '
                                         f'{cfg.manifest}; rerun to continue') from None
             except BaseException:
                 pool.close(wait=False)
