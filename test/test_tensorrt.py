@@ -414,6 +414,8 @@ def test_parity_passes_precision_and_calibration(tmp_path, onnx_model):
     assert estimator_options(onnx_model, 'int8', onnx_model, calib) == {
         'precision': 'int8', 'calib': calib}
     assert estimator_options(onnx_model, 'fp16', onnx_model, calib) == {'precision': 'fp16'}
+    assert estimator_options(onnx_model, 'fp16', onnx_model, workspace_mib=512) == {
+        'precision': 'fp16', 'workspace_mib': 512}     # the Jetson recipe's engine, exactly
 
 
 # ------------------------------------------------------- host copies: decode, bind, download

@@ -68,14 +68,18 @@ def aggregate(results: List[Parity]) -> Parity:
 
 
 def estimator_options(path: Path, precision: str, other: Path,
-                      calib: Optional[Path] = None) -> Dict[str, object]:
+                      calib: Optional[Path] = None,
+                      workspace_mib: Optional[int] = None) -> Dict[str, object]:
     """Return the estimator options of one side: precision, INT8 calibration, geometry.
 
-    A checkpoint borrows the ONNX file's geometry; INT8 takes its calibration images.
+    A checkpoint borrows the ONNX file's geometry; INT8 takes its calibration images;
+    `workspace_mib` picks the TensorRT engine built with that limit (unset: any).
     """
     options: Dict[str, object] = {'precision': precision}
     if precision == 'int8' and calib is not None:
         options['calib'] = calib
+    if workspace_mib is not None:
+        options['workspace_mib'] = workspace_mib
     if path.suffix.lower() in ('.pt', '.pth') and other.suffix.lower() == '.onnx':
         options['metadata'] = other
     return options
@@ -93,6 +97,9 @@ class ParityConfig:
                                    choices=backend_choices)
     precision: str = same_as(EngineConfig, 'precision')
     calib: Optional[Path] = same_as(EngineConfig, 'calib')
+    workspace_mib: Optional[int] = param(None, "TensorRT builder workspace of --model's engine "
+                                         '(default: reuse one built with any limit, else build '
+                                         'with 1024)', (1, 1 << 20))
     device: str = param('auto', 'device for both models')
     max_images: int = param(0, 'use at most N images (0: all)', (0, 10 ** 9))
     tolerance: float = param(0.01, 'largest acceptable absolute disparity error (sigmoid '
@@ -118,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserValueError(str(err)) from None
     files = image_files(config.images)[:config.max_images or None]
     model = DepthEstimator(config.model, config.backend, config.device, **estimator_options(
-        config.model, config.precision, config.reference, config.calib))
+        config.model, config.precision, config.reference, config.calib, config.workspace_mib))
     reference = DepthEstimator(config.reference, config.reference_backend, config.device,
                                **estimator_options(config.reference, 'fp32', config.model))
     try:
