@@ -99,12 +99,22 @@ def test_param_fields_bring_their_help_and_choices(capsys):
     assert '--mode {a,b} how to run (default a)' in text and 'how many (default 3)' in text
 
 
-def test_engine_and_parity_share_one_declaration_of_precision_and_calib():
+def shared_declarations():
+    """(source, user, field) of every option one command takes from another's declaration."""
     from adds_ros.tools.engine_cli import EngineConfig
+    from adds_training.evaluate import EvalConfig
+    from adds_training.export import ExportConfig
+    from adds_training.networks.loading import LoadOptions
     from adds_training.tools.parity import ParityConfig
-    for name in ('precision', 'calib'):
-        engine, parity = ({f.name: f for f in fields(cls)}[name]
-                          for cls in (EngineConfig, ParityConfig))
-        assert parity.metadata['section'] == (EngineConfig, name)
-        assert (parity.default, parity.metadata['description']) == \
-            (engine.default, engine.metadata['description'])
+    return ([(EngineConfig, ParityConfig, name) for name in ('precision', 'calib')]
+            + [(LoadOptions, user, name) for user in (EvalConfig, ExportConfig)
+               for name in ('checkpoint', 'domain', 'normalisation')])
+
+
+def test_commands_share_one_declaration_of_their_common_options():
+    """adds parity takes precision/calib from adds engine; eval and export the loading ones."""
+    for source, user, name in shared_declarations():
+        original, shared = ({f.name: f for f in fields(cls)}[name] for cls in (source, user))
+        assert shared.metadata['section'] == (source, name)
+        assert (shared.default, shared.metadata['description']) == \
+            (original.default, original.metadata['description'])

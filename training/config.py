@@ -18,13 +18,11 @@ from typing import Any, Dict, List, Optional, Sequence
 import yaml
 
 from adds_ros.errors import UserValueError
+from adds_training.networks import NORMALISATIONS  # the package's names: no torch import
 
 MODES = ('adds', 'monodepth2')
 # How the domains' frames pass through the shared encoder (docs/model.md, "Domain batches").
 DOMAIN_BATCHES = ('separate', 'joint')
-# Test-time BatchNorm statistics: the running averages or each image's own
-# (networks.use_image_statistics; docs/model.md, "Domain batches").
-NORMALISATIONS = ('running', 'per_image')
 SECTIONS = ('model', 'loss')
 # Pose source of the baseline's night twins (TrainConfig.twin_pose).
 TWIN_POSES = ('own', 'day')

@@ -24,9 +24,8 @@ from tqdm import tqdm
 from adds_ros import cli_config
 from adds_ros.atomic import write_text_atomic
 from adds_ros.errors import UserFileNotFoundError, UserValueError
-from adds_ros.settings import check, param
+from adds_ros.settings import check, param, same_as
 from adds_training.checkpoint import update_meta
-from adds_training.config import NORMALISATIONS
 from adds_training.data.datasets import EvalDataset
 from adds_training.data.layout import DatasetInfo
 from adds_training.device import pick_device
@@ -34,7 +33,7 @@ from adds_training.geometry import disp_to_depth
 from adds_training.metrics import (
     get_protocol, markdown_table, mean_metrics, median_ratio, METRIC_NAMES,
     prediction_to_gt_frame, Protocol, evaluate_image)
-from adds_training.networks import load_depth_net
+from adds_training.networks.loading import load_depth_net, LoadOptions
 
 # Per-image rows: metrics plus bookkeeping columns.
 ROW_COLUMNS = ('index',) + METRIC_NAMES + ('scale', 'pixels')
@@ -147,25 +146,21 @@ def write_reports(out_dir: Path, results: Dict[str, Dict[str, List[dict]]],
 class EvalConfig:
     """`adds eval`'s options."""
 
-    checkpoint: Path = param(MISSING, "project checkpoint (.pt) or an authors' Monodepth2-style "
-                                      'folder')
+    checkpoint: Path = same_as(LoadOptions, 'checkpoint')
     data: Path = param(MISSING, 'processed dataset root')
     splits: Tuple[str, ...] = param(('test_day', 'test_night'), 'splits to evaluate')
     protocols: Tuple[str, ...] = param(('adds40', 'adds60'), 'see '
                                        'adds_training.metrics.PROTOCOLS (full40 for the '
                                        'synthetic world)')
     out: Optional[Path] = param(None, 'report folder (default: beside the checkpoint, eval/)')
-    domain: str = param('day', 'stem to use for checkpoints with per-domain stems',
-                        choices=('day', 'night'))
+    domain: str = same_as(LoadOptions, 'domain')
     metric_scale: Optional[float] = param(None, "override the checkpoint's metric scale for "
                                                 'metric protocols', (1e-9, 1e9))
     estimate_scale: Optional[str] = param(None, 'estimate the metric scale on this validation '
                                                 'split and store it in the checkpoint (then '
                                                 'evaluate as usual)')
     scale_protocol: str = param('full40', 'protocol whose pixels the scale estimate uses')
-    normalisation: Optional[str] = param(None, "BatchNorm statistics at test time (default: "
-                                               "the checkpoint's; docs/model.md, \"Domain "
-                                               'batches")', choices=NORMALISATIONS)
+    normalisation: Optional[str] = same_as(LoadOptions, 'normalisation')
     batchnorm_stats: Optional[Tuple[str, ...]] = param(None, 'diagnosis: re-estimate the '
                                                        'BatchNorm running statistics on these '
                                                        'validation splits before scoring (the '

@@ -22,14 +22,17 @@ rules (operators, types, opsets of 10.3, 10.x and 11: `adds_ros.backends.trt_rul
 
 import argparse
 import logging
+from dataclasses import dataclass, MISSING
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
-from adds_ros import __version__
+from adds_ros import __version__, cli_config
 from adds_ros.atomic import atomic_path
 from adds_ros.backends.trt_rules import require_importable
 from adds_ros.errors import UserFileNotFoundError, UserValueError
 from adds_ros.metadata import IN_GRAPH_OUTPUTS, ModelMetadata
+from adds_ros.settings import check, param, same_as
+from adds_training.networks.loading import LoadOptions
 
 LOGGER = logging.getLogger(__name__)
 
@@ -175,28 +178,34 @@ def export_checkpoint(checkpoint: Path, out: Path, domain: str = 'day',
     return metadata
 
 
+@dataclass
+class ExportConfig:
+    """`adds export`'s options; the checkpoint's are `LoadOptions`' (as `adds eval`'s)."""
+
+    checkpoint: Path = same_as(LoadOptions, 'checkpoint')
+    out: Path = param(MISSING, 'ONNX file to write')
+    domain: str = same_as(LoadOptions, 'domain')
+    height: Optional[int] = param(None, 'input height (default: training size)', (1, 1 << 14))
+    width: Optional[int] = param(None, 'input width (default: training size)', (1, 1 << 14))
+    dynamic_batch: bool = param(False, 'make the batch dimension dynamic (1..64)')
+    metric_scale: Optional[float] = param(None, "metres per model depth unit (default: the "
+                                                "checkpoint's, if any)")
+    half: bool = param(False, 'FP16 weights (for strongly typed TensorRT FP16 engines); input '
+                              'and outputs stay float32')
+    camera_size: Optional[Tuple[int, int]] = param(None, 'do crop, resize and depth conversion '
+                                                         'inside the graph for this camera '
+                                                         'size: uint8 HxWx3 frame in, '
+                                                         'camera-size depth and disparity out '
+                                                         '(see docs/deploy.md)')
+    normalisation: Optional[str] = same_as(LoadOptions, 'normalisation')
+
+    def __post_init__(self) -> None:
+        check(self, 'option')
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--checkpoint', required=True, type=Path,
-                        help='project checkpoint (.pt/.pth) or folder with encoder.pth+depth.pth')
-    parser.add_argument('--out', required=True, type=Path, help='ONNX file to write')
-    parser.add_argument('--domain', choices=('day', 'night'), default='day',
-                        help='stem of a per-domain (authors\') checkpoint to export')
-    parser.add_argument('--height', type=int, help='input height (default: training size)')
-    parser.add_argument('--width', type=int, help='input width (default: training size)')
-    parser.add_argument('--dynamic-batch', action='store_true',
-                        help='make the batch dimension dynamic (1..64)')
-    parser.add_argument('--metric-scale', type=float,
-                        help='metres per model depth unit (default: the checkpoint\'s, if any)')
-    parser.add_argument('--half', action='store_true',
-                        help='FP16 weights (for strongly typed TensorRT FP16 engines); '
-                             'input and outputs stay float32')
-    parser.add_argument('--camera-size', type=camera_size, metavar='WxH',
-                        help='do crop, resize and depth conversion inside the graph for this '
-                             'camera size: uint8 HxWx3 frame in, camera-size depth and '
-                             'disparity out (see docs/deploy.md)')
-    parser.add_argument('--normalisation', choices=('running', 'per_image'), default=None,
-                        help="BatchNorm statistics at test time (default: the checkpoint's; "
-                             'docs/model.md, "Domain batches")')
+    cli_config.add_options(parser, ExportConfig, parsers={'camera_size': camera_size},
+                           extra={'camera_size': {'metavar': 'WxH'}})
 
 
 def camera_size(text: str) -> Tuple[int, int]:
@@ -209,15 +218,20 @@ def camera_size(text: str) -> Tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.metric_scale is not None and not args.metric_scale > 0:
-        raise UserValueError(f'--metric-scale must be positive, got {args.metric_scale}')
-    if not args.checkpoint.exists():
-        raise UserFileNotFoundError(f'--checkpoint {args.checkpoint}: no checkpoint there')
-    metadata = export_checkpoint(args.checkpoint, args.out, args.domain, args.height, args.width,
-                                 args.dynamic_batch, args.metric_scale, args.half,
-                                 camera=args.camera_size, normalisation=args.normalisation)
-    size = args.out.stat().st_size / 2 ** 20
-    print(f'wrote {args.out} ({size:.1f} MiB): {metadata.input_width}x{metadata.input_height}, '
+    try:
+        config = cli_config.build(ExportConfig, args)
+    except ValueError as err:
+        raise UserValueError(str(err)) from None
+    if config.metric_scale is not None and not config.metric_scale > 0:
+        raise UserValueError(f'--metric-scale must be positive, got {config.metric_scale}')
+    if not config.checkpoint.exists():
+        raise UserFileNotFoundError(f'--checkpoint {config.checkpoint}: no checkpoint there')
+    metadata = export_checkpoint(config.checkpoint, config.out, config.domain, config.height,
+                                 config.width, config.dynamic_batch, config.metric_scale,
+                                 config.half, camera=config.camera_size,
+                                 normalisation=config.normalisation)
+    size = config.out.stat().st_size / 2 ** 20
+    print(f'wrote {config.out} ({size:.1f} MiB): {metadata.input_width}x{metadata.input_height}, '
           f'stem {metadata.stem}, outputs {metadata.outputs}, metric scale '
           f'{metadata.metric_scale if metadata.metric_scale is not None else "unknown"}'
           + (f', in-graph for {metadata.camera_width}x{metadata.camera_height} camera frames'

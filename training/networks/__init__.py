@@ -8,6 +8,9 @@ Names are resolved lazily so that importing the package does not import torch.
 import importlib
 from typing import Any
 
+# BatchNorm statistics at test time: the running ones, or each image's own (use_image_statistics).
+# Here, not in a module, so the training config names them without importing torch.
+NORMALISATIONS = ('running', 'per_image')
 _EXPORTS = {
     'ADDSModel': 'adds',
     'DepthNet': 'adds',
@@ -21,7 +24,6 @@ _EXPORTS = {
     'ImportReport': 'reference_import',
     'import_reference_checkpoint': 'reference_import',
     'use_image_statistics': 'adds',
-    'NORMALISATIONS': 'loading',
     'load_depth_net': 'loading',
     'load_model': 'loading',
 }

@@ -9,14 +9,16 @@ Monodepth2's) Monodepth2-style folders.
 
 import dataclasses
 import os
+from dataclasses import dataclass, MISSING
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
 from adds_ros.errors import UserFileNotFoundError, UserValueError
+from adds_ros.settings import param
 from adds_training.checkpoint import file_hash, FORMAT, load_checkpoint
-from adds_training.config import NORMALISATIONS
+from adds_training.networks import NORMALISATIONS
 
-from .adds import ADDSModel, check_domain, DepthNet, ModelConfig, use_image_statistics
+from .adds import ADDSModel, check_domain, DepthNet, DOMAINS, ModelConfig, use_image_statistics
 from .reference_import import import_reference_checkpoint
 
 PathLike = Union[str, os.PathLike]
@@ -61,6 +63,21 @@ def load_model(path: PathLike) -> Tuple[ADDSModel, Dict[str, Any]]:
     info = {'format': FORMAT, 'source': file_hash([path]), 'height': meta.get('height'),
             'width': meta.get('width'), 'meta': meta, 'report': None}
     return model.eval(), info
+
+
+@dataclass
+class LoadOptions:
+    """What `load_depth_net` takes, declared once for the commands that load a network.
+
+    `adds eval` and `adds export` take these fields as their options (`settings.same_as`).
+    """
+
+    checkpoint: Path = param(MISSING, "project checkpoint (.pt/.pth) or an authors' "
+                                      'Monodepth2-style folder (encoder.pth + depth.pth)')
+    domain: str = param('day', "stem of a per-domain (authors') checkpoint", choices=DOMAINS)
+    normalisation: Optional[str] = param(None, "BatchNorm statistics at test time (default: "
+                                               "the checkpoint's; docs/model.md, \"Domain "
+                                               'batches")', choices=NORMALISATIONS)
 
 
 def load_depth_net(path: PathLike, domain: str = 'day', normalisation: Optional[str] = None
