@@ -73,7 +73,8 @@ def add_options(parser: argparse.ArgumentParser, cls: type,
     `help_texts` name a field's help where its declaration has none (`settings.param`'s
     description); `parsers` parse one word of a field whose annotation is no plain type (a
     `Tuple[int, int]` size, or each element of a list of sizes); `extra` adds or replaces
-    `add_argument` keywords (`choices`, `nargs`).
+    `add_argument` keywords (`choices`, `nargs`, `metavar`) and may give `flags`: other option
+    strings (an alias, a shorter name), or the field's name alone for a positional argument.
     """
     hints = typing.get_type_hints(cls)
     for spec in fields(cls):
@@ -99,7 +100,12 @@ def add_options(parser: argparse.ArgumentParser, cls: type,
             if default is MISSING:
                 options['required'] = True
         options.update((extra or {}).get(spec.name, {}))
-        parser.add_argument(*options.pop('flags'), dest=spec.name, default=None, **options)
+        flags = options.pop('flags')
+        if flags == [spec.name]:  # positional: argparse names it, and it is always given
+            options.pop('required', None)
+            parser.add_argument(spec.name, **options)
+        else:
+            parser.add_argument(*flags, dest=spec.name, default=None, **options)
 
 
 def given_values(cls: type, args: argparse.Namespace) -> Dict[str, Any]:

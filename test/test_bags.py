@@ -323,7 +323,7 @@ def test_project_messages_round_trip_through_cdr():
 
 def test_bad_arguments_are_named(fixture, tmp_path):
     fx = fixture
-    with pytest.raises(ValueError, match='image mode'):
+    with pytest.raises(ValueError, match="'image_mode' = 'jpeg' is not one of"):
         convert(BagConfig(fx.sequence, tmp_path / 'b', fx.models, image_mode='jpeg'))
     with pytest.raises(ValueError, match='stride'):
         convert(BagConfig(fx.sequence, tmp_path / 'b', fx.models, stride=0))

@@ -3,7 +3,7 @@
 """One option per config field, and the config back: types, switches, sizes, presets."""
 
 import argparse
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, MISSING
 from pathlib import Path
 from typing import List, Optional, Tuple
 
@@ -118,3 +118,18 @@ def test_commands_share_one_declaration_of_their_common_options():
         assert shared.metadata['section'] == (source, name)
         assert (shared.default, shared.metadata['description']) == \
             (original.default, original.metadata['description'])
+
+
+def test_extra_flags_give_aliases_and_positionals():
+    @dataclass
+    class Settings:
+        source: Path = param(MISSING, 'where from')
+        models_dir: Path = param(MISSING, 'models')
+        size_mb: float = param(0.0, 'split size')
+
+    parser = argparse.ArgumentParser()
+    cli_config.add_options(parser, Settings, extra={
+        'source': {'flags': ['source']}, 'models_dir': {'flags': ['--models-dir', '--models']},
+        'size_mb': {'flags': ['--size'], 'metavar': 'MB'}})
+    args = parser.parse_args(['in', '--models', 'm', '--size', '2.5'])
+    assert cli_config.build(Settings, args) == Settings(Path('in'), Path('m'), 2.5)

@@ -15,7 +15,7 @@ import dataclasses
 import logging
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, MISSING
 from pathlib import Path
 from typing import Optional, Tuple, Union
 
@@ -23,8 +23,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from adds_ros import cli_config
 from adds_ros.errors import UserError
 from adds_ros.messages import CompressedImage, Header, Image, image_from_array
+from adds_ros.settings import check, param
 from adds_training.tools.bags import rosbag_io
 from adds_training.tools.bags.sdk_camera import camera_info_from_model, optical_frame_pose
 from adds_training.data.robotcar import raw
@@ -39,32 +41,36 @@ ABSOLUTE_US = 10 ** 12
 
 @dataclass
 class BagConfig:
-    sequence: Path
-    out: Path
-    models_dir: Path
-    storage: str = 'mcap'
-    image_mode: str = 'raw'
-    topic: str = '/stereo/left/image_raw'
-    frame_id: str = 'stereo_left_optical'
-    base_frame: str = 'base_link'
-    camera: str = raw.CAMERA
-    start: Optional[float] = None
-    end: Optional[float] = None
-    stride: int = 1
-    split_size_mb: float = 0.0
-    codec: str = 'jpeg'
-    jpeg_quality: int = 95
-    overwrite: bool = False
+    """`adds bag`'s settings: each declared once, for the command line and for callers."""
+
+    sequence: Path = param(MISSING, 'raw sequence folder (has stereo/left/ and '
+                                    'stereo.timestamps)')
+    out: Path = param(MISSING, 'bag folder to create')
+    models_dir: Path = param(MISSING, 'RobotCar SDK models/ folder (camera model and '
+                                      'distortion LUT)')
+    storage: str = param('mcap', 'rosbag2 storage plug-in',
+                         choices=tuple(sorted(rosbag_io.STORAGES)))
+    image_mode: str = param('raw', 'raw: bayer_gbrg8 as recorded; rectified: rgb8 undistorted; '
+                                   'compressed: rectified as sensor_msgs/CompressedImage',
+                            choices=IMAGE_MODES)
+    topic: str = param('/stereo/left/image_raw', 'image topic (compressed mode appends '
+                                                 '/compressed); camera_info goes beside it')
+    frame_id: str = param('stereo_left_optical', 'optical frame of the image headers')
+    base_frame: str = param('base_link', 'parent frame of the static camera transform')
+    camera: str = param(raw.CAMERA, 'SDK camera model name')
+    start: Optional[float] = param(None, 'first frame: seconds after the sequence start, or an '
+                                         'absolute µs timestamp')
+    end: Optional[float] = param(None, 'last frame (same units as --start)')
+    stride: int = param(1, 'keep every N-th frame', (1, 1 << 30))
+    split_size_mb: float = param(0.0, 'start a new bag file after this many MB (0 = one file)',
+                                 (0.0, 1e9))
+    codec: str = param('jpeg', 'codec of --image-mode compressed', choices=CODECS)
+    jpeg_quality: int = param(95, 'JPEG quality of --codec jpeg', (0, 100))
+    overwrite: bool = param(False, 'replace an existing bag')
 
     def validate(self) -> None:
-        if self.image_mode not in IMAGE_MODES:
-            raise ValueError(f'image mode must be one of {IMAGE_MODES}, got {self.image_mode!r}')
-        if self.codec not in CODECS:
-            raise ValueError(f'codec must be one of {CODECS}, got {self.codec!r}')
-        if self.stride < 1:
-            raise ValueError(f'stride must be >= 1, got {self.stride}')
-        if not 0 <= self.jpeg_quality <= 100:
-            raise ValueError(f'jpeg quality must be in [0, 100], got {self.jpeg_quality}')
+        """Raise ValueError naming the first setting out of its range or choices."""
+        check(self, 'bag setting')
         if not self.topic.startswith('/'):
             raise ValueError(f'topic must be absolute (start with /), got {self.topic!r}')
 
@@ -185,42 +191,14 @@ def convert(cfg: BagConfig) -> Counter:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('sequence', type=Path, help='raw sequence folder (has stereo/left/ and '
-                        'stereo.timestamps)')
-    parser.add_argument('--out', type=Path, required=True, help='bag folder to create')
-    parser.add_argument('--models-dir', '--models', dest='models_dir', type=Path, required=True,
-                        help='RobotCar SDK models/ folder (camera model and distortion LUT)')
-    parser.add_argument('--storage', choices=sorted(rosbag_io.STORAGES), default='mcap')
-    parser.add_argument('--image-mode', choices=IMAGE_MODES, default='raw',
-                        help='raw: bayer_gbrg8 as recorded; rectified: rgb8 undistorted; '
-                        'compressed: rectified as sensor_msgs/CompressedImage')
-    parser.add_argument('--codec', choices=CODECS, default='jpeg',
-                        help='codec of --image-mode compressed')
-    parser.add_argument('--jpeg-quality', type=int, default=95)
-    parser.add_argument('--topic', default='/stereo/left/image_raw',
-                        help='image topic (compressed mode appends /compressed); camera_info '
-                        'goes beside it')
-    parser.add_argument('--frame-id', default='stereo_left_optical',
-                        help='optical frame of the image headers')
-    parser.add_argument('--base-frame', default='base_link',
-                        help='parent frame of the static camera transform')
-    parser.add_argument('--camera', default=raw.CAMERA, help='SDK camera model name')
-    parser.add_argument('--start', type=float, help='first frame: seconds after the sequence '
-                        'start, or an absolute µs timestamp')
-    parser.add_argument('--end', type=float, help='last frame (same units as --start)')
-    parser.add_argument('--stride', type=int, default=1, help='keep every N-th frame')
-    parser.add_argument('--split-size', type=float, default=0.0, metavar='MB',
-                        help='start a new bag file after this many MB (0 = one file)')
-    parser.add_argument('--overwrite', action='store_true', help='replace an existing bag')
+    cli_config.add_options(parser, BagConfig, extra={
+        'sequence': {'flags': ['sequence']},
+        'models_dir': {'flags': ['--models-dir', '--models']},
+        'split_size_mb': {'flags': ['--split-size'], 'metavar': 'MB'}})
 
 
 def run(args: argparse.Namespace) -> int:
-    cfg = BagConfig(sequence=args.sequence, out=args.out, models_dir=args.models_dir,
-                    storage=args.storage, image_mode=args.image_mode, topic=args.topic,
-                    frame_id=args.frame_id, base_frame=args.base_frame, camera=args.camera,
-                    start=args.start, end=args.end, stride=args.stride,
-                    split_size_mb=args.split_size, codec=args.codec,
-                    jpeg_quality=args.jpeg_quality, overwrite=args.overwrite)
+    cfg = cli_config.build(BagConfig, args)
     try:
         counts = convert(cfg)
     except (ValueError, FileNotFoundError, FileExistsError) as err:  # the paths and values given
