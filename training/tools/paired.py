@@ -198,29 +198,53 @@ def invariance_gap(checkpoint: Path, root: Path, height: int, width: int,
     return total / count
 
 
-def full_row(run: Run, world: str, settings: Settings, row: dict) -> dict:
-    """Add the world, init, stall signal, first-step gradient norms, scores and gap to a row."""
+def full_row(run: Run, world: str, settings: Settings, row: dict,
+             summary: Optional[dict] = None) -> dict:
+    """Add the world, init, stall signal, first-step gradient norms, scores and gap to a row.
+
+    `summary`: the trainer's (default: the run folder's own).
+    """
     from adds_training.checkpoint import load_checkpoint
 
     run_dir = settings.out / 'runs' / run.run_id
-    summary = run_summary(run_dir)
-    meta = load_checkpoint(run_dir / 'best.pt')['meta']
+    summary = summary or run_summary(run_dir)
+    init = load_checkpoint(run_dir / 'best.pt')['meta'].get('init_from') or {}
     norms = summary.get('shared_grad_norms') or {}
     first = norms.get('0', norms.get(0))
-    arm = run.name[len(world) + 1:]
     signal = summary.get('translation_to_depth')
-    row = dict(row, experiment=EXPERIMENT, arm=arm, world=world, night_difficulty=world,
-               render_size=_render_size(settings.data), init_from=meta['init_from']['source'],
-               init_hash=meta['init_from']['hash'], init_loaded=meta['init_from']['loaded'],
-               init_fresh=meta['init_from']['fresh'], translation_to_depth=signal,
-               first_step_grad_norms=first,
+    row = dict(row, experiment=EXPERIMENT, arm=run.name[len(world) + 1:], world=world,
+               night_difficulty=world, render_size=_render_size(settings.data),
+               init_from=init.get('source'), init_hash=init.get('hash'),
+               init_loaded=init.get('loaded'), init_fresh=init.get('fresh'),
+               translation_to_depth=signal, first_step_grad_norms=first,
                stalled=bool(row['val_abs_rel'] >= STALL_VAL
                             or (signal is not None and signal < SIGNAL_BAND[0])))
     for normalisation, folder in ablation.EVAL_DIRS.items():
         row[f'scores_{normalisation}'] = json.loads(
             (run_dir / folder / 'results.json').read_text())['results']
-        row[f'invariance_gap_{normalisation}'] = invariance_gap(
-            run_dir / 'best.pt', settings.data, settings.height, settings.width, normalisation)
+    row['invariance_gap_running'] = invariance_gap(run_dir / 'best.pt', settings.data,
+                                                   settings.height, settings.width)
+    return row
+
+
+def score_warm_start(world: str, settings: Settings, warm: dict, steps: int) -> dict:
+    """Score a copy of the frozen warm start on one world like an arm (its night penalty)."""
+    run = Run(f'{world}_warm_start', 'monodepth2', 'none', warm['seed'], ())
+    run_dir = settings.out / 'runs' / run.run_id
+    done = run_dir / 'paired_row.json'
+    if done.exists():
+        return json.loads(done.read_text())
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if not (run_dir / 'best.pt').exists():  # eval writes its metric scale into the copy
+        shutil.copyfile(warm['source'], run_dir / 'best.pt')
+    for normalisation in ablation.EVAL_DIRS:
+        ablation._call(ablation.eval_command(settings, run_dir, normalisation),
+                       run_dir / 'eval.log', settings.threads)
+    row = ablation.run_row(run, replace(settings, steps=steps), run_dir, 0.0)
+    summary = run_summary(settings.out / 'warm' / f's{warm["seed"]}')
+    row = full_row(run, world, settings, row, summary)
+    row.update(init_from=None, init_hash=warm['hash'])  # it *is* the init
+    write_text_atomic(done, json.dumps(row, indent=1) + '\n')
     return row
 
 
@@ -257,7 +281,7 @@ def tables(rows: Sequence[dict], seeds: Sequence[int], warm: dict) -> str:
                 '| arm | runs | stalled | day Abs Rel | night Abs Rel | night / day | day, '
                 'per-image | night, per-image | invariance gap | first-step grad norm '
                 'photometric / largest auxiliary |', '|---' * 10 + '|']
-        for arm in ARMS:
+        for arm in ('warm_start', *ARMS):
             arm_rows = sorted((r for r in members if r['arm'] == arm), key=lambda r: r['seed'])
             if not arm_rows:
                 continue
@@ -409,9 +433,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     failed = []
     with ThreadPoolExecutor(args.parallel) as pool:
-        futures = {pool.submit(execute, r, world,
-                               world_settings(settings, args.worlds, world)): r
-                   for r, world in runs}
+        futures = {pool.submit(score_warm_start, world,
+                               world_settings(settings, args.worlds, world), warm,
+                               args.warm_steps): Run(f'{world}_warm_start', '', '', 0, ())
+                   for world in worlds}
+        futures.update({pool.submit(execute, r, world,
+                                    world_settings(settings, args.worlds, world)): r
+                        for r, world in runs})
         for future in as_completed(futures):
             r = futures[future]
             try:
