@@ -127,3 +127,59 @@ def test_image_sparsification_scores_the_protocol_pixels_and_averages():
                         for k in ('ause', 'aurg', 'all', 'half')}
     with pytest.raises(ValueError, match='differ in shape'):
         image_sparsification(gt, pred, confidence[:2], get_protocol('full40'))
+
+
+# ---- the studies behind docs/confidence.md ----------------------------------------------
+
+def test_fit_logistic_recovers_known_weights():
+    from adds_training.tools.illumination_study import fit_logistic
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (4000, 2))
+    p = 1 / (1 + np.exp(-(x @ np.array([2.0, -1.0]) + 0.5)))
+    weights, bias = fit_logistic(x, (rng.random(4000) < p).astype(float), l2=0.0)
+    assert weights == pytest.approx([2.0, -1.0], abs=0.2) and bias == pytest.approx(0.5, abs=0.15)
+
+
+def test_camera_conditions_and_dusk_fade():
+    from adds_training.tools.illumination_study import camera, fade, to_linear
+
+    rng = np.random.default_rng(1)
+    day = rng.integers(0, 256, (8, 16, 3), dtype=np.uint8)
+    night = (day // 4).astype(np.uint8)
+    assert np.array_equal(camera(day, 'gain 1'), day)
+    assert to_linear(camera(night, 'gain 2')).mean() == pytest.approx(
+        2 * to_linear(night).mean(), rel=0.05)
+    means = to_linear(camera(day, 'awb')).reshape(-1, 3).mean(0)
+    assert np.ptp(means) < 0.01 * means.mean()            # grey world: equal channel means
+    assert np.array_equal(fade(day, night, 1.0), day) and np.array_equal(fade(day, night, 0.0),
+                                                                         night)
+
+
+@pytest.mark.slow
+def test_studies_run_end_to_end_on_a_small_world(tmp_path):
+    import json
+
+    from adds_ros.testing.tiny_model import tiny_model
+    from adds_training.data.synthetic.write import render_dataset, SynthConfig
+    from adds_training.tools.confidence_study import main
+
+    root = tmp_path / 'world'
+    render_dataset(root, SynthConfig(height=32, width=64, frames=4, train_sequences=1,
+                                     val_sequences=0, test_sequences=1, night_sequences=0))
+    model = tiny_model(tmp_path / 'tiny.onnx', height=32, width=64)
+    out = tmp_path / 'study'
+    assert main(['confidence', '--model', str(model), '--data', str(root), '--out',
+                 str(out)]) == 0
+    summary = json.loads((out / 'confidence.json').read_text())
+    for split in ('test_day', 'test_night'):
+        rows = summary['splits'][split]
+        assert set(rows) == {'flip', 'gradient', 'random', 'distance'}
+        assert abs(rows['random']['abs_rel_aurg']) < 0.1 * rows['random']['abs_rel_all']
+        assert len(rows['flip']['curves']['rmse']['oracle']) == 51
+    assert (out / 'confidence.png').stat().st_size > 0
+    assert main(['illumination', '--data', str(root), '--out', str(out)]) == 0
+    result = json.loads((out / 'illumination.json').read_text())
+    assert result['accuracy']['day_test']['gain 1']['daylight'] == 1.0
+    assert result['accuracy']['night_test']['gain 1']['daylight'] == 1.0
+    assert '| daylight |' in (out / 'illumination.md').read_text()

@@ -36,10 +36,11 @@ DISTANCE = 'distance'
 
 
 def split_frames(root: Path, split: str):
-    """Yield (entry, RGB, GT metres) for every frame of a split of the processed layout."""
-    for folder, index in layout.read_split(layout.split_path(root, split)):
-        yield ((folder, index), layout.read_rgb(layout.frame_path(root, folder, index)),
-               layout.read_gt_png(layout.gt_path(root, folder, index)))
+    """Yield (position, RGB, GT metres, frames in the split) for every frame of a split."""
+    entries = layout.read_split(layout.split_path(root, split))
+    for i, (folder, index) in enumerate(entries):
+        yield (i, layout.read_rgb(layout.frame_path(root, folder, index)),
+               layout.read_gt_png(layout.gt_path(root, folder, index)), len(entries))
 
 
 def frame_confidences(estimator: DepthEstimator, rgb: np.ndarray, depth: np.ndarray,
@@ -73,9 +74,12 @@ def picture_row(rgb: np.ndarray, depth: np.ndarray, confidences: Dict[str, np.nd
 
 
 def confidence_study(model: Path, root: Path, splits: Sequence[str], out: Path,
-                     protocol_name: str = 'full40', methods: Sequence[str] = CONFIDENCE_METHODS,
-                     picture_index: int = 20) -> dict:
-    """Score every method on every split; write the tables and the picture; return the summary."""
+                     protocol_name: str = 'full40', methods: Sequence[str] = CONFIDENCE_METHODS
+                     ) -> dict:
+    """Score every method on every split; write the tables and the picture; return the summary.
+
+    The picture shows the middle frame of each split.
+    """
     protocol = get_protocol(protocol_name)
     rng = np.random.default_rng(0)
     summary = {'model': str(model), 'data': str(root), 'protocol': protocol.name,
@@ -84,13 +88,13 @@ def confidence_study(model: Path, root: Path, splits: Sequence[str], out: Path,
     with DepthEstimator(model, backend='onnxruntime', device='cpu') as estimator:
         for split in splits:
             per_method: Dict[str, list] = {m: [] for m in (*methods, CONTROL, DISTANCE)}
-            for i, (_, rgb, gt) in enumerate(split_frames(root, split)):
+            for i, rgb, gt, frames in split_frames(root, split):
                 depth = estimator.predict(rgb).depth
                 confidences = frame_confidences(estimator, rgb, depth, methods, rng)
                 for name, confidence in confidences.items():
                     per_method[name].append(image_sparsification(gt, depth, confidence,
                                                                  protocol))
-                if i == picture_index:
+                if i == frames // 2:
                     rows.append(picture_row(rgb, depth, confidences,
                                             abs_rel_map(gt, depth, protocol), methods))
             summary['splits'][split] = {
