@@ -4,7 +4,7 @@
 
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from adds_ros.atomic import write_text_atomic
 
@@ -184,6 +184,16 @@ def estimator_paths_section(results: Dict[str, Any]) -> List[str]:
                if before else '.'), '']
 
 
+def echo_rows(echo: Optional[Dict[str, Any]]) -> List[Tuple[str, str]]:
+    """Rows of the transport floor: a plain rclpy echo of the same frames, same run."""
+    if not echo:
+        return []
+    node, floor = echo['depth node'], echo['rclpy echo']
+    return [(f"lock-step p50 depth node / rclpy echo ({echo['fastdds']}; ms)",
+             f"{fmt(node.get('p50_ms'))} / {fmt(floor.get('p50_ms'))}"),
+            ('depth node over the echo, p50 (ms)', fmt(echo['node_over_echo_p50_ms']))]
+
+
 def transport_section(results: Dict[str, Any]) -> List[str]:
     t = results.get('transport')
     if not t:
@@ -207,6 +217,7 @@ def transport_section(results: Dict[str, Any]) -> List[str]:
                                                      f"{fmt(lock.get('p99_ms'))}"),
                 ('lock-step latency p50 / p99 with config/fastdds_large_data.xml (ms)',
                  f"{fmt(large.get('p50_ms'))} / {fmt(large.get('p99_ms'))}"),
+                *echo_rows(results.get('transport_echo')),
                 ('lock-step frames (lost)', f"{lock.get('n', 0)} ({lock['lost']})"),
                 ('camera rate asked / achieved (Hz)', f"{fmt(sus['camera_hz'])} / "
                                                       f"{fmt(sus['sent_hz'])}"),

@@ -61,6 +61,8 @@ def bench_ros(config: BenchConfig, results: Dict[str, Any]) -> None:
         tiny, config.camera, config.ros_frames, config.camera_hz, 2.0, config.work, tick,
         setup='fastdds_large_data.xml')
     bar.close()
+    from adds_ros.tools.echo import bench_echo
+    results['transport_echo'] = bench_echo(tiny, config.camera, config.ros_frames, config.work)
     cameras = [(240, 320)] if config.quick else [(480, 640), (960, 1280)]
     bar, tick = section_bar('QoS', 8 * len(cameras))
     results['qos'] = bench_qos(tiny, cameras, 10 if config.quick else 100, 10.0, config.work,
