@@ -38,20 +38,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
-def lockstep(graph: Any, msg: Any, frames: int, run: int,
-             progress: Callable[[], None]) -> Tuple[List[float], int]:
-    """Send one frame, wait for its answer, `frames` times: (seconds each, frames lost)."""
-    latencies, lost = [], 0
-    for i in range(frames):
-        sent = graph.send(msg, (run, i))
-        arrived = graph.wait((run, i), 30)
-        lost += arrived is None
-        if arrived is not None:
-            latencies.append(arrived - sent)
-        progress()
-    return latencies, lost
-
-
 def bench_echo(model: Path, camera: Tuple[int, int], frames: int, work: Path,
                progress: Callable[[], None] = lambda: None,
                setup: str = 'fastdds_large_data.xml') -> Dict[str, Any]:
@@ -72,10 +58,8 @@ def bench_echo(model: Path, camera: Tuple[int, int], frames: int, work: Path,
         graph = Graph(model, work, command=command, offset=7 if command else 6, **env)
         try:
             msg = graph.frame(camera)
-            for i in range(3):                    # warm-up: arenas, discovery of the way back
-                graph.send(msg, (0, i))
-                graph.wait((0, i), 60)
-            latencies, lost = lockstep(graph, msg, frames, 1, progress)
+            graph.warm_up(msg)
+            latencies, lost = graph.lockstep(msg, frames, progress)
         finally:
             graph.close()
         rows[name] = dict(summarize(latencies) if latencies else {}, lost=lost)

@@ -97,6 +97,25 @@ class Graph:
             time.sleep(0.001)
         return None
 
+    def warm_up(self, msg: Any) -> None:
+        """Three frames first: session arenas, thread pools, the reverse path's discovery."""
+        warm = [self.wait((0, i), 60) for i in range(3) if self.send(msg, (0, i))]
+        if not any(warm):
+            raise RuntimeError(f'no depth image came back from the node (log: {self.log})')
+
+    def lockstep(self, msg: Any, frames: int, progress: Callable[[], None] = lambda: None
+                 ) -> Tuple[List[float], int]:
+        """Send a frame and wait for its depth image, `frames` times: (seconds each, lost)."""
+        latencies, lost = [], 0
+        for i in range(frames):
+            sent = self.send(msg, (1, i))
+            arrived = self.wait((1, i), 30)
+            lost += arrived is None
+            if arrived is not None:
+                latencies.append(arrived - sent)
+            progress()
+        return latencies, lost
+
     def close(self) -> None:
         self.peer.close()
         stop(self.proc)
@@ -117,17 +136,8 @@ def bench_transport(model: Path, camera: Tuple[int, int], frames: int, camera_hz
     graph = Graph(model, work, **env)
     try:
         msg = graph.frame(camera)
-        warm = [graph.wait((0, i), 60) for i in range(3) if graph.send(msg, (0, i))]
-        if not any(warm):  # session arenas, thread pools, the reverse path's discovery
-            raise RuntimeError(f'no depth image came back from the node (log: {graph.log})')
-        latencies, lost = [], 0
-        for i in range(frames):
-            sent = graph.send(msg, (1, i))
-            arrived = graph.wait((1, i), 30)
-            lost += arrived is None
-            if arrived is not None:
-                latencies.append(arrived - sent)
-            progress()
+        graph.warm_up(msg)
+        latencies, lost = graph.lockstep(msg, frames, progress)
         node = psutil.Process(graph.proc.pid)
         rss_start = node.memory_info().rss
         sent_at, rss = sustained(lambda stamp: graph.send(msg, stamp), node, camera_hz,
