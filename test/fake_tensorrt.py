@@ -43,6 +43,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from adds_ros.backends.trt_rules import check_model, release_for
+
 # ------------------------------------------------------------------------------------ driver
 
 
@@ -382,7 +384,7 @@ def _io_of(onnx_bytes: bytes) -> Dict[str, list]:
 
 def make_tensorrt(version: str, driver: FakeDriver) -> types.ModuleType:
     """Build a fake `tensorrt` module of release `version` ('10.3.0' or '11.1.0')."""
-    major = int(version.split('.')[0])
+    release = release_for(version)   # the facts trt_rules writes down for it
     trt = types.ModuleType('tensorrt')
     trt.__version__ = version
     trt.__spec__ = importlib.machinery.ModuleSpec('tensorrt', None)
@@ -409,7 +411,7 @@ def make_tensorrt(version: str, driver: FakeDriver) -> types.ModuleType:
     # the C++ enum values: 11 keeps the numbers of the flags it did not remove
     flags = {'DEBUG': 2, 'GPU_FALLBACK': 3, 'REFIT': 4, 'DISABLE_TIMING_CACHE': 5, 'TF32': 6,
              'SPARSE_WEIGHTS': 7}
-    if major < 11:
+    if release.precision_flags:
         flags.update(FP16=0, INT8=1, OBEY_PRECISION_CONSTRAINTS=9,
                      PREFER_PRECISION_CONSTRAINTS=10, DIRECT_IO=11, FP8=15, BF16=17)
         trt.NetworkDefinitionCreationFlag = enum.IntEnum(
@@ -431,7 +433,7 @@ def make_tensorrt(version: str, driver: FakeDriver) -> types.ModuleType:
             pass
 
     trt.IProgressMonitor = IProgressMonitor
-    if major < 11:
+    if release.implicit_int8:
         class IInt8EntropyCalibrator2:
             def __init__(self) -> None:
                 pass
@@ -445,7 +447,7 @@ def make_tensorrt(version: str, driver: FakeDriver) -> types.ModuleType:
     class INetworkDefinition:
         def __init__(self, flags: int) -> None:
             typed = 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
-            self.strongly_typed = major >= 11 or bool(flags & typed)
+            self.strongly_typed = not release.precision_flags or bool(flags & typed)
             self.onnx, self.inputs, self.outputs = b'', [], []
 
         @property
@@ -468,11 +470,9 @@ def make_tensorrt(version: str, driver: FakeDriver) -> types.ModuleType:
 
         def parse(self, model: bytes) -> bool:
             """Refuse what the real importer refuses: the rules of trt_rules for this release."""
-            from adds_ros.backends.trt_rules import check_model, release_for
-
             try:
                 io = _io_of(model)
-                refused = check_model(model, [release_for(version)])
+                refused = check_model(model, [release])
             except Exception as err:  # noqa: BLE001 - the parser reports, never raises
                 self.errors.append(f'ModelImporter: {err}')
                 return False
@@ -536,7 +536,7 @@ def make_tensorrt(version: str, driver: FakeDriver) -> types.ModuleType:
         def get_timing_cache(self) -> ITimingCache:
             return self.timing_cache
 
-    if major < 11:
+    if release.implicit_int8:
         class IBuilderConfig(IBuilderConfigBase):
             __slots__ = ('int8_calibrator', 'calibration_profile')
 
@@ -634,7 +634,7 @@ def make_tensorrt(version: str, driver: FakeDriver) -> types.ModuleType:
             calibrator.write_calibration_cache(json.dumps({'scale': peak / 127}).encode())
             return peak / 127
 
-    if major < 11:
+    if release.precision_flags:   # 11 removed platform_has_fast_fp16 too
         def fast_fp16(self) -> bool:
             context = need_context('platform query')
             return driver.devices[context.device][1] >= (5, 3)
