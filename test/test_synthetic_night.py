@@ -69,13 +69,13 @@ def test_the_hard_night_is_darker_flatter_noisier_and_more_orange(street):
 
 def test_hard_sensor_blurs_lights_into_halos_and_keeps_shadows_dark():
     linear = np.zeros((64, 128, 3), np.float32)
-    linear[30:34, 62:66] = 20.0                             # one lamp on black
+    linear[30:34, 62:66] = 200.0                            # one lamp on black
     rng = np.random.default_rng(0)
     standard = sensor(linear, 'night', rng).astype(float)
     hard = sensor(linear, 'night', np.random.default_rng(0), 'hard').astype(float)
     rows, cols = np.mgrid[:64, :128]
     distance = np.hypot(rows - 31.5, cols - 63.5)
-    ring = (distance > 14) & (distance < 25)                 # around the lamp, not on it
+    ring = (distance > 25) & (distance < 40)                 # around the lamp, not on it
     assert hard[ring].mean() > standard[ring].mean() + 10   # wider glare around the light
     assert hard[distance > 40].mean() < hard[ring].mean() - 10  # far from it: darker
     with pytest.raises(ValueError, match='night must be one of'):

@@ -432,10 +432,10 @@ NOISE = {'day': (0.002, 0.004), 'night': (0.006, 0.012)}
 # The hard night's camera (`hard_night_sensor`): exposure, white balance, glare threshold and
 # halos (weight, width), linear-domain read and shot noise (sigma^2 = read^2 + shot * value),
 # the tone curve's black and white levels and knee, and the zoom blur's largest scale change.
-HARD_NIGHT = {'exposure': 0.45, 'white_balance': np.float32([1.0, 0.68, 0.36]),
+HARD_NIGHT = {'exposure': 0.2, 'white_balance': np.float32([1.0, 0.68, 0.36]),
               'glare_threshold': 0.35, 'halos': ((0.6, 1.0), (0.45, 4.0), (0.3, 12.0)),
-              'read': 0.006, 'shot': 0.0015, 'black': 0.008, 'white': 0.5, 'knee': 0.25,
-              'blur': 0.06}
+              'read': 0.012, 'shot': 0.003, 'black': 0.008, 'white': 0.4, 'knee': 0.25,
+              'blur': 0.1}
 
 
 def zoom_blur(linear: np.ndarray, strength: float, taps: int = 6) -> np.ndarray:
