@@ -162,8 +162,8 @@ def test_fp16_graph_refuses_other_precisions_and_runs_fp16_io(monkeypatch, tmp_p
     with pytest.raises(EngineError, match='only fp16'):
         DepthEstimator(model, backend='tensorrt', precision='fp32')
     with DepthEstimator(model, backend='tensorrt', precision='fp16') as estimator:
-        host = estimator.backend.host
-        assert host['image'].dtype == np.float16 and host['disparity'].dtype == np.float16
+        assert {name: host.dtype for name, host in estimator.backend.host.items()} == {
+            'image': np.float16, 'disparity': np.float16}
         disparity = estimator.predict(camera_image()).disparity
     assert disparity.dtype == np.float32
     np.testing.assert_allclose(disparity, reference(model, camera_image()), atol=1e-3)
@@ -479,9 +479,31 @@ def test_node_frames_are_decoded_into_the_input_and_only_read_outputs_move(
     assert_clean(trt)
 
 
+@pytest.mark.parametrize('layer', ['cuda-python', 'pycuda'])
+def test_both_cuda_layers_map_page_locked_memory_and_tell_integrated_gpus(monkeypatch, layer):
+    from adds_ros.backends.cuda_layer import load_cuda_layer
+
+    trt = fake(monkeypatch, '10.3.0', ORIN, layer)
+    trt.driver.devices.append(DISCRETE)
+    cuda = load_cuda_layer()
+    assert cuda.name == layer
+    assert cuda.device_integrated(0) and not cuda.device_integrated(1)
+    primary = PrimaryContext(cuda, 0)
+    with primary.active():
+        array, pointer = cuda.host_mapped((2, 3), np.float32)
+        array[...] = np.arange(6, dtype=np.float32).reshape(2, 3)
+        seen = np.frombuffer(trt.driver.view(pointer, array.nbytes), np.float32)
+        np.testing.assert_array_equal(seen, np.arange(6))   # the device sees the host's bytes
+        cuda.host_free(array)
+    primary.release()
+    assert_clean(trt)
+
+
+@pytest.mark.parametrize('device, layer', [(DISCRETE, 'cuda-python'), (ORIN, 'pycuda')])
 def test_a_result_still_held_is_not_overwritten_and_released_buffers_are_reused(
-        monkeypatch, tmp_path):
-    trt = fake(monkeypatch, '10.3.0', DISCRETE)
+        monkeypatch, tmp_path, device, layer):
+    """Page-locked (discrete) and mapped (Orin) output buffers, through both CUDA layers."""
+    trt = fake(monkeypatch, '10.3.0', device, layer)
     model = in_graph_onnx(tmp_path / 'camera.onnx')
     with DepthEstimator(model, backend='tensorrt', precision='fp32') as estimator:
         frames = [camera_image(i) for i in range(4)]

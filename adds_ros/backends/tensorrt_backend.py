@@ -271,7 +271,7 @@ class Buffer:
     """One tensor's host array and device address; `mapped`: the same memory (zero-copy).
 
     `lent` says whether anyone but this backend still references the host memory: a result
-    handed out is a view of it, and views keep a reference to the memory's owner (`owner`).
+    handed out is a view of it, and a view keeps a reference to the array or its memory.
     """
 
     def __init__(self, cuda: CudaLayer, shape: Tuple[int, ...], dtype, mapped: bool) -> None:
@@ -281,12 +281,16 @@ class Buffer:
         else:
             self.host = cuda.host_empty(shape, dtype)
             self.device = cuda.mem_alloc(self.host.nbytes)
-        self.owner = self.host.base if self.host.base is not None else self.host
-        self.references = sys.getrefcount(self.owner)
+        # a view's base is the array or, collapsed by numpy, the memory's owner: watch both
+        self.watched = (self.host,) if self.host.base is None else (self.host, self.host.base)
+        self.references = self._references()
+
+    def _references(self) -> Tuple[int, ...]:
+        return tuple(sys.getrefcount(obj) for obj in self.watched)
 
     @property
     def lent(self) -> bool:
-        return sys.getrefcount(self.owner) > self.references
+        return any(now > then for now, then in zip(self._references(), self.references))
 
     def free(self) -> None:
         if not self.mapped:
