@@ -29,7 +29,7 @@ import time
 from concurrent.futures import as_completed, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from adds_ros.atomic import write_text_atomic
 from adds_ros.errors import UserError
@@ -438,6 +438,20 @@ def comparison_picture(settings: Settings, groups: Sequence[str], seed: int,
     return pictures.grid(rows)
 
 
+def collect(futures: Dict, record: Callable[[Sequence[dict]], object]) -> List[str]:
+    """Record each run's row as it finishes (a kill loses none); return the failed run ids."""
+    failed = []
+    for future in as_completed(futures):
+        r = futures[future]
+        try:
+            record([future.result()])
+            LOGGER.info(f'{r.run_id}: done')
+        except RuntimeError as err:
+            failed.append(r.run_id)
+            LOGGER.error(f'{r.run_id}: {err}')
+    return failed
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--data', type=Path,
                         help='synthetic-world root (adds synth) with exact night twins '
@@ -544,17 +558,9 @@ def run(args: argparse.Namespace) -> int:
         write_table(table_path, table)
         return table
 
-    failed = []
     with ThreadPoolExecutor(args.parallel) as pool:
-        futures = {pool.submit(execute, r, settings, args.keep_last): r for r in runs}
-        for future in as_completed(futures):   # recorded as each finishes: a kill loses none
-            r = futures[future]
-            try:
-                record([future.result()])
-                LOGGER.info(f'{r.run_id}: done')
-            except RuntimeError as err:
-                failed.append(r.run_id)
-                LOGGER.error(f'{r.run_id}: {err}')
+        failed = collect({pool.submit(execute, r, settings, args.keep_last): r for r in runs},
+                         record)
     print(record([]))
     if args.picture:
         from adds_training.pictures import save_png

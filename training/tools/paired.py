@@ -18,7 +18,7 @@ import json
 import logging
 import math
 import shutil
-from concurrent.futures import as_completed, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -431,7 +431,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         ours = merge(results, rows)
         write_section(table, tables(ours, args.seeds, warm))
 
-    failed = []
     with ThreadPoolExecutor(args.parallel) as pool:
         futures = {pool.submit(score_warm_start, world,
                                world_settings(settings, args.worlds, world), warm,
@@ -440,14 +439,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         futures.update({pool.submit(execute, r, world,
                                     world_settings(settings, args.worlds, world)): r
                         for r, world in runs})
-        for future in as_completed(futures):
-            r = futures[future]
-            try:
-                record([future.result()])
-                LOGGER.info(f'{r.run_id}: done')
-            except RuntimeError as err:
-                failed.append(r.run_id)
-                LOGGER.error(f'{r.run_id}: {err}')
+        failed = ablation.collect(futures, record)
     record([])
     if failed:
         LOGGER.error(f'{len(failed)} run(s) failed: {", ".join(failed)}; rerun to resume them')
