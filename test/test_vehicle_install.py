@@ -110,6 +110,15 @@ def link_installed(dists: Iterable[metadata.Distribution], venv: Path) -> None:
                     shutil.copy2(source, target)
 
 
+def outside_env() -> Dict[str, str]:
+    """This environment without what points into it.
+
+    colcon test sets PYTHONPATH to its install of this package: pip would find adds_ros
+    'already satisfied' there and install nothing into the vehicle venv.
+    """
+    return {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')}
+
+
 @pytest.fixture(scope='module')
 def vehicle(tmp_path_factory) -> Path:
     """A venv with only the vehicle's install; returns its bin folder."""
@@ -128,14 +137,13 @@ def vehicle(tmp_path_factory) -> Path:
     subprocess.run([sys.executable, '-m', 'pip', '--python', str(venv / 'bin' / 'python'),
                     'install', '--quiet', '--no-index', '--no-build-isolation',
                     f'{wheel}[{",".join(sorted(VEHICLE_EXTRAS))}]'], check=True,
-                   capture_output=True)
+                   capture_output=True, env=outside_env())
     return venv / 'bin'
 
 
 def run_in(bin_dir: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'VIRTUAL_ENV')}
     return subprocess.run([str(bin_dir / args[0]), *args[1:]], capture_output=True, text=True,
-                          env=env, cwd=bin_dir)
+                          env=outside_env(), cwd=bin_dir)
 
 
 def test_the_vehicle_install_has_no_training_half(vehicle):
