@@ -261,7 +261,7 @@ class Trainer:
                      scheduler=self.scheduler.state_dict(), scaler=self.scaler.state_dict(),
                      batch_in_epoch=self.batch_in_epoch, nonfinite_total=self.nonfinite_total,
                      rng=rng_states or [capture_rng_state()], world_size=self.world_size,
-                     grad_norms=self.grad_norms)
+                     grad_norms=self.grad_norms, translation_to_depth=self.translation_to_depth)
         return state
 
     def save(self) -> None:
@@ -307,6 +307,8 @@ class Trainer:
             setattr(self, key, state[key])
         self.best_step = state.get('best_step')
         self.grad_norms = {int(k): v for k, v in state.get('grad_norms', {}).items()}
+        # A run resumed at its last step logs nothing more: its summary keeps the last value.
+        self.translation_to_depth = state.get('translation_to_depth')
         restore_rng_state(state['rng'][self.rank % len(state['rng'])])
 
     # ---------------------------------------------------------------- steps
