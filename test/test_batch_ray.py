@@ -24,7 +24,10 @@ def cluster():
     The GPU is a resource Ray only counts (no CUDA is used): it shows that workers sharing it
     are placed with fractional requests.
     """
-    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
+    # address='local': a new instance even where an earlier `ray start` left its cluster file
+    # in /tmp/ray (joining that would refuse num_cpus / num_gpus)
+    ray.init(address='local', num_cpus=2, num_gpus=1, include_dashboard=False,
+             log_to_driver=False)
     yield ray.cluster_resources()
     ray.shutdown()
 

@@ -385,8 +385,8 @@ class RayPool:
 def ray_init_options(address: str, jobs: int, gpus: int, cpus: float) -> dict:
     """`ray.init` arguments: join a cluster ('auto' or HOST:PORT) or start one here ('local')."""
     options: Dict[str, Any] = dict(include_dashboard=False, log_to_driver=True)
-    if address == 'local':
-        options.update(num_cpus=max(1, int(round(jobs * cpus))), num_gpus=gpus)
+    if address == 'local':  # a new instance, even beside a cluster this machine already runs
+        options.update(address='local', num_cpus=max(1, int(round(jobs * cpus))), num_gpus=gpus)
     else:
         options['address'] = address
     return options
