@@ -434,7 +434,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     with ThreadPoolExecutor(args.parallel) as pool:
         futures = {pool.submit(score_warm_start, world,
                                world_settings(settings, args.worlds, world), warm,
-                               args.warm_steps): Run(f'{world}_warm_start', '', '', 0, ())
+                               args.warm_steps): Run(f'{world}_warm_start', 'monodepth2', 'none',
+                                                     warm['seed'], ())
                    for world in worlds}
         futures.update({pool.submit(execute, r, world,
                                     world_settings(settings, args.worlds, world)): r
