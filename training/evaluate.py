@@ -88,7 +88,6 @@ def evaluate_split(net, root: str, split: str, protocols: Sequence[Protocol], he
                    metric_scale: Optional[float] = None, batch_size: int = 4,
                    num_workers: int = 0) -> Dict[str, List[dict]]:
     """Return per-image rows for each protocol name on one split."""
-
     view = tuple(DatasetInfo.load(Path(root)).gt_crop)
     rows: Dict[str, List[dict]] = {p.name: [] for p in protocols}
     loader = eval_loader(root, split, height, width, batch_size, num_workers)
@@ -104,7 +103,6 @@ def estimate_metric_scale(net, root: str, split: str, protocol: Protocol, height
                           width: int, min_depth: float, max_depth: float, device='cpu',
                           batch_size: int = 4) -> float:
     """Median over images of median(GT)/median(pred): one factor from network units to metres."""
-
     view = tuple(DatasetInfo.load(Path(root)).gt_crop)
     loader = eval_loader(root, split, height, width, batch_size)
     ratios = [median_ratio(gt, prediction_to_gt_frame(depth, gt.shape, view), protocol, view)
