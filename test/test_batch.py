@@ -7,6 +7,7 @@ files); faults are real: a worker SIGKILLed in the middle of a bag, a job that k
 worker, a bag that cannot be read.
 """
 
+import argparse
 import json
 import shutil
 import signal
@@ -21,6 +22,7 @@ import torch
 
 from adds_ros.atomic import write_text_atomic
 from adds_ros.cli import main
+from adds_ros.errors import UserError
 from adds_training.cyclegan.networks import ResnetGenerator
 from adds_training.cyclegan.train import GENERATOR_FORMAT
 from adds_training.cyclegan.translate import translate_folder
@@ -82,6 +84,25 @@ def test_inputs_from_lists_globs_and_folders(tmp_path):
     (tmp_path / 'other' / 'a').mkdir(parents=True)
     with pytest.raises(batch.UserError, match='would both write'):
         batch.tasks_into([tmp_path / 'bags' / 'a', tmp_path / 'other' / 'a'], tmp_path / 'out')
+
+
+def test_shared_options_resolve_jobs_and_manifest_and_refuse_bad_values(tmp_path):
+    """The batch options are declared once (BatchOptions); their values are checked."""
+    parser = argparse.ArgumentParser()
+    batch.add_arguments(parser)
+    default = tmp_path / 'manifest-x.json'
+    cfg = batch.config_from_args(parser.parse_args([]), default)
+    assert (cfg.manifest, cfg.jobs, cfg.gpus, cfg.ray) == (default, 1, 0, None)
+    assert cfg.cpus_per_job == 1.0
+    cfg = batch.config_from_args(parser.parse_args(['--gpus', '3', '--manifest', 'm.json']),
+                                 default)
+    assert (cfg.manifest, cfg.jobs, cfg.gpus) == (Path('m.json'), 3, 3)
+    assert batch.config_from_args(parser.parse_args(['--gpus', '2', '--jobs', '5']),
+                                  default).jobs == 5
+    for words, name in ((['--jobs', '0'], 'jobs'), (['--gpus', '-1'], 'gpus'),
+                        (['--cpus-per-job', '0'], 'cpus_per_job')):
+        with pytest.raises(UserError, match=f"'{name}' = "):
+            batch.config_from_args(parser.parse_args(words), default)
 
 
 def test_a_manifest_of_another_command_is_refused(tmp_path):

@@ -28,6 +28,7 @@ import datetime
 import glob
 import json
 import logging
+import math
 import multiprocessing
 import os
 import pickle
@@ -45,8 +46,10 @@ from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Sequenc
 
 from tqdm import tqdm
 
+from adds_ros import cli_config
 from adds_ros.atomic import write_text_atomic
 from adds_ros.errors import UserError
+from adds_ros.settings import check, param
 
 LOGGER = logging.getLogger(__name__)
 MANIFEST_VERSION = 1
@@ -655,36 +658,39 @@ def tasks_into(inputs: Sequence[Path], out_dir: Path,
     return tasks
 
 
+@dataclass
+class BatchOptions:
+    """The options every many-input command shares, declared once (docs/bags.md, "Many inputs")."""
+
+    jobs: Optional[int] = param(None, 'inputs at a time (worker processes or Ray actors); '
+                                'default 1, or one per GPU with --gpus', (1, 1 << 20))
+    gpus: int = param(0, 'use K GPUs: local GPUs 0..K-1 (worker i on GPU i mod K), or K GPUs of '
+                      'the Ray cluster; one worker per GPU unless --jobs says more', (0, 1 << 20))
+    ray: Optional[str] = param(None, "run on Ray: 'auto' joins the running cluster (ray start), "
+                               "HOST:PORT a given one, 'local' starts one here")
+    cpus_per_job: float = param(1.0, 'CPUs a Ray worker asks for', (1e-3, math.inf))
+    manifest: Optional[Path] = param(None, 'batch manifest JSON (default: manifest-<command>.json'
+                                     ' in the output folder)')
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the options every many-input command shares."""
+    """Add the options every many-input command shares, as a group of its help."""
     group = parser.add_argument_group('many inputs (docs/bags.md, "Many inputs")')
-    group.add_argument('--jobs', type=int, metavar='N',
-                       help='inputs at a time (worker processes or Ray actors); default 1, or '
-                       'one per GPU with --gpus')
-    group.add_argument('--gpus', type=int, default=0, metavar='K',
-                       help='use K GPUs: local GPUs 0..K-1 (worker i on GPU i %% K), or K GPUs '
-                       'of the Ray cluster; one worker per GPU unless --jobs says more')
-    group.add_argument('--ray', metavar='ADDRESS',
-                       help="run on Ray: 'auto' joins the running cluster (ray start), "
-                       "HOST:PORT a given one, 'local' starts one here")
-    group.add_argument('--cpus-per-job', type=float, default=1.0, metavar='C',
-                       help='CPUs a Ray worker asks for (default 1)')
-    group.add_argument('--manifest', type=Path,
-                       help='batch manifest JSON (default: manifest-<command>.json in the '
-                       'output folder)')
+    cli_config.add_options(group, BatchOptions, extra={  # type: ignore[arg-type]
+        name: {'metavar': metavar} for name, metavar in
+        (('jobs', 'N'), ('gpus', 'K'), ('ray', 'ADDRESS'), ('cpus_per_job', 'C'))})
 
 
 def config_from_args(args: argparse.Namespace, default_manifest: Path) -> BatchConfig:
     """Build the batch config from the shared options; `adds -v` reaches the workers too."""
-    for name in ('jobs', 'gpus'):
-        value = getattr(args, name)
-        if value is not None and value < (1 if name == 'jobs' else 0):
-            raise UserError(f'--{name} must be >= {1 if name == "jobs" else 0}, got {value}')
-    if args.cpus_per_job <= 0:
-        raise UserError(f'--cpus-per-job must be > 0, got {args.cpus_per_job}')
-    jobs = args.jobs or max(1, args.gpus)
-    return BatchConfig(manifest=args.manifest or default_manifest, jobs=jobs, gpus=args.gpus,
-                       ray=args.ray, cpus_per_job=args.cpus_per_job,
+    options = cli_config.build(BatchOptions, args)
+    try:
+        check(options, 'batch option')
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    return BatchConfig(**dict(dataclasses.asdict(options),
+                              manifest=options.manifest or default_manifest,
+                              jobs=options.jobs or max(1, options.gpus)),
                        level=logging.getLogger('adds_training').getEffectiveLevel())
 
 
