@@ -104,11 +104,14 @@ def shared_declarations():
     from adds_ros.tools.engine_cli import EngineConfig
     from adds_training.evaluate import EvalConfig
     from adds_training.export import ExportConfig
+    from adds_training.data.robotcar.gt import GTConfig
+    from adds_training.data.robotcar.prepare import PrepareConfig
     from adds_training.networks.loading import LoadOptions
     from adds_training.tools.parity import ParityConfig
     return ([(EngineConfig, ParityConfig, name) for name in ('precision', 'calib')]
             + [(LoadOptions, user, name) for user in (EvalConfig, ExportConfig)
-               for name in ('checkpoint', 'domain', 'normalisation')])
+               for name in ('checkpoint', 'domain', 'normalisation')]
+            + [(PrepareConfig, GTConfig, name) for name in ('models', 'out', 'workers')])
 
 
 def test_commands_share_one_declaration_of_their_common_options():

@@ -10,35 +10,42 @@ missing scan is skipped and counted.
 """
 
 import argparse
+import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, MISSING
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
 from adds_ros.errors import UserError
+from adds_ros.settings import param, same_as
 from adds_training.data import layout
 from adds_training.data.robotcar import raw
 from adds_training.data.robotcar.gt_formats import points_to_depth
-from adds_training.data.robotcar.prepare import (SequenceJob, add_sequence_arguments, report,
-                                                 report_line, run_jobs, sequence_batch,
-                                                 single_sequence)
+from adds_training.data.robotcar.prepare import (PrepareConfig, SequenceJob,
+                                                 add_sequence_arguments, report_line, run_jobs,
+                                                 run_sequences)
 from adds_training.tools import batch
 
 
 @dataclass
 class GTConfig:
-    raw: Path
-    models: Path
-    extrinsics: Path
-    out: Path
-    folder: str
-    split: Optional[str] = None     # split name or file; default: every prepared frame
-    window_s: float = 4.0
+    """`adds gt`'s settings; those it shares with `adds prepare` are PrepareConfig's."""
+
+    raw: Path  # one sequence (the command line's --raw takes many)
+    models: Path = same_as(PrepareConfig, 'models')
+    extrinsics: Path = param(MISSING, 'SDK extrinsics/ folder (lms_front.txt, stereo.txt)')
+    out: Path = same_as(PrepareConfig, 'out')
+    folder: str = param(MISSING, 'prepared folder to label (a batch: each sequence\'s name, as '
+                        '`adds prepare` names them)')
+    split: Optional[str] = param(None, 'only frames of this split (name in <out>/splits or a '
+                                 'file); default: every prepared frame')
+    window_s: float = param(4.0, 'accumulate lidar scans within ± this many seconds',
+                            (0.0, math.inf))
     camera: str = raw.CAMERA
     camera_size: Tuple[int, int] = layout.ROBOTCAR_FULL_SIZE
-    workers: int = 2
+    workers: int = same_as(PrepareConfig, 'workers')
 
 
 @dataclass
@@ -152,30 +159,9 @@ class GTJob(SequenceJob):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_sequence_arguments(parser)
-    parser.add_argument('--extrinsics', type=Path, required=True,
-                        help='SDK extrinsics/ folder (lms_front.txt, stereo.txt)')
-    parser.add_argument('--out', type=Path, required=True, help='processed-data root')
-    parser.add_argument('--folder', help='prepared folder to label (a batch: each '
-                        'sequence\'s name, as `adds prepare` names them)')
-    parser.add_argument('--split', help='only frames of this split (name in <out>/splits or '
-                        'a file); default: every prepared frame')
-    parser.add_argument('--window', type=float, default=4.0,
-                        help='accumulate lidar scans within ± this many seconds')
-    parser.add_argument('--workers', type=int, default=2,
-                        help='processes per sequence (a batch runs --jobs sequences at a time)')
-    batch.add_arguments(parser)
+    add_sequence_arguments(parser, GTConfig, extra={
+        'window_s': {'flags': ['--window'], 'metavar': 'SECONDS'}})
 
 
 def run(args: argparse.Namespace) -> int:
-    sequence = single_sequence(args)
-    cfg = GTConfig(raw=sequence, models=args.models, extrinsics=args.extrinsics, out=args.out,
-                   folder=args.folder, split=args.split, window_s=args.window,
-                   workers=args.workers)
-    if sequence is None:
-        return sequence_batch(args, GTJob(cfg), ('folder', 'split'))
-    try:
-        counts = make_gt(cfg)
-    except (FileNotFoundError, ValueError) as err:
-        raise UserError(str(err)) from None
-    return report(counts, f'gt {cfg.folder}')
+    return run_sequences(args, GTConfig, GTJob, make_gt, ('folder', 'split'))

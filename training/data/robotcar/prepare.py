@@ -18,18 +18,21 @@ from training and validation folders, so near-duplicates of test views cannot in
 import argparse
 import dataclasses
 import logging
+import math
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, MISSING
 from multiprocessing import Pool
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
+from adds_ros import cli_config
 from adds_ros.errors import UserError
+from adds_ros.settings import check, param
 from adds_training.data import layout
 from adds_training.data.robotcar import raw, splits
 from adds_training.tools import batch
@@ -43,25 +46,36 @@ EXCLUDE_MARGIN_S = 10.0
 
 @dataclass
 class PrepareConfig:
-    raw: Path
-    models: Path
-    out: Path
-    folder: str
-    split: str = ''               # split file name (default: the folder name)
-    height: int = 256
-    width: int = 512
-    crop_rows: Tuple[int, int] = (160, 800)
-    static_threshold: float = 0.1  # metres of VO translation since the previous frame
-    split_file: Optional[Path] = None
-    split_format: str = 'auto'
-    frames: Optional[Tuple[int, int]] = None  # [start, stop) positions in stereo.timestamps
+    """`adds prepare`'s settings: each declared once, for the command line and for callers."""
+
+    raw: Path  # one sequence (the command line's --raw takes many: add_sequence_arguments)
+    models: Path = param(MISSING, 'the RobotCar SDK models/ folder (camera model and LUT)')
+    out: Path = param(MISSING, 'processed-data root')
+    folder: str = param(MISSING, 'output folder, e.g. day_train (a batch: each sequence\'s name)')
+    split: str = param('', 'split name to write (default: folder)')
+    height: int = param(256, 'frame height after the resize (pixels)', (1, 1 << 15))
+    width: int = param(512, 'frame width after the resize (pixels)', (1, 1 << 15))
+    crop_rows: Tuple[int, int] = param((160, 800), 'rows [TOP, BOTTOM) of the undistorted image '
+                                       'kept before the resize')
+    static_threshold: float = param(0.1, 'drop frames that moved less (metres of VO translation '
+                                    'since the previous frame); 0 keeps all', (0.0, math.inf))
+    split_file: Optional[Path] = param(None, 'write only the frames of a published split (md4all '
+                                       'or RNW)')
+    split_format: str = param('auto', 'format of --split-file', choices=('auto',) + splits.FORMATS)
+    frames: Optional[Tuple[int, int]] = param(None, 'only positions START..STOP-1 of '
+                                              'stereo.timestamps (e.g. to hold out a validation '
+                                              'stretch); indices stay global')
     camera: str = raw.CAMERA
     camera_size: Tuple[int, int] = layout.ROBOTCAR_FULL_SIZE
-    workers: int = 2
+    workers: int = param(2, 'processes per sequence (a batch runs --jobs sequences at a time)',
+                         (1, 1 << 10))
     # Frames held out of training: test splits (files, plus the root's splits/test*.txt) and a
     # margin of seconds around each of their frames (docs/robotcar.md, "Test frames").
-    exclude_splits: Tuple[Path, ...] = ()
-    exclude_margin_s: float = EXCLUDE_MARGIN_S
+    exclude_splits: Tuple[Path, ...] = param((), 'test split files (md4all, RNW, ADDS) whose '
+                                             'frames and neighbours stay out of this folder; the '
+                                             'root\'s splits/test*.txt are always held out')
+    exclude_margin_s: float = param(EXCLUDE_MARGIN_S, 'drop frames this close in time (seconds) '
+                                    'to a held-out test frame', (0.0, math.inf))
 
 
 def crop_info(model: raw.CameraModel, crop_rows: Tuple[int, int],
@@ -302,59 +316,60 @@ def sequence_batch(args: argparse.Namespace, job: SequenceJob, single: Sequence[
     if given:
         raise UserError(f'{", ".join(given)} name(s) one sequence\'s output; with many '
                         'sequences each writes the folder named as the sequence')
-    sequences = batch.expand_inputs(args.raw, is_sequence, 'RobotCar sequence')
+    sequences = batch.expand_inputs(args.sequences, is_sequence, 'RobotCar sequence')
     tasks = batch.tasks_into(sequences, args.out, lambda p: p.name + job.suffix)
     return batch.run_command(job, tasks, batch.config_from_args(
         args, args.out / f'manifest-{job.command}.json'))
 
 
-def add_sequence_arguments(parser: argparse.ArgumentParser) -> None:
-    """--raw (one or many sequences) and --models, shared by `adds prepare` and `adds gt`."""
-    parser.add_argument('--raw', nargs='+', required=True, metavar='SEQUENCE',
+def add_sequence_arguments(parser: argparse.ArgumentParser, cls: type,
+                           extra: Optional[Dict[str, dict]] = None,
+                           parsers: Optional[Dict[str, Callable[[str], Any]]] = None) -> None:
+    """Add --raw (one or many sequences), an option per field of `cls`, and the batch options.
+
+    `cls` is `adds prepare`'s or `adds gt`'s config; `extra` and `parsers` as for
+    `cli_config.add_options`.
+    """
+    parser.add_argument('--raw', dest='sequences', nargs='+', required=True, metavar='SEQUENCE',
                         help='sequence folder, e.g. .../2014-12-09-13-21-02; several, a glob or '
                         'a folder of sequences run as a batch, each into the folder named as '
                         'the sequence')
-    parser.add_argument('--models', type=Path, required=True,
-                        help='the RobotCar SDK models/ folder (camera model and LUT)')
+    cli_config.add_options(parser, cls, skip=('raw', 'camera', 'camera_size'), parsers=parsers,
+                           extra={'folder': {'required': False}, **(extra or {})})
+    batch.add_arguments(parser)
 
 
 def single_sequence(args: argparse.Namespace) -> Optional[Path]:
     """Return the one sequence of a plain run, or None for a batch (needs no --folder)."""
-    if batch.is_batch(args.raw, is_sequence):
+    if batch.is_batch(args.sequences, is_sequence):
         return None
     if not args.folder:
         raise UserError('--folder is required (the output folder, e.g. day_train)')
-    return Path(args.raw[0])
+    return Path(args.sequences[0])
+
+
+def run_sequences(args: argparse.Namespace, cls: type, job: Type[SequenceJob],
+                  work: Callable[[Any], Counter], single: Sequence[str]) -> int:
+    """Run `adds prepare` or `adds gt`: `work` on one sequence, or `job` over many."""
+    sequence = single_sequence(args)
+    cfg = cli_config.build(cls, args, preset=dict(raw=sequence, folder=None))
+    try:
+        check(cfg, f'{job.command} setting')
+        if sequence is None:
+            return sequence_batch(args, job(cfg), single)
+        counts = work(cfg)
+    except (FileNotFoundError, ValueError) as err:
+        raise UserError(str(err)) from None
+    return report(counts, f'{job.command} {cfg.folder}')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_sequence_arguments(parser)
-    parser.add_argument('--out', type=Path, required=True, help='processed-data root')
-    parser.add_argument('--folder', help='output folder, e.g. day_train (a batch: each '
-                        'sequence\'s name)')
-    parser.add_argument('--split', default='', help='split name to write (default: folder)')
-    parser.add_argument('--height', type=int, default=256)
-    parser.add_argument('--width', type=int, default=512)
-    parser.add_argument('--crop-rows', type=int, nargs=2, default=(160, 800),
-                        metavar=('TOP', 'BOTTOM'))
-    parser.add_argument('--static-threshold', type=float, default=0.1,
-                        help='drop frames that moved less (metres, VO); 0 keeps all')
-    parser.add_argument('--split-file', type=Path,
-                        help='write only the frames of a published split (md4all or RNW)')
-    parser.add_argument('--split-format', default='auto', choices=('auto',) + splits.FORMATS)
-    parser.add_argument('--frames', type=int, nargs=2, metavar=('START', 'STOP'),
-                        help='only positions START..STOP-1 of stereo.timestamps (e.g. to hold '
-                        'out a validation stretch); indices stay global')
-    parser.add_argument('--exclude-split', type=Path, nargs='+', default=(),
-                        metavar='FILE', help='test split files (md4all, RNW, ADDS) whose frames '
-                        'and neighbours stay out of this folder; the root\'s splits/test*.txt '
-                        'are always held out')
-    parser.add_argument('--exclude-margin', type=float, default=EXCLUDE_MARGIN_S,
-                        metavar='SECONDS', help='drop frames this close in time to a held-out '
-                        f'test frame (default {EXCLUDE_MARGIN_S:g} s)')
-    parser.add_argument('--workers', type=int, default=2,
-                        help='processes per sequence (a batch runs --jobs sequences at a time)')
-    batch.add_arguments(parser)
+    add_sequence_arguments(parser, PrepareConfig, extra={
+        'crop_rows': {'nargs': 2, 'metavar': ('TOP', 'BOTTOM')},
+        'frames': {'nargs': 2, 'metavar': ('START', 'STOP')},
+        'exclude_splits': {'flags': ['--exclude-split'], 'metavar': 'FILE'},
+        'exclude_margin_s': {'flags': ['--exclude-margin'], 'metavar': 'SECONDS'}},
+        parsers={'crop_rows': int, 'frames': int})
 
 
 def report_line(counts: Counter, what: str) -> str:
@@ -370,18 +385,5 @@ def report(counts: Counter, what: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    sequence = single_sequence(args)
-    cfg = PrepareConfig(raw=sequence, models=args.models, out=args.out, folder=args.folder,
-                        split=args.split, height=args.height, width=args.width,
-                        crop_rows=tuple(args.crop_rows), static_threshold=args.static_threshold,
-                        split_file=args.split_file, split_format=args.split_format,
-                        frames=tuple(args.frames) if args.frames else None,
-                        workers=args.workers, exclude_splits=tuple(args.exclude_split),
-                        exclude_margin_s=args.exclude_margin)
-    if sequence is None:
-        return sequence_batch(args, PrepareJob(cfg), ('folder', 'split', 'split_file'))
-    try:
-        counts = prepare(cfg)
-    except (FileNotFoundError, ValueError) as err:
-        raise UserError(str(err)) from None
-    return report(counts, f'prepare {cfg.folder}')
+    return run_sequences(args, PrepareConfig, PrepareJob, prepare,
+                         ('folder', 'split', 'split_file'))
