@@ -21,6 +21,7 @@ from dataclasses import Field, fields, MISSING
 import typing
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
+from adds_ros.errors import UserValueError
 from adds_ros.settings import choices_of
 
 Parser = Callable[[str], Any]
@@ -126,3 +127,16 @@ def given_values(cls: type, args: argparse.Namespace) -> Dict[str, Any]:
 def build(cls: type, args: argparse.Namespace, preset: Optional[Mapping[str, Any]] = None):
     """Return `cls` from its defaults, then `preset`, then the options given on the line."""
     return cls(**{**(preset or {}), **given_values(cls, args)})
+
+
+def build_checked(cls: type, args: argparse.Namespace,
+                  preset: Optional[Mapping[str, Any]] = None):
+    """Return `build(cls, args, preset)`; a value `cls` refuses (ValueError) is the user's error.
+
+    `cls` checks its values where it is made (`__post_init__`: `settings.check`), so a caller
+    building it from a file or in code gets the same refusal as the command line.
+    """
+    try:
+        return build(cls, args, preset)
+    except ValueError as err:
+        raise UserValueError(str(err)) from None

@@ -101,7 +101,7 @@ def test_shared_options_resolve_jobs_and_manifest_and_refuse_bad_values(tmp_path
                                   default).jobs == 5
     for words, name in ((['--jobs', '0'], 'jobs'), (['--gpus', '-1'], 'gpus'),
                         (['--cpus-per-job', '0'], 'cpus_per_job')):
-        with pytest.raises(UserError, match=f"'{name}' = "):
+        with pytest.raises(UserError, match=f"option '{name}' = "):
             batch.config_from_args(parser.parse_args(words), default)
 
 

@@ -226,10 +226,10 @@ def test_train_names_imagenet_weights_that_are_not_weights(data, tmp_path, capsy
 
 
 @pytest.mark.parametrize('argv, message', [
-    (['prepare', '--height', '0'], "prepare setting 'height' = 0 is outside"),
-    (['prepare', '--exclude-margin', '-1'], "prepare setting 'exclude_margin_s' = -1.0 is "),
-    (['gt', '--extrinsics', 'e', '--window', '-2'], "gt setting 'window_s' = -2.0 is outside"),
-    (['gt', '--extrinsics', 'e', '--workers', '0'], "gt setting 'workers' = 0 is outside")])
+    (['prepare', '--height', '0'], "option 'height' = 0 is outside"),
+    (['prepare', '--exclude-margin', '-1'], "option 'exclude_margin_s' = -1.0 is "),
+    (['gt', '--extrinsics', 'e', '--window', '-2'], "option 'window_s' = -2.0 is outside"),
+    (['gt', '--extrinsics', 'e', '--workers', '0'], "option 'workers' = 0 is outside")])
 def test_prepare_and_gt_refuse_values_out_of_their_declared_range(tmp_path, capsys, argv,
                                                                   message):
     command, *options = argv

@@ -672,6 +672,9 @@ class BatchOptions:
     manifest: Optional[Path] = param(None, 'batch manifest JSON (default: manifest-<command>.json'
                                      ' in the output folder)')
 
+    def __post_init__(self) -> None:
+        check(self, 'option')
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options every many-input command shares, as a group of its help."""
@@ -683,11 +686,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace, default_manifest: Path) -> BatchConfig:
     """Build the batch config from the shared options; `adds -v` reaches the workers too."""
-    options = cli_config.build(BatchOptions, args)
-    try:
-        check(options, 'batch option')
-    except ValueError as err:
-        raise UserError(str(err)) from None
+    options = cli_config.build_checked(BatchOptions, args)
     return BatchConfig(**dict(dataclasses.asdict(options),
                               manifest=options.manifest or default_manifest,
                               jobs=options.jobs or max(1, options.gpus)),

@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from adds_ros.errors import UserError
-from adds_ros.settings import param, same_as
+from adds_ros.settings import check, param, same_as
 from adds_training.data import layout
 from adds_training.data.robotcar import raw
 from adds_training.data.robotcar.gt_formats import points_to_depth
@@ -46,6 +46,9 @@ class GTConfig:
     camera: str = raw.CAMERA
     camera_size: Tuple[int, int] = layout.ROBOTCAR_FULL_SIZE
     workers: int = same_as(PrepareConfig, 'workers')
+
+    def __post_init__(self) -> None:
+        check(self, 'option')
 
 
 @dataclass

@@ -77,6 +77,9 @@ class PrepareConfig:
     exclude_margin_s: float = param(EXCLUDE_MARGIN_S, 'drop frames this close in time (seconds) '
                                     'to a held-out test frame', (0.0, math.inf))
 
+    def __post_init__(self) -> None:
+        check(self, 'option')
+
 
 def crop_info(model: raw.CameraModel, crop_rows: Tuple[int, int],
               image_size: Tuple[int, int]) -> layout.DatasetInfo:
@@ -352,9 +355,8 @@ def run_sequences(args: argparse.Namespace, cls: type, job: Type[SequenceJob],
                   work: Callable[[Any], Counter], single: Sequence[str]) -> int:
     """Run `adds prepare` or `adds gt`: `work` on one sequence, or `job` over many."""
     sequence = single_sequence(args)
-    cfg = cli_config.build(cls, args, preset=dict(raw=sequence, folder=None))
+    cfg = cli_config.build_checked(cls, args, preset=dict(raw=sequence, folder=None))
     try:
-        check(cfg, f'{job.command} setting')
         if sequence is None:
             return sequence_batch(args, job(cfg), single)
         counts = work(cfg)
