@@ -10,11 +10,13 @@ reports how close the fake night is to real night.
 
 import argparse
 import json
+from dataclasses import dataclass, MISSING
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from adds_ros import cli_config
 from adds_ros.errors import UserError
+from adds_ros.settings import check, param
 from adds_training.tools import batch
 
 HELP = {
@@ -34,6 +36,41 @@ HELP = {
 }
 
 
+@dataclass
+class TranslateConfig:
+    """`adds cyclegan translate`'s settings: --in and --out folders, or --root and --split."""
+
+    checkpoint: Path = param(MISSING, 'day2night.pt or checkpoints/latest.pt of a run')
+    in_dir: Tuple[str, ...] = param((), 'folder of day images; several, a glob or a folder of '
+                                    'image folders run as a batch, each into --out/<its name>')
+    out_dir: Optional[Path] = param(None, 'output folder')
+    root: Optional[Path] = param(None, 'processed-data root (with --split)')
+    split: Optional[str] = param(None, 'translate this split into <folder>_fake_night')
+    batch_size: int = param(8, 'images per forward pass of the generator', (1, 1 << 12))
+    device: str = param('auto', HELP['device'])
+    overwrite: bool = param(False, 'redo existing outputs')
+
+    def __post_init__(self) -> None:
+        check(self, 'option')
+
+
+@dataclass
+class MeasureConfig:
+    """`adds cyclegan measure`'s settings."""
+
+    day: Path = param(MISSING, 'day inputs')
+    fake: Path = param(MISSING, 'their fake-night twins')
+    night: Path = param(MISSING, 'real night images')
+    paired: bool = param(False, '--night holds the real night twin of each day image (same '
+                                'name)')
+    json: Optional[Path] = param(None, 'write the numbers here too')
+    samples: Optional[Path] = param(None, 'PNG of rows day | fake night | night')
+    rows: int = param(4, 'rows of the sample PNG', (1, 1 << 10))
+
+    def __post_init__(self) -> None:
+        check(self, 'option')
+
+
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     """One option per `CycleGANConfig` field; booleans that default to True get `--no-X`."""
     from adds_training.cyclegan.train import CycleGANConfig
@@ -44,27 +81,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest='action', metavar='ACTION', required=True)
     add_config_arguments(sub.add_parser('train', help='train (or resume) a CycleGAN'))
     translate = sub.add_parser('translate', help='translate a folder or a split\'s day frames')
-    translate.add_argument('--checkpoint', required=True, type=Path,
-                           help='day2night.pt or checkpoints/latest.pt of a run')
-    translate.add_argument('--in', dest='in_dir', nargs='+', metavar='DIR',
-                           help='folder of day images; several, a glob or a folder of image '
-                           'folders run as a batch, each into --out/<its name>')
-    translate.add_argument('--out', dest='out_dir', type=Path, help='output folder')
-    translate.add_argument('--root', type=Path, help='processed-data root (with --split)')
-    translate.add_argument('--split', help='translate this split into <folder>_fake_night')
-    translate.add_argument('--batch-size', type=int, default=8)
-    translate.add_argument('--device', default='auto')
-    translate.add_argument('--overwrite', action='store_true', help='redo existing outputs')
+    cli_config.add_options(translate, TranslateConfig, extra={
+        'in_dir': {'flags': ['--in'], 'metavar': 'DIR'},
+        'out_dir': {'flags': ['--out'], 'metavar': 'DIR'}})
     batch.add_arguments(translate)
-    measure = sub.add_parser('measure', help='how close fake night is to real night')
-    measure.add_argument('--day', type=Path, required=True, help='day inputs')
-    measure.add_argument('--fake', type=Path, required=True, help='their fake-night twins')
-    measure.add_argument('--night', type=Path, required=True, help='real night images')
-    measure.add_argument('--paired', action='store_true',
-                         help='--night holds the real night twin of each day image (same name)')
-    measure.add_argument('--json', type=Path, help='write the numbers here too')
-    measure.add_argument('--samples', type=Path, help='PNG of rows day | fake night | night')
-    measure.add_argument('--rows', type=int, default=4, help='rows of the sample PNG')
+    cli_config.add_options(sub.add_parser('measure', help='how close fake night is to real '
+                                          'night'), MeasureConfig)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -113,18 +135,18 @@ def is_image_folder(path: Path) -> bool:
 
 def run_translate(args: argparse.Namespace) -> int:
     from adds_training.cyclegan.translate import translate_folder, translate_split
-    options = dict(batch_size=args.batch_size, device=args.device, overwrite=args.overwrite)
-    if args.split and args.root and not (args.in_dir or args.out_dir):
-        report = translate_split(args.checkpoint, args.root, args.split, **options)
-    elif args.in_dir and args.out_dir and not (args.split or args.root):
-        if batch.is_batch(args.in_dir, is_image_folder):
-            folders = batch.expand_inputs(args.in_dir, is_image_folder, 'image folder')
-            job = TranslateJob(args.checkpoint, options)
-            return batch.run_command(job, batch.tasks_into(folders, args.out_dir),
+    cfg = cli_config.build_checked(TranslateConfig, args)
+    options = dict(batch_size=cfg.batch_size, device=cfg.device, overwrite=cfg.overwrite)
+    if cfg.split and cfg.root and not (cfg.in_dir or cfg.out_dir):
+        report = translate_split(cfg.checkpoint, cfg.root, cfg.split, **options)
+    elif cfg.in_dir and cfg.out_dir and not (cfg.split or cfg.root):
+        if batch.is_batch(cfg.in_dir, is_image_folder):
+            folders = batch.expand_inputs(cfg.in_dir, is_image_folder, 'image folder')
+            job = TranslateJob(cfg.checkpoint, options)
+            return batch.run_command(job, batch.tasks_into(folders, cfg.out_dir),
                                      batch.config_from_args(
-                                         args, args.out_dir / f'manifest-{job.command}.json'))
-        report = translate_folder(args.checkpoint, Path(args.in_dir[0]), args.out_dir,
-                                  **options)
+                                         args, cfg.out_dir / f'manifest-{job.command}.json'))
+        report = translate_folder(cfg.checkpoint, Path(cfg.in_dir[0]), cfg.out_dir, **options)
     else:
         raise UserError('translate needs either --in and --out, or --root and --split')
     print(f'translated {report.translated}, skipped {report.skipped} (already there)')
@@ -136,26 +158,27 @@ def run_measure(args: argparse.Namespace) -> int:
     from adds_ros.preprocess import image_files
     from adds_training.cyclegan.metrics import compare_to_night, read_images, sample_strip
     from adds_training.data import layout
-    day_paths = image_files(args.day)
-    fake_paths = [args.fake / p.name for p in day_paths]
+    cfg = cli_config.build_checked(MeasureConfig, args)
+    day_paths = image_files(cfg.day)
+    fake_paths = [cfg.fake / p.name for p in day_paths]
     missing = [str(p) for p in fake_paths if not p.exists()]
     if missing:
         raise UserError(f'{len(missing)} fake-night images missing, e.g. {missing[0]}')
     day, fake = read_images(day_paths), read_images(fake_paths)
-    night_paths = [args.night / p.name for p in day_paths] if args.paired else image_files(
-        args.night)
+    night_paths = [cfg.night / p.name for p in day_paths] if cfg.paired else image_files(
+        cfg.night)
     night = read_images(night_paths)
-    result = compare_to_night(day, fake, night, paired=args.paired)
+    result = compare_to_night(day, fake, night, paired=cfg.paired)
     text = json.dumps(result, indent=1) + '\n'
-    if args.json:
-        write_text_atomic(args.json, text)
-    if args.samples:
-        layout.write_rgb(args.samples, sample_strip(day, fake, night, args.rows))
+    if cfg.json:
+        write_text_atomic(cfg.json, text)
+    if cfg.samples:
+        layout.write_rgb(cfg.samples, sample_strip(day, fake, night, cfg.rows))
     dist = result['distance_to_night']
-    print(text if not args.json else '', end='')
+    print(text if not cfg.json else '', end='')
     print(f"histogram distance to night (grey levels, mean of R,G,B,Y): "
           f"day {dist['day']['mean']:.2f} -> fake night {dist['fake_night']['mean']:.2f}")
-    if args.paired:
+    if cfg.paired:
         mae = result['paired_mae']
         print(f"per-pixel error to the paired night images (grey levels): "
               f"day {mae['day']:.2f} -> fake night {mae['fake_night']:.2f}")
