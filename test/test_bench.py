@@ -139,6 +139,17 @@ def test_report_writes_markdown_and_json_with_command_and_tables(tmp_path):
     assert not [p for p in (tmp_path / 'out').iterdir() if p.name.startswith('.')]
 
 
+def test_traffic_section_renders_mib_per_kind_or_why_it_was_skipped():
+    row = {'decode': 2.0 ** 20, 'staging': 0.0, 'upload': 2.0 ** 21, 'download': 2.0 ** 19,
+           'convert': 0.0, 'total': 3.5 * 2 ** 20}
+    run = {'camera': '1280x960', 'bytes_per_frame': {'depth + inverse depth': row}}
+    text = '\n'.join(report.traffic_section({'host_traffic': {'pinned': run}}))
+    assert '| pinned | depth + inverse depth | 1.00 | 0.00 | 2.00 | 0.5 | 0.00 | 3.50 |' in text
+    assert 'per 1280x960 rgb8 frame' in text
+    skipped = report.traffic_section({'host_traffic': {'skipped': 'no GPU'}})
+    assert 'Skipped: no GPU.' in skipped and report.traffic_section({}) == []
+
+
 def test_pipeline_row_shares_and_target_ratio():
     samples = {stage: [0.001] * 4 for stage in STAGES}
     samples['inference'] = [0.02] * 4

@@ -65,7 +65,7 @@ def camera_rows(checkpoint: Path, work: Path, camera: Size, network: Size, devic
     """Host path and in-graph path for every variant this machine offers."""
     from adds_ros.estimator import DepthEstimator
     from adds_training.tools.bench.models import export_for_size
-    from adds_training.tools.bench.pipeline import camera_frame
+    from adds_ros.testing.camera import camera_frame
 
     height, width = camera
     host = export_for_size(checkpoint, work / 'host.onnx', network)

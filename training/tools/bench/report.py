@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from adds_ros.atomic import write_text_atomic
+from adds_training.tools.bench.traffic import KINDS
 
 # (name, limit, how the value compares): the issue's targets for the 2-core CPU
 TARGETS = {
@@ -194,6 +195,23 @@ def echo_rows(echo: Optional[Dict[str, Any]]) -> List[Tuple[str, str]]:
             ('depth node over the echo, p50 (ms)', fmt(echo['node_over_echo_p50_ms']))]
 
 
+def traffic_section(results: Dict[str, Any]) -> List[str]:
+    """Render the report's section: MiB per frame by kind, memory mode and subscribers."""
+    traffic = results.get('host_traffic')
+    if not traffic:
+        return []
+    head = ['## Host memory traffic per frame (TensorRT, camera-size model)', '']
+    if 'skipped' in traffic:
+        return head + [f"Skipped: {traffic['skipped']}.", '']
+    rows = [[mode, case] + [fmt(row[k] / 2 ** 20, 2) for k in (*KINDS, 'total')]
+            for mode, run in traffic.items() for case, row in run['bytes_per_frame'].items()]
+    camera = next(iter(traffic.values()))['camera']
+    return head + [f'MiB written per {camera} rgb8 frame by the node\'s pipeline: the decoded '
+                   'frame, its copy into the page-locked input (none when decoded into it), '
+                   'uploads, downloads and FP16 conversions.', '',
+                   table(['memory', 'subscribed'] + list(KINDS) + ['total'], rows), '']
+
+
 def transport_section(results: Dict[str, Any]) -> List[str]:
     t = results.get('transport')
     if not t:
@@ -290,8 +308,6 @@ def targets_section(results: Dict[str, Any]) -> List[str]:
 
 def render_markdown(results: Dict[str, Any], notes: Sequence[str] = ()) -> str:
     """Render the report as markdown: command and date first, then one section each."""
-    from adds_training.tools.bench.traffic import traffic_section
-
     head = ['# Benchmarks', '',
             f"Written by `{results['command']}` on {results['date']} "
             f"({results['elapsed_s']:.0f} s). Regenerate with the same command.", '']

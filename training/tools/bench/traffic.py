@@ -12,7 +12,7 @@ the fake TensorRT (test/fake_tensorrt.py), which runs the same backend code.
 """
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 CASES = {'depth + inverse depth': ('depth/image', 'inverse_depth/image'),
          'all outputs (with depth/colorized)': None}
@@ -32,7 +32,7 @@ def frame_traffic(model: Path, camera: Tuple[int, int], frames: int = 3,
     from adds_ros.messages import Header, image_from_array
     from adds_ros.params import NodeParams
     from adds_ros.pipeline import FramePipeline, OUTPUTS
-    from adds_training.tools.bench.pipeline import camera_frame
+    from adds_ros.testing.camera import camera_frame
 
     estimator = DepthEstimator(model, backend='tensorrt', device=device,
                                mapped_memory=mapped_memory)
@@ -72,22 +72,3 @@ def bench_traffic(checkpoint: Path, onnx: Path, camera: Tuple[int, int],
                             (metadata.input_height, metadata.input_width), camera=camera)
     return {'pinned': frame_traffic(model, camera, frames, mapped_memory=False),
             'mapped': frame_traffic(model, camera, frames, mapped_memory=True)}
-
-
-def traffic_section(results: Dict[str, Any]) -> List[str]:
-    """Render the report's section: MiB per frame by kind, memory mode and subscribers."""
-    from adds_training.tools.bench.report import fmt, table
-
-    traffic = results.get('host_traffic')
-    if not traffic:
-        return []
-    head = ['## Host memory traffic per frame (TensorRT, camera-size model)', '']
-    if 'skipped' in traffic:
-        return head + [f"Skipped: {traffic['skipped']}.", '']
-    rows = [[mode, case] + [fmt(row[k] / 2 ** 20, 2) for k in (*KINDS, 'total')]
-            for mode, run in traffic.items() for case, row in run['bytes_per_frame'].items()]
-    camera = next(iter(traffic.values()))['camera']
-    return head + [f'MiB written per {camera} rgb8 frame by the node\'s pipeline: the decoded '
-                   'frame, its copy into the page-locked input (none when decoded into it), '
-                   'uploads, downloads and FP16 conversions.', '',
-                   table(['memory', 'subscribed'] + list(KINDS) + ['total'], rows), '']
