@@ -188,3 +188,11 @@ def test_twin_pose_day_warps_the_baselines_twins_with_the_day_motion(
     trainer.model.pose = recording
     terms = trainer.objective(batch)
     assert seen == calls and torch.isfinite(terms['view_synthesis/night'])
+
+
+def test_a_run_resumed_at_its_end_keeps_its_stall_signal(data, tmp_path):
+    Trainer(tiny_config(data, tmp_path, mode='monodepth2', max_steps=2)).fit()
+    first = json.loads((tmp_path / 'summary.json').read_text())['translation_to_depth']
+    again = Trainer(tiny_config(data, tmp_path, mode='monodepth2', max_steps=2))
+    again.resume(tmp_path / 'last.pt')
+    assert first is not None and again.fit()['translation_to_depth'] == first
