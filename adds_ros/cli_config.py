@@ -59,7 +59,7 @@ def default_of(spec: Field) -> Any:
 
 def _help(text: str, default: Any) -> str:
     """Append the default unless the text already names it or there is none to show."""
-    if 'default' in text or default in (None, (), [], MISSING) or isinstance(default, bool):
+    if 'default' in text or default in (None, '', (), [], MISSING) or isinstance(default, bool):
         return text
     shown = ' '.join(map(str, default)) if isinstance(default, (tuple, list)) else default
     return f'{text} (default {shown})'.lstrip()

@@ -339,3 +339,26 @@ def test_live_node_and_bag_depth_give_the_same_outputs_and_drops(scene, tmp_path
     assert infos[1].k == infos[2].k == infos[7].k == infos[9].k == EQ_K  # the camera's
     assert infos[5].k == infos[6].k != EQ_K     # mismatched, uncalibrated: the model's K
     assert summary.written == 6
+
+
+def test_node_parameters_come_from_the_file_then_p_then_the_options(tmp_path):
+    """ROS 2's order: params file, -p NAME:=VALUE, then --backend/--device/--scale."""
+    import argparse
+    from adds_training.tools.bags.bag_depth import add_arguments, build_config
+    params_file = tmp_path / 'params.yaml'
+    params_file.write_text('depth_node:\n  ros__parameters:\n    device: cuda:1\n'
+                           '    publish_colorized: true\n    scale_factor: 2.0\n')
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    words = ['in.mcap', '--out', 'o', '--model', 'm.onnx', '--params-file', str(params_file),
+             '-p', 'publish_colorized:=false', '-p', 'device:=cpu']
+    cfg = build_config(parser.parse_args(words), Path('in.mcap'))
+    assert (cfg.params.model, cfg.params.device, cfg.params.publish_colorized) == \
+        ('m.onnx', 'cpu', False)
+    assert (cfg.params.scale_factor, cfg.copy_tf, cfg.storage) == (2.0, True, 'mcap')
+    cfg = build_config(parser.parse_args(words + ['--device', 'cuda:0', '--scale', '3',
+                                                  '--no-tf', '--storage', 'sqlite3']),
+                       Path('in.mcap'))
+    assert (cfg.params.device, cfg.params.scale_mode, cfg.params.scale_factor) == \
+        ('cuda:0', 'fixed', 3.0)
+    assert (cfg.copy_tf, cfg.storage, cfg.bag) == (False, 'sqlite3', Path('in.mcap'))

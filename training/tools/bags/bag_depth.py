@@ -23,7 +23,7 @@ import logging
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, MISSING
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -35,13 +35,17 @@ import yaml
 
 from adds_ros.camera_info import ReplayPairing
 from adds_ros.diagnostics import Statistics
+from adds_ros import cli_config
+from adds_ros.backends import backend_choices
 from adds_ros.errors import UserError
 from adds_ros.messages import CameraInfo, CompressedImage, Image, array_from_float_image
 from adds_ros.params import NodeParams, load_params_file
+from adds_ros.settings import check, param, same_as
 from adds_ros.pipeline import (DEPTH, INVERSE, EstimatorFactory, FrameHandler,
                                default_estimator_factory, output_type)
 from adds_training.tools import batch
 from adds_training.tools.bags import rosbag_io
+from adds_training.tools.bags.raw_to_bag import BagConfig
 from adds_training.data import layout
 from adds_training.metrics import (METRIC_NAMES, Protocol, evaluate_image, get_protocol,
                                    markdown_table, mean_metrics)
@@ -56,18 +60,40 @@ RELIABILITY = {'reliable': QosReliability.RELIABLE, 'best_effort': QosReliabilit
 
 @dataclass
 class BagDepthConfig:
-    bag: Path
-    out: Path
-    params: NodeParams
-    topic: str = ''                  # input image topic; '' = the bag's only image topic
-    out_ns: Optional[str] = None     # namespace of the outputs; None = the image's namespace
-    storage: str = 'mcap'
-    split_size_mb: float = 0.0
-    copy_tf: bool = True
-    gt_root: Optional[Path] = None
-    gt_folder: str = ''
-    protocol: str = 'adds40'
-    overwrite: bool = False
+    """`adds bag-depth`'s settings; those it shares with `adds bag` are BagConfig's."""
+
+    bag: Path  # one recording (the command line takes many: add_arguments)
+    out: Path = param(MISSING, 'output bag folder to create (a batch: the folder that receives '
+                      'one bag per input, same name)')
+    params: NodeParams  # the node's parameters: NodeOptions, node_params
+    topic: str = param('', 'input image topic (default: the only one)')
+    out_ns: Optional[str] = param(None, 'namespace of the output topics (default: the image '
+                                  "topic's, e.g. /stereo/left -> /stereo/left/depth/image)")
+    storage: str = same_as(BagConfig, 'storage')
+    split_size_mb: float = same_as(BagConfig, 'split_size_mb')
+    copy_tf: bool = param(True, 'copy /tf and /tf_static')
+    gt_root: Optional[Path] = param(None, 'processed-layout root with GT (adds gt)')
+    gt_folder: str = param('', 'GT folder name under --gt (the one passed to adds prepare / '
+                           'adds gt)')
+    protocol: str = param('adds40', 'evaluation protocol, e.g. adds40, adds60, md4all, rnw40')
+    overwrite: bool = same_as(BagConfig, 'overwrite')
+
+    def __post_init__(self) -> None:
+        check(self, 'option')
+
+
+@dataclass
+class NodeOptions:
+    """The node's parameters as `adds bag-depth` takes them: a params file, -p, then these."""
+
+    model: str = param(MISSING, 'depth model (.onnx / .engine / .pt)')
+    backend: Optional[str] = param(None, 'inference backend (default: the node parameter)',
+                                   choices=backend_choices)
+    device: Optional[str] = param(None, "inference device, e.g. 'cpu', 'cuda:0'")
+    scale: Optional[float] = param(None, 'metres per model unit (scale_mode fixed)')
+    params_file: Optional[Path] = param(None, 'the node\'s ROS 2 parameters YAML')
+    set_params: Tuple[str, ...] = param((), 'set a node parameter, repeatable (as `adds node '
+                                        '-p`)')
 
 
 @dataclass
@@ -345,57 +371,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='input recording: a rosbag2 folder, an .mcap or .db3 file, or a '
                         'folder of them without metadata.yaml (one recording); several, a glob '
                         'or a folder of recordings run as a batch into the --out folder')
-    parser.add_argument('--out', type=Path, required=True, help='output bag folder to create '
-                        '(a batch: the folder that receives one bag per input, same name)')
-    parser.add_argument('--model', required=True, help='depth model (.onnx / .engine / .pt)')
-    parser.add_argument('--backend', help='inference backend (default: the node parameter)')
-    parser.add_argument('--device', help="inference device, e.g. 'cpu', 'cuda:0'")
-    parser.add_argument('--scale', type=float, help='metres per model unit (scale_mode fixed)')
-    parser.add_argument('--params-file', help='the node\'s ROS 2 parameters YAML')
-    parser.add_argument('-p', '--param', action='append', default=[], metavar='NAME:=VALUE',
-                        help='set a node parameter, repeatable (as `adds node -p`)')
-    parser.add_argument('--topic', default='', help='input image topic (default: the only one)')
-    parser.add_argument('--out-ns', help='namespace of the output topics (default: the image '
-                        "topic's, e.g. /stereo/left -> /stereo/left/depth/image)")
-    parser.add_argument('--storage', choices=sorted(rosbag_io.STORAGES), default='mcap')
-    parser.add_argument('--split-size', type=float, default=0.0, metavar='MB',
-                        help='start a new bag file after this many MB (0 = one file)')
-    parser.add_argument('--no-tf', action='store_true', help='do not copy /tf and /tf_static')
-    parser.add_argument('--gt', type=Path, help='processed-layout root with GT (adds gt)')
-    parser.add_argument('--gt-folder', default='', help='GT folder name under --gt (the one '
-                        'passed to adds prepare / adds gt)')
-    parser.add_argument('--protocol', default='adds40', help='evaluation protocol, e.g. adds40, '
-                        'adds60, md4all, rnw40')
-    parser.add_argument('--overwrite', action='store_true', help='replace an existing bag')
+    cli_config.add_options(parser, BagDepthConfig, skip=('bag', 'params'), extra={
+        'split_size_mb': {'flags': ['--split-size'], 'metavar': 'MB'},
+        'copy_tf': {'flags': ['--no-tf']}, 'gt_root': {'flags': ['--gt']}})
+    cli_config.add_options(parser, NodeOptions, extra={'set_params': {
+        'flags': ['-p', '--param'], 'action': 'append', 'nargs': None,
+        'metavar': 'NAME:=VALUE'}})
     batch.add_arguments(parser)
 
 
-def node_params(args: argparse.Namespace) -> NodeParams:
-    """Params file, then -p NAME:=VALUE (YAML values), then --model: ROS 2's order."""
-    values: Dict[str, Any] = load_params_file(args.params_file) if args.params_file else {}
-    for item in args.param:
+def node_params(options: NodeOptions) -> NodeParams:
+    """Params file, then -p NAME:=VALUE (YAML values), then the options: ROS 2's order."""
+    values: Dict[str, Any] = load_params_file(options.params_file) if options.params_file else {}
+    for item in options.set_params:
         name, sep, value = item.partition(':=')
         if not sep or not name:
             raise ValueError(f'parameter {item!r} must be written NAME:=VALUE')
         values[name] = yaml.safe_load(value)
-    values['model'] = args.model
+    values['model'] = options.model
+    values.update((name, getattr(options, name)) for name in ('backend', 'device')
+                  if getattr(options, name) is not None)
+    if options.scale is not None:
+        values.update(scale_mode='fixed', scale_factor=float(options.scale))
     return NodeParams.from_dict(values)
 
 
 def build_config(args: argparse.Namespace, bag: Path) -> BagDepthConfig:
-    """Build the node's parameters, then put this command's own flags on top."""
-    params = node_params(args)
-    overrides = {name: value for name, value in
-                 (('backend', args.backend), ('device', args.device)) if value is not None}
-    if args.scale is not None:
-        overrides.update(scale_mode='fixed', scale_factor=float(args.scale))
-    if args.gt is not None and not args.gt_folder:
+    """Build the node's parameters, then this command's own settings for `bag`."""
+    cfg = cli_config.build_checked(BagDepthConfig, args, preset=dict(
+        bag=bag, params=node_params(cli_config.build_checked(NodeOptions, args))))
+    if cfg.gt_root is not None and not cfg.gt_folder:
         raise ValueError('--gt needs --gt-folder (the processed folder the GT belongs to)')
-    return BagDepthConfig(bag=bag, out=args.out, params=dataclasses.replace(params,
-                          **overrides), topic=args.topic, out_ns=args.out_ns,
-                          storage=args.storage, split_size_mb=args.split_size,
-                          copy_tf=not args.no_tf, gt_root=args.gt, gt_folder=args.gt_folder,
-                          protocol=args.protocol, overwrite=args.overwrite)
+    return cfg
 
 
 def report(summary: BagDepthSummary, protocol: str) -> str:
@@ -413,7 +420,7 @@ def report(summary: BagDepthSummary, protocol: str) -> str:
 
 def run_batch(args: argparse.Namespace) -> int:
     """Many bags: each into `--out/<bag name>`, as tasks of the batch runner."""
-    if args.gt is not None:
+    if args.gt_root is not None:
         raise UserError('--gt scores one bag against its own GT folder: run it per bag')
     bags = batch.expand_inputs(args.bags, is_bag, 'bag')
     try:
