@@ -107,11 +107,15 @@ def shared_declarations():
     from adds_training.data.robotcar.gt import GTConfig
     from adds_training.data.robotcar.prepare import PrepareConfig
     from adds_training.networks.loading import LoadOptions
+    from adds_training.tools.bags.bag_depth import BagDepthConfig
+    from adds_training.tools.bags.raw_to_bag import BagConfig
     from adds_training.tools.parity import ParityConfig
     return ([(EngineConfig, ParityConfig, name) for name in ('precision', 'calib')]
             + [(LoadOptions, user, name) for user in (EvalConfig, ExportConfig)
                for name in ('checkpoint', 'domain', 'normalisation')]
-            + [(PrepareConfig, GTConfig, name) for name in ('models', 'out', 'workers')])
+            + [(PrepareConfig, GTConfig, name) for name in ('models', 'out', 'workers')]
+            + [(BagConfig, BagDepthConfig, name) for name in ('storage', 'split_size_mb',
+                                                              'overwrite')])
 
 
 def test_commands_share_one_declaration_of_their_common_options():
