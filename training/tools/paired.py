@@ -270,9 +270,10 @@ def _cell(values: Sequence[float]) -> str:
 
 def tables(rows: Sequence[dict], seeds: Sequence[int], warm: dict) -> str:
     """Markdown: the warm start, per-arm means, the paired table and verdict per world."""
-    out = [f'Warm start: `{warm.get("source")}` ({warm.get("hash", "")[:19]}…), '
-           f'validation Abs Rel {warm.get("val_abs_rel")}, stall signal '
-           f'{warm.get("translation_to_depth")}, accepted: {warm.get("accepted")}.', '']
+    out = [f'Warm start: `{warm.get("source")}` ({warm.get("hash", "")[:19]}…, seed '
+           f'{warm.get("seed")}), validation Abs Rel {warm.get("val_abs_rel", 0):.3f}, stall '
+           f'signal {warm.get("translation_to_depth", 0):.3f}, accepted: '
+           f'{warm.get("accepted")}.', '']
     for world in WORLDS:
         members = [r for r in rows if r.get('world') == world]
         if not members:
