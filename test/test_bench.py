@@ -299,6 +299,7 @@ def test_quick_run_reuses_exports_and_writes_the_report(tmp_path):
     assert all('skipped' in r for r in results['inference'] if r['device'] == 'cuda') \
         or torch.cuda.is_available()
     assert [r['encoding'] for r in results['pipeline']] == ['bayer_gbrg8', 'rgb8']
+    assert set(results['confidence']['methods']) == {'flip', 'gradient'}
     assert results['transport']['sustained']['depth_received'] > 0
     assert results['transport']['lockstep']['lost'] == 0
     # the profile's run had a camera process of its own (Fast DDS reads a profile once)
@@ -306,7 +307,8 @@ def test_quick_run_reuses_exports_and_writes_the_report(tmp_path):
     assert {r['transport'] for r in results['qos']} == {'default', 'fastdds_large_data.xml'}
     assert all(r['depth_back'] > 0 for r in results['qos'] if r['compatible'])
     assert results['floor']['model']['128x64']['gmacs'] > 0
-    assert '## Targets' in (tmp_path / 'docs' / 'benchmarks.md').read_text()
+    text = (tmp_path / 'docs' / 'benchmarks.md').read_text()
+    assert '## Targets' in text and '| + gradient |' in text
 
 
 def test_sizes_are_parsed_rows_first():

@@ -1,6 +1,6 @@
 # Copyright 2026 adds_ros developers
 # SPDX-License-Identifier: Apache-2.0
-"""`adds bench`: host against in-graph estimator paths, colourise row, PyTorch CUDA variants.
+"""`adds bench`: host against in-graph paths, colourise row, confidence cost, PyTorch on CUDA.
 
 Benchmarks, not timed tests: nothing here asserts how fast anything is.
 """
@@ -13,7 +13,8 @@ from adds_training.tools.bench import report
 from adds_training.tools.bench.inference import (bench_inference, NO_CUDA, PROJECT_TORCH,
                                                  TORCH_VARIANTS)
 from adds_training.tools.bench.models import export_for_size, random_checkpoint
-from adds_training.tools.bench.pipeline import bench_estimator_paths, PATH_STAGES
+from adds_training.tools.bench.pipeline import (bench_confidence, bench_estimator_paths,
+                                                PATH_STAGES)
 
 SIZE, CAMERA = (64, 128), (96, 160)
 
@@ -46,6 +47,24 @@ def test_estimator_paths_time_both_paths_stage_by_stage(models):
     before = exported.stat().st_mtime_ns
     bench_estimator_paths(checkpoint, onnx, CAMERA, 1, 0, 1)
     assert exported.stat().st_mtime_ns == before  # reused, not exported again
+
+
+def test_confidence_cost_times_the_depth_pass_and_both_methods(models):
+    _, onnx = models
+    ticks = []
+    result = bench_confidence(onnx, CAMERA, 2, 1, 1, lambda: ticks.append(1))
+    assert len(ticks) == 2
+    assert result['camera'] == '160x96' and result['network'] == '128x64'
+    assert result['depth']['n'] == 2 and result['depth']['p50_ms'] > 0
+    assert set(result['methods']) == {'flip', 'gradient'}
+    for row in result['methods'].values():
+        assert row['n'] == 2 and row['p50_ms'] > 0
+        assert row['frame_ratio'] == pytest.approx(1 + row['p50_ms'] / result['depth']['p50_ms'])
+    text = '\n'.join(report.confidence_section({'confidence': result}))
+    assert '### Confidence cost at 160x96 (128x64 network' in text
+    for method, row in result['methods'].items():
+        assert f"| + {method} | {report.fmt(row['p50_ms'])} |" in text
+        assert f"| {row['frame_ratio']:.2f}x |" in text
 
 
 def test_report_shows_both_paths_and_checks_the_colorize_target():

@@ -4,9 +4,10 @@
 
 One command measures, side by side in one run: the machine's matmul rate and the model's FLOPs
 (hence the floor latency), inference per backend, the node's per-frame pipeline at camera
-size, end-to-end latency and rate through real ROS 2 (rclpy) across processes with the node's
-memory over a long run, frames delivered per QoS pairing, and a training step of ADDS and the
-Monodepth2 baseline. It prints the tables and writes <out>/benchmarks.md and <out>/benchmarks.json.
+size and what each depth confidence method adds to it, end-to-end latency and rate through
+real ROS 2 (rclpy) across processes with the node's memory over a long run, frames delivered
+per QoS pairing, and a training step of ADDS and the Monodepth2 baseline. It prints the
+tables and writes <out>/benchmarks.md and <out>/benchmarks.json.
 `adds_training.tools.bench.suite`; this module only parses arguments, so `adds --help` stays fast.
 """
 

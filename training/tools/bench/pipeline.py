@@ -12,9 +12,14 @@ someone subscribes to it.
 the host path (crop/resize, network, upsample on the host) and the in-graph path (the
 `adds export --camera-size` model does it all; the host only moves bytes), stage by stage with
 the colourised view, and times `colorize` alone against its 1 ms target.
+
+`bench_confidence` times what each `depth/confidence` method adds to a camera frame's depth
+pass (adds_ros.confidence: `flip` a second pass on the mirrored frame, `gradient` only host
+work on the depth map); the node pays it only while someone subscribes or masks depth.
 """
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
 
@@ -22,7 +27,7 @@ import cv2
 import numpy as np
 
 from adds_ros.testing.camera import camera_frame
-from adds_ros.tools.stats import summarize
+from adds_ros.tools.stats import summarize, time_interleaved
 
 OUTSIDE = ('decode', 'demosaic', 'crop/resize', 'post-processing', 'message packing')
 STAGES = OUTSIDE[:3] + ('inference',) + OUTSIDE[3:] + ('colorize (viewer only)',)
@@ -188,3 +193,33 @@ def path_row(path: str, camera: Tuple[int, int], samples: Dict[str, List[float]]
             'network': f'{metadata.input_width}x{metadata.input_height}', 'stages': stages,
             'total_p50_ms': total,
             'host_share': sum(stages[s]['share'] for s in HOST_STAGES)}
+
+
+def bench_confidence(onnx: Path, camera: Tuple[int, int], iterations: int, warmup: int,
+                     threads: int, progress: Callable[[], None] = lambda: None
+                     ) -> Dict[str, Any]:
+    """Time one camera frame's depth pass against each confidence method's extra work.
+
+    The depth pass and every method's `compute` on that pass's depth are timed in rotating
+    order each round (ONNX Runtime, CPU). Per method: its extra time and (depth + extra) /
+    depth at the medians.
+    """
+    from adds_ros.confidence import CONFIDENCE_METHODS, ConfidenceConfig, ConfidenceEstimator
+    from adds_ros.estimator import DepthEstimator
+
+    height, width = camera
+    rgb = camera_frame('rgb8', height, width)
+    with DepthEstimator(onnx, backend='onnxruntime', device='cpu', threads=threads) as estimator:
+        depth = estimator.predict(rgb).depth
+        methods = {method: ConfidenceEstimator(estimator, ConfidenceConfig(method))
+                   for method in CONFIDENCE_METHODS}
+        calls = {'depth': partial(estimator.predict, rgb),
+                 **{method: partial(m.compute, rgb, depth) for method, m in methods.items()}}
+        seconds = time_interleaved(calls, iterations, warmup, progress)
+        metadata = estimator.metadata
+    depth_pass = summarize(seconds.pop('depth'))
+    extra = {method: summarize(values) for method, values in seconds.items()}
+    return {'camera': f'{width}x{height}',
+            'network': f'{metadata.input_width}x{metadata.input_height}', 'depth': depth_pass,
+            'methods': {method: {**row, 'frame_ratio': 1 + row['p50_ms'] / depth_pass['p50_ms']}
+                        for method, row in extra.items()}}

@@ -162,6 +162,23 @@ def pipeline_section(results: Dict[str, Any]) -> List[str]:
     return lines
 
 
+def confidence_section(results: Dict[str, Any]) -> List[str]:
+    cost = results.get('confidence')
+    if not cost:
+        return []
+    depth = cost['depth']
+    return [f"### Confidence cost at {cost['camera']} ({cost['network']} network, ONNX Runtime, "
+            'CPU)', '',
+            "What `depth/confidence` adds to a frame's depth pass (DepthEstimator.predict), per "
+            'method (adds_ros.confidence; the node computes it only for a subscriber or the '
+            'depth mask), timed in rotating order on one rgb8 frame.', '',
+            table(['work', 'p50 ms', 'p99 ms', 'depth + method / depth'],
+                  [('depth pass', depth['p50_ms'], depth['p99_ms'], '-')]
+                  + [(f'+ {method}', row['p50_ms'], row['p99_ms'],
+                      f"{row['frame_ratio']:.2f}x") for method, row in cost['methods'].items()]),
+            '']
+
+
 def estimator_paths_section(results: Dict[str, Any]) -> List[str]:
     paths = results.get('estimator_paths')
     if not paths:
@@ -314,7 +331,8 @@ def render_markdown(results: Dict[str, Any], notes: Sequence[str] = ()) -> str:
     if results.get('resplice'):  # sections of two runs in one report: say which is which
         head += [f"**{results['resplice']}.**", '']
     body = (targets_section(results) + machine_section(results) + inference_section(results)
-            + pipeline_section(results) + estimator_paths_section(results)
+            + pipeline_section(results) + confidence_section(results)
+            + estimator_paths_section(results)
             + traffic_section(results) + transport_section(results) + qos_section(results)
             + training_section(results))
     tail = (['## Findings (computed from this run)', ''] + [f'- {n}' for n in notes] + ['']

@@ -113,6 +113,11 @@ def run_sections(config: BenchConfig, results: Dict[str, Any], checkpoint: Path,
         results['pipeline'] = bench_pipeline(main, config.camera, config.iterations,
                                              config.warmup, config.threads, tick)
         bar.close()
+        from adds_training.tools.bench.pipeline import bench_confidence
+        bar, tick = section_bar('confidence', config.iterations)
+        results['confidence'] = bench_confidence(main, config.camera, config.iterations,
+                                                 config.warmup, config.threads, tick)
+        bar.close()
         from adds_training.tools.bench.pipeline import bench_estimator_paths
         bar, tick = section_bar('estimator paths', config.iterations)
         results['estimator_paths'] = bench_estimator_paths(
