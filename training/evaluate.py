@@ -176,10 +176,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = cli_config.build(EvalConfig, args)
-    except ValueError as err:
-        raise UserValueError(str(err)) from None
+    config = cli_config.build_checked(EvalConfig, args)
     protocols = [get_protocol(name) for name in config.protocols]
     fitted = {'--estimate-scale': [config.estimate_scale or ''],
               '--batchnorm-stats': config.batchnorm_stats or []}

@@ -218,10 +218,7 @@ def camera_size(text: str) -> Tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = cli_config.build(ExportConfig, args)
-    except ValueError as err:
-        raise UserValueError(str(err)) from None
+    config = cli_config.build_checked(ExportConfig, args)
     if config.metric_scale is not None and not config.metric_scale > 0:
         raise UserValueError(f'--metric-scale must be positive, got {config.metric_scale}')
     if not config.checkpoint.exists():

@@ -119,10 +119,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from adds_training.data.layout import read_rgb
 
-    try:
-        config = cli_config.build(ParityConfig, args)
-    except ValueError as err:
-        raise UserValueError(str(err)) from None
+    config = cli_config.build_checked(ParityConfig, args)
     files = image_files(config.images)[:config.max_images or None]
     model = DepthEstimator(config.model, config.backend, config.device, **estimator_options(
         config.model, config.precision, config.reference, config.calib, config.workspace_mib))
