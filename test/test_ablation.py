@@ -13,7 +13,7 @@ import pytest
 
 from adds_ros import cli
 from adds_ros.errors import UserError
-from adds_training.tools import ablation, paired
+from adds_training.tools import ablate_command, ablation, paired
 from adds_training.config import load_config
 
 
@@ -195,7 +195,7 @@ def test_cli_lists_runs_and_refuses_bad_settings(tmp_path, capsys):
                      '--height', '32', '--width', '64']) == 2
     assert 'at least 64' in capsys.readouterr().err
     parser = argparse.ArgumentParser()
-    ablation.add_arguments(parser)
+    ablate_command.add_arguments(parser)
     with pytest.raises(SystemExit):
         parser.parse_args(['--data', 'x', '--out', 'y', '--balance', 'auto'])
 
@@ -210,7 +210,7 @@ def test_each_finished_run_is_recorded_at_once(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return _row(run.name, run.seed, 0.2, 0.3)
 
-    monkeypatch.setattr(ablation, 'execute', execute)
+    monkeypatch.setattr(ablate_command, 'execute', execute)
     assert cli.main(['ablate', '--data', str(tmp_path), '--out', str(tmp_path / 'o'),
                      '--only', 'monodepth2_day', '--seeds', '0', '1', '--parallel', '1',
                      '--height', '64', '--width', '64', '--steps', '10']) == 130
@@ -370,10 +370,10 @@ def test_invariance_gap_is_zero_when_only_nothing_changes(tmp_path):
 
 def test_decisive_needs_prepared_worlds(tmp_path):
     parser = argparse.ArgumentParser()
-    ablation.add_arguments(parser)
+    ablate_command.add_arguments(parser)
     args = parser.parse_args(['--out', str(tmp_path), '--decisive', '--worlds', str(tmp_path)])
     with pytest.raises(UserError, match='no prepared world'):
-        ablation.run(args)
+        ablate_command.run(args)
 
 
 def test_decisive_list_prints_the_plan_without_training(tmp_path, capsys):
@@ -381,10 +381,10 @@ def test_decisive_list_prints_the_plan_without_training(tmp_path, capsys):
         (tmp_path / world / 'synth_cg' / 'splits').mkdir(parents=True)
         (tmp_path / world / 'synth_cg' / 'splits' / 'train.txt').write_text('')
     parser = argparse.ArgumentParser()
-    ablation.add_arguments(parser)
+    ablate_command.add_arguments(parser)
     args = parser.parse_args(['--out', str(tmp_path / 'out'), '--decisive', '--worlds',
                               str(tmp_path), '--seeds', '0', '1', '--steps', '150', '--list'])
-    assert ablation.run(args) == 0
+    assert ablate_command.run(args) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 16 and lines[0].startswith('hard_monodepth2_cyclegan_s0 ')
     assert f'init_from={tmp_path / "out" / "init" / "warm_start.pt"}' in lines[0]

@@ -12,7 +12,7 @@ COMMANDS = {
     'gt': ('adds_training.data.robotcar.gt', 'RobotCar lidar -> ground-truth depth PNGs'),
     'cyclegan': ('adds_training.cyclegan.cli', 'train a day-to-night CycleGAN / translate'),
     'train': ('adds_training.trainer', 'train ADDS or the Monodepth2 baseline'),
-    'ablate': ('adds_training.tools.ablation', 'the ADDS ablation on the synthetic world'),
+    'ablate': ('adds_training.tools.ablate_command', 'the ADDS ablation on the synthetic world'),
     'eval': ('adds_training.evaluate', 'evaluate on day and night splits (3 protocols)'),
     'export': ('adds_training.export', 'export the depth network to ONNX with metadata'),
     'parity': ('adds_training.tools.parity', 'compare two backends or precisions on images'),
