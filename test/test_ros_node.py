@@ -606,7 +606,14 @@ def test_a_bag_replayed_with_its_recorded_qos_reaches_a_default_node(tmp_path, s
     frames = 20
     got = in_fresh_process({FASTDDS_PROFILE: str(LARGE_DATA_PROFILE)}, replay_as_bag_play,
                            graph.domain, height, width, frames)
-    assert got == list(range(frames)), (got, graph.diagnostics())
+    # QoS: every frame the player sent reached the node (0 of 20 with the old reliable input).
+    wait_for(lambda: graph.count('received') == frames and graph.count('published') == len(got),
+             timeout=10.0, what=f'the node counting every frame ({graph.diagnostics()})')
+    # Each frame got depth, or was superseded by the next one while the node was busy (the live
+    # node's newest-frame policy: a loaded CI run skipped 1-2 of 20); no frame is lost otherwise.
+    superseded = graph.count('dropped_superseded')
+    assert dropped(graph) == superseded <= frames // 10, (got, graph.diagnostics())
+    assert len(got) + superseded == frames and got == sorted(set(got)), (got, superseded)
     assert 'Fast DDS profile' in log.read_text() and proc.poll() is None
 
 
