@@ -290,6 +290,8 @@ class FrameHandler:
         self.decode = functools.partial(decode_compressed if params.compressed else decode_image,
                                         max_pixels=params.max_pixels)
         self.pipeline: Optional[FramePipeline] = None
+        # asked per frame (served): built from the parameter table once, not on every call
+        self.confidence_enabled = params.confidence_config().enabled
 
     def load(self, factory: EstimatorFactory = default_estimator_factory,
              message_time: bool = False) -> FramePipeline:
@@ -305,7 +307,7 @@ class FrameHandler:
         """Output topics filled (served_outputs); `inverse` False for a recording."""
         metric = self.pipeline is not None and self.pipeline.metric
         return served_outputs(metric, self.params.publish_colorized, inverse,
-                              self.params.confidence_config().enabled)
+                              self.confidence_enabled)
 
     def handle(self, msg: Any, pair: Callable[[Time], Optional[CameraInfo]],
                wanted: Collection[str], publish: Callable[[str, Any], None],
