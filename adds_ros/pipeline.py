@@ -38,7 +38,7 @@ from adds_ros.image_decode import InputError, decode_compressed, decode_image
 from adds_ros.messages import (CameraInfo, Header, Image, Time, camera_info_from_k,
                                camera_matrix, depth_image, image_from_array, scale_camera_info)
 from adds_ros.params import NodeParams
-from adds_ros.postprocess import colorize_view
+from adds_ros.postprocess import colorize_view, scale_disparity
 from adds_ros.preprocess import crop_box
 from adds_ros.scale import ScaleEstimator
 
@@ -99,11 +99,19 @@ def camera_k_from_metadata(metadata: Any, height: int, width: int) -> np.ndarray
     return k
 
 
-def colorized_view(estimator: Any, disparity: np.ndarray,
+def colorized_view(estimator: Any, prediction: Any,
                    camera_shape: Tuple[int, int]) -> np.ndarray:
-    """`depth/colorized` of one prediction (postprocess.colorize_view with the model's range)."""
+    """`depth/colorized` of one prediction (postprocess.colorize_view).
+
+    A host-processed model colours its network-size disparity (scaled to inverse depth); an
+    in-graph model colours its camera-size depth: the same inverse depth up to rounding, and
+    already on the host, so the disparity output is never downloaded (issue 27).
+    """
     meta = estimator.metadata
-    return colorize_view(disparity, meta.min_depth, meta.max_depth,
+    if meta.in_graph:
+        return colorize_view(prediction.depth, (0, camera_shape[0], 0, camera_shape[1]),
+                             camera_shape, inverse=True)
+    return colorize_view(scale_disparity(prediction.disparity, meta.min_depth, meta.max_depth),
                          crop_box(meta.crop, *camera_shape), camera_shape)
 
 
@@ -134,6 +142,9 @@ class FramePipeline:
         """
         self.params = params
         self.estimators = estimators
+        for estimator in estimators.values():   # the view colours the depth (colorized_view)
+            if hasattr(estimator, 'want_disparity'):
+                estimator.want_disparity = False
         self.message_time = message_time
         throttle = throttle or Throttle(LOGGER, params.warn_period)
         self.camera = CameraInfoPolicy(params.strict_camera_info, throttle.warn, throttle.once)
@@ -198,8 +209,6 @@ class FramePipeline:
         if 'night' in self.estimators:
             self.domain = self.domains.select(rgb, self.daylight)
         estimator = self.estimators.get(self.domain, self.estimators['day'])
-        if hasattr(estimator, 'want_disparity'):   # only depth/colorized reads the disparity
-            estimator.want_disparity = self.params.publish_colorized and COLORIZED in wanted
         prediction = estimator.predict(rgb)
         timings.update(prediction.timings)
         mark = time.perf_counter()
@@ -221,7 +230,7 @@ class FramePipeline:
         if self.params.publish_colorized and COLORIZED in wanted:
             mark = time.perf_counter()
             outputs[COLORIZED] = image_from_array(
-                colorized_view(estimator, prediction.disparity, (height, width)), 'bgr8', header)
+                colorized_view(estimator, prediction, (height, width)), 'bgr8', header)
             timings['colorize'] = time.perf_counter() - mark
         return FrameResult(outputs=outputs, timings=timings, domain=self.domain,
                            daylight=self.daylight, confidence=self.confidence_mean)

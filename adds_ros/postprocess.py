@@ -86,22 +86,24 @@ def colorize(depth: np.ndarray, inverse: bool = True, vmax: Optional[float] = No
     return cv2.applyColorMap(index, color_table(colormap))
 
 
-def colorize_view(disparity: np.ndarray, min_depth: float, max_depth: float, box: CropBox,
-                  camera_shape: Tuple[int, int]) -> np.ndarray:
-    """Colour inverse depth at network resolution, then resize it: the node's depth/colorized.
+def colorize_view(values: np.ndarray, box: CropBox, camera_shape: Tuple[int, int],
+                  inverse: bool = False) -> np.ndarray:
+    """Colour a map, then resize it into a camera-sized bgr8 image: the node's depth/colorized.
 
-    The view is scale-free (its range is a percentile of the map itself), so model units and
-    metres colour alike. Colouring the network's h x w map and resizing the bgr image into the
-    crop `box` of a camera-sized black image costs one resize at camera size, where colouring
-    after upsampling costs a float pass, a mask and a lookup there (3 ms against under 1 ms at
-    1280x960, docs/benchmarks.md). Bilinear colours between two neighbours of the colormap are
-    a viewer's approximation; the depth images are exact. A map already at camera size (an
-    in-graph model: NaN outside the crop, which colours black) is coloured at half size and
-    resized over the whole frame, for the same cost.
+    `values` is inverse depth (`inverse` False: the host path's network map, scaled) or depth
+    (`inverse` True: an in-graph model's camera-size depth, which is already on the host, so
+    its disparity never has to leave the GPU). The view is scale-free (its range is a
+    percentile of the map itself), so model units and metres colour alike. Colouring the
+    network's h x w map and resizing the bgr image into the crop `box` of a camera-sized black
+    image costs one resize at camera size, where colouring after upsampling costs a float
+    pass, a mask and a lookup there (3 ms against under 1 ms at 1280x960, docs/benchmarks.md).
+    Bilinear colours between two neighbours of the colormap are a viewer's approximation; the
+    depth images are exact. A map already at camera size (NaN outside the crop, which colours
+    black) is coloured at half size and resized over the whole frame, for the same cost.
     """
-    if disparity.shape == tuple(camera_shape):
-        disparity, box = disparity[::2, ::2], (0, camera_shape[0], 0, camera_shape[1])
-    view = colorize(scale_disparity(disparity, min_depth, max_depth), inverse=False)
+    if values.shape == tuple(camera_shape):
+        values, box = values[::2, ::2], (0, camera_shape[0], 0, camera_shape[1])
+    view = colorize(values, inverse=inverse)
     top, bottom, left, right = box
     out = np.empty((*camera_shape, 3), dtype=np.uint8)   # each byte written once
     out[:top] = 0

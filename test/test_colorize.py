@@ -88,7 +88,7 @@ def smooth_disparity(shape=(32, 64), seed: int = 2) -> np.ndarray:
 def test_the_node_view_matches_colouring_the_upsampled_depth(box):
     """Colour then resize (the node) ~ resize then colour (exact); black outside the crop."""
     disparity, camera = smooth_disparity(), (240, 320)
-    view = colorize_view(disparity, 0.1, 100.0, box, camera)
+    view = colorize_view(scale_disparity(disparity, 0.1, 100.0), box, camera)
     inverse = upsample_into_camera(scale_disparity(disparity, 0.1, 100.0), box, camera)
     exact = colorize(inverse, inverse=False)
     top, bottom, left, right = box
@@ -100,11 +100,12 @@ def test_the_node_view_matches_colouring_the_upsampled_depth(box):
     assert np.median(error) <= 1 and np.percentile(error, 99) <= 6
 
 
-def test_a_camera_sized_map_is_coloured_at_half_size_and_the_view_is_scale_free():
+def test_a_camera_sized_depth_is_coloured_at_half_size_and_the_view_is_scale_free():
+    """An in-graph model's view: its camera-size depth (NaN outside the crop), not disparity."""
     disparity = np.full((240, 320), np.nan, np.float32)
     disparity[60:] = cv2.resize(smooth_disparity(), (320, 180))
-    view = colorize_view(disparity, 0.1, 100.0, (60, 240, 0, 320), (240, 320))
     inverse = scale_disparity(disparity, 0.1, 100.0)
+    view = colorize_view(1.0 / inverse, (60, 240, 0, 320), (240, 320), inverse=True)
     exact = colorize(inverse, inverse=False)
     np.testing.assert_array_equal(exact, colorize(1.0 / inverse))   # depth in model units
     metres = colorize(np.float32(7.5) / inverse)        # any metric scale colours alike

@@ -21,7 +21,7 @@ from adds_ros.metadata import ModelMetadata
 from adds_ros.node_core import DepthNodeCore
 from adds_ros.pipeline import FramePipeline, camera_k_from_metadata
 from adds_ros.params import NodeParams
-from adds_ros.postprocess import colorize_view
+from adds_ros.postprocess import colorize_view, scale_disparity
 from adds_ros.preprocess import crop_box
 
 H, W = 32, 64
@@ -155,8 +155,8 @@ def test_metric_depth_equals_the_estimator_and_headers_are_copied(tmp_path):
     meta = estimator.metadata   # the view colours the network map, then resizes it
     np.testing.assert_array_equal(
         np.frombuffer(view.data, np.uint8).reshape(H, W, 3),
-        colorize_view(estimator.predict(rgb).disparity, meta.min_depth, meta.max_depth,
-                      crop_box(meta.crop, H, W), (H, W)))
+        colorize_view(scale_disparity(estimator.predict(rgb).disparity, meta.min_depth,
+                                      meta.max_depth), crop_box(meta.crop, H, W), (H, W)))
 
 
 def test_without_a_scale_only_inverse_depth_is_published_with_a_warning(tmp_path):

@@ -459,9 +459,9 @@ DISCRETE = ('NVIDIA RTX A2000', (8, 6), 26, 6 << 30)
 def test_node_frames_are_decoded_into_the_input_and_only_read_outputs_move(
         monkeypatch, tmp_path, device, mapped):
     """The bench's counter, through the node's pipeline: the frame is decoded into the pinned
-    input (no staging copy), disparity is downloaded only for depth/colorized, results are not
-    copied again; on an integrated GPU (mapped memory) nothing is uploaded or downloaded. The
-    backend's counts equal what the (fake) driver moved."""
+    input (no staging copy), the disparity is never downloaded (depth/colorized colours the
+    depth), results are not copied again; on an integrated GPU (mapped memory) nothing is
+    uploaded or downloaded. The backend's counts equal what the (fake) driver moved."""
     from adds_training.tools.bench.traffic import frame_traffic
 
     trt = fake(monkeypatch, '10.3.0', device)
@@ -473,10 +473,35 @@ def test_node_frames_are_decoded_into_the_input_and_only_read_outputs_move(
     assert rows['depth + inverse depth'] == {
         'decode': frame, 'staging': 0, 'upload': moved * frame, 'download': moved * plane,
         'convert': 0, 'total': frame + moved * (frame + plane)}
-    assert rows['all outputs (with depth/colorized)']['download'] == moved * 2 * plane
+    assert rows['all outputs (with depth/colorized)'] == rows['depth + inverse depth']
     assert result['mapped_memory'] is mapped
-    assert trt.driver.copied == {'upload': moved * 4 * frame, 'download': moved * 6 * plane}
+    assert trt.driver.copied == {'upload': moved * 4 * frame, 'download': moved * 4 * plane}
     assert_clean(trt)
+
+
+def test_the_colorized_view_of_an_in_graph_model_comes_from_its_depth(monkeypatch, tmp_path):
+    """depth/colorized without the disparity download: the view coloured from the depth equals
+    the one coloured from the disparity output (1 / depth in this graph), and only the depth
+    plane crossed to the host."""
+    from adds_ros.image_decode import decode_image
+    from adds_ros.messages import Header, image_from_array
+    from adds_ros.params import NodeParams
+    from adds_ros.pipeline import COLORIZED, FramePipeline, OUTPUTS
+    from adds_ros.postprocess import colorize_view
+
+    trt = fake(monkeypatch, '10.3.0', DISCRETE)
+    model = in_graph_onnx(tmp_path / 'camera.onnx')
+    rgb = camera_image(3)
+    with DepthEstimator(model, backend='tensorrt', precision='fp32') as estimator:
+        pipeline = FramePipeline(NodeParams(model=str(model)), {'day': estimator})
+        before = trt.driver.copied['download']
+        result = pipeline.process(image_from_array(rgb, 'rgb8', Header()), decode_image, None,
+                                  OUTPUTS)
+        assert trt.driver.copied['download'] - before == 48 * 80 * 4
+        disparity = estimator.predict(rgb, disparity=True).disparity
+    view = np.frombuffer(result.outputs[COLORIZED].data, np.uint8).reshape(48, 80, 3)
+    np.testing.assert_array_equal(view, colorize_view(disparity, (0, 48, 0, 80), (48, 80)))
+    assert view.any()
 
 
 @pytest.mark.parametrize('layer', ['cuda-python', 'pycuda'])

@@ -121,7 +121,7 @@ def estimator_stages(estimator: Any, rgb: np.ndarray) -> Dict[str, float]:
 
     prediction = estimator.predict(rgb)
     before = time.perf_counter()
-    colorized_view(estimator, prediction.disparity, rgb.shape[:2])
+    colorized_view(estimator, prediction, rgb.shape[:2])
     return {**prediction.timings, 'colorize': time.perf_counter() - before}
 
 
@@ -162,7 +162,7 @@ def bench_estimator_paths(checkpoint: Path, onnx: Path, camera: Tuple[int, int],
     host = estimators['host']
     prediction = host.predict(rgb)
     repeats = max(iterations, 50)
-    view = time_calls(lambda: colorized_view(host, prediction.disparity, camera), repeats)
+    view = time_calls(lambda: colorized_view(host, prediction, camera), repeats)
     after_upsampling = time_calls(lambda: colorize(prediction.depth), repeats)
     for estimator in estimators.values():
         estimator.close()

@@ -6,9 +6,9 @@ The node's own FramePipeline runs a camera-size model (`adds export --camera-siz
 TensorRT backend; per frame it counts what the backend reports (`TensorRTBackend.traffic`:
 the frame copied into the page-locked input, uploads, downloads, FP16 conversions) plus the
 decoded frame itself, which the decoder writes once (into the page-locked input when it can).
-Two subscriber sets: depth + inverse depth (no viewer), and everything (depth/colorized reads
-the disparity, so it is downloaded too). Needs TensorRT and a GPU; the tests drive it through
-the fake TensorRT (test/fake_tensorrt.py), which runs the same backend code.
+Two subscriber sets: depth + inverse depth (no viewer), and everything (depth/colorized is
+coloured from the depth, so a viewer adds no download). Needs TensorRT and a GPU; the tests
+drive it through the fake TensorRT (test/fake_tensorrt.py), which runs the same backend code.
 """
 
 from pathlib import Path
