@@ -672,6 +672,33 @@ def test_rules_name_types_restrictions_and_unknown_operators():
     assert [v.problem for v in dynamic_axes] == ["axes ('a') must be an initializer"]
 
 
+def test_rules_reach_into_if_branches_with_the_outer_constants():
+    """The importer parses subgraphs with the same rules: a UINT8 Gather in an If branch is
+    refused by name; an outer initialiser counts as a constant inside the branch."""
+    from onnx import helper, TensorProto
+
+    from adds_ros.backends.trt_rules import check_model
+
+    def branch(name, nodes):
+        return helper.make_graph(nodes, name, [], [helper.make_tensor_value_info(
+            f'{name}_out', TensorProto.FLOAT, None)])
+
+    image = helper.make_tensor_value_info('image', TensorProto.UINT8, [4, 4])
+    flag = helper.make_tensor_value_info('flag', TensorProto.BOOL, [])
+    rows = helper.make_tensor('rows', TensorProto.INT64, [2], [0, 2])
+    axes = helper.make_tensor('axes', TensorProto.INT64, [1], [0])
+    raw = branch('raw', [helper.make_node('Gather', ['image', 'rows'], ['g'], name='taps'),
+                         helper.make_node('Cast', ['g'], ['raw_out'], to=TensorProto.FLOAT)])
+    cast = branch('cast', [helper.make_node('Cast', ['image'], ['f'], to=TensorProto.FLOAT),
+                           helper.make_node('ReduceMean', ['f', 'axes'], ['cast_out'])])
+    graph = helper.make_graph(
+        [helper.make_node('If', ['flag'], ['y'], then_branch=raw, else_branch=cast)], 'main',
+        [image, flag], [helper.make_tensor_value_info('y', TensorProto.FLOAT, None)],
+        [rows, axes])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 18)])
+    assert [(v.node, v.op) for v in check_model(model)] == [('taps', 'Gather')]
+
+
 # ------------------------------------------------------------------ real TensorRT and GPU
 
 

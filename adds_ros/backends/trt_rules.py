@@ -25,12 +25,13 @@ Rules, each refused with the node named:
 
 `adds export` runs `check_model` on every file it writes, the engine builder explains a parser
 failure with it, and the test suite's fake TensorRT parser refuses exactly what it finds.
-Subgraphs (If/Loop bodies) are not descended into; the depth graph has none.
+The rules reach into subgraphs (If branches, Loop and Scan bodies), which the importer parses
+with the same operator importers; the depth graph has none.
 """
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from adds_ros.errors import UserValueError
 
@@ -136,25 +137,47 @@ def _load(model: ModelLike):
 
 
 def tensor_types(model) -> Dict[str, str]:
-    """Name -> ONNX element type name of every typed tensor of the main graph."""
+    """Name -> ONNX element type name of every typed tensor, subgraphs (If, Loop, Scan) too."""
     import onnx
 
     try:
         model = onnx.shape_inference.infer_shapes(model)
     except Exception:  # noqa: BLE001 - keep what the file declares; rules still apply to it
         pass
-    graph = model.graph
-    types = {i.name: onnx.TensorProto.DataType.Name(i.data_type) for i in graph.initializer}
-    for value in list(graph.input) + list(graph.value_info) + list(graph.output):
-        if value.type.HasField('tensor_type') and value.type.tensor_type.elem_type:
-            types[value.name] = onnx.TensorProto.DataType.Name(value.type.tensor_type.elem_type)
+    types = {}
+    for graph, _ in graphs(model.graph):
+        types.update({i.name: onnx.TensorProto.DataType.Name(i.data_type)
+                      for i in graph.initializer})
+        for value in list(graph.input) + list(graph.value_info) + list(graph.output):
+            if value.type.HasField('tensor_type') and value.type.tensor_type.elem_type:
+                types[value.name] = onnx.TensorProto.DataType.Name(
+                    value.type.tensor_type.elem_type)
     return types
 
 
-def _constants(graph) -> Set[str]:
+def graphs(graph, outer: frozenset = frozenset()) -> Iterable[Tuple[object, frozenset]]:
+    """The main graph and every subgraph in it, each with the constants it can see.
+
+    The importer parses If branches and Loop/Scan bodies with the same operator importers, and a
+    subgraph sees the outer scope's initialisers, so the rules apply to them as to the main graph.
+    """
+    import onnx
+
+    constants = outer | _constants(graph)
+    yield graph, constants
+    for node in graph.node:
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                yield from graphs(attribute.g, constants)
+            elif attribute.type == onnx.AttributeProto.GRAPHS:
+                for sub in attribute.graphs:
+                    yield from graphs(sub, constants)
+
+
+def _constants(graph) -> frozenset:
     names = {i.name for i in graph.initializer}
     names.update(out for node in graph.node if node.op_type == 'Constant' for out in node.output)
-    return names
+    return frozenset(names)
 
 
 def _attribute(node, name: str, default):
@@ -186,7 +209,7 @@ def _data_inputs(node) -> Iterable[Tuple[int, str]]:
     return [(i, node.input[i]) for i in indices if i < len(node.input) and node.input[i]]
 
 
-def _node_problems(node, types: Dict[str, str], constants: Set[str]) -> List[str]:
+def _node_problems(node, types: Dict[str, str], constants: frozenset) -> List[str]:
     """Rules 2-5 for one node of the default domain."""
     op = node.op_type
     if op not in OPERATOR_TYPES:
@@ -231,16 +254,17 @@ def check_model(model: ModelLike, releases: Optional[Sequence[Release]] = None
     found: List[Violation] = []
     for release in releases:
         found += [v for v in _opset_problems(model, release) if v not in found]
-    graph = model.graph
-    types, constants = tensor_types(model), _constants(graph)
-    for index, node in enumerate(graph.node):
-        name = node.name or f'#{index}'
-        if node.domain not in DEFAULT_DOMAINS:
-            found.append(Violation(name, f'{node.domain}.{node.op_type}',
-                                   'custom domain: TensorRT needs a plugin for it'))
-            continue
-        found += [Violation(name, node.op_type, p)
-                  for p in _node_problems(node, types, constants)]
+    types = tensor_types(model)
+    for graph, constants in graphs(model.graph):
+        for index, node in enumerate(graph.node):
+            scope = '' if graph is model.graph else graph.name   # a subgraph's own name
+            name = node.name or f'{scope}#{index}'
+            if node.domain not in DEFAULT_DOMAINS:
+                found.append(Violation(name, f'{node.domain}.{node.op_type}',
+                                       'custom domain: TensorRT needs a plugin for it'))
+                continue
+            found += [Violation(name, node.op_type, p)
+                      for p in _node_problems(node, types, constants)]
     return found
 
 
