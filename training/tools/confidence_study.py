@@ -15,7 +15,6 @@ through the stateful selector, into `illumination.json` / `illumination.md`.
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -24,9 +23,11 @@ import numpy as np
 from adds_ros.atomic import write_text_atomic
 from adds_ros.confidence import CONFIDENCE_METHODS, ConfidenceConfig, ConfidenceEstimator
 from adds_ros.estimator import DepthEstimator
+from adds_ros.testing.camera import camera_frame
 from adds_training import pictures
 from adds_training.data import layout
 from adds_training.metrics import get_protocol, scored_pixels
+from adds_training.tools.bench.pipeline import confidence_cost
 from adds_training.uncertainty import (
     image_sparsification, mean_sparsification, SPARSIFICATION_METRICS, summary_row)
 
@@ -105,29 +106,14 @@ def confidence_study(model: Path, root: Path, splits: Sequence[str], out: Path,
                                   for m in mean}}
                 for name, results in per_method.items()
                 for mean in [mean_sparsification(results)]}
-        summary['timing'] = method_timing(estimator, methods)
+        summary['timing'] = confidence_cost(estimator, camera_frame('rgb8', 960, 1280),
+                                            methods, iterations=20, warmup=2)
     out.mkdir(parents=True, exist_ok=True)
     if rows:
         pictures.save_png(out / 'confidence.png', pictures.grid(rows))
     write_text_atomic(out / 'confidence.json', json.dumps(summary, indent=1) + '\n')
     write_text_atomic(out / 'confidence.md', confidence_tables(summary))
     return summary
-
-
-def method_timing(estimator: DepthEstimator, methods: Sequence[str], frames: int = 20,
-                  size=(960, 1280)) -> dict:
-    """Median ms per frame of the depth pass and of each method's extra work, at `size`."""
-    rgb = np.random.default_rng(0).integers(0, 255, (*size, 3), dtype=np.uint8)
-    depth_ms, extra = [], {m: [] for m in methods}
-    for _ in range(frames):
-        start = time.perf_counter()
-        depth = estimator.predict(rgb).depth
-        depth_ms.append(1e3 * (time.perf_counter() - start))
-        for m in methods:
-            extra[m].append(1e3 * ConfidenceEstimator(
-                estimator, ConfidenceConfig(m)).compute(rgb, depth).seconds)
-    return {'frame_size': list(size), 'frames': frames, 'depth_ms': float(np.median(depth_ms)),
-            'extra_ms': {m: float(np.median(v)) for m, v in extra.items()}}
 
 
 def confidence_tables(summary: dict) -> str:
@@ -148,11 +134,11 @@ def confidence_tables(summary: dict) -> str:
                 f'{r[m + "_all"]:.4f} | {r[m + "_half"]:.4f}' for m in SPARSIFICATION_METRICS)
                 + f' | {r["abs_rel_aurg_positive"]} of {r["images"]} |')
     timing = summary['timing']
-    cost = ', '.join(f'{m} +{v:.1f} ms' for m, v in timing['extra_ms'].items())
+    cost = ', '.join(f'{m} +{row["p50_ms"]:.1f} ms' for m, row in timing['methods'].items())
     return (f'Model `{summary["model"]}`, protocol {summary["protocol"]}.\n\n'
             + '\n'.join(lines) + '\n\n' + '\n'.join(half) + '\n\n'
-            + f'CPU cost at {timing["frame_size"][1]}x{timing["frame_size"][0]}: depth '
-            f'{timing["depth_ms"]:.1f} ms, {cost} (medians of {timing["frames"]} frames)\n')
+            + f'CPU cost at {timing["camera"]}: depth {timing["depth"]["p50_ms"]:.1f} ms, {cost} '
+            f'(medians of {timing["depth"]["n"]} frames)\n')
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

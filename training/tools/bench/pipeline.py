@@ -21,7 +21,7 @@ work on the depth map); the node pays it only while someone subscribes or masks 
 import time
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -195,31 +195,35 @@ def path_row(path: str, camera: Tuple[int, int], samples: Dict[str, List[float]]
             'host_share': sum(stages[s]['share'] for s in HOST_STAGES)}
 
 
+def confidence_cost(estimator: Any, rgb: np.ndarray, methods: Sequence[str], iterations: int,
+                    warmup: int, progress: Callable[[], None] = lambda: None) -> Dict[str, Any]:
+    """Time one frame's depth pass against each confidence method's extra work on its depth.
+
+    The depth pass and every method's `compute` are timed in rotating order each round. Per
+    method: its extra time and (depth + extra) / depth at the medians.
+    """
+    from adds_ros.confidence import ConfidenceConfig, ConfidenceEstimator
+
+    depth = estimator.predict(rgb).depth
+    calls = {'depth': partial(estimator.predict, rgb),
+             **{method: partial(ConfidenceEstimator(estimator, ConfidenceConfig(method)).compute,
+                                rgb, depth) for method in methods}}
+    seconds = time_interleaved(calls, iterations, warmup, progress)
+    depth_pass = summarize(seconds.pop('depth'))
+    return {'camera': f'{rgb.shape[1]}x{rgb.shape[0]}', 'depth': depth_pass,
+            'methods': {method: {**row, 'frame_ratio': 1 + row['p50_ms'] / depth_pass['p50_ms']}
+                        for method, row in ((m, summarize(v)) for m, v in seconds.items())}}
+
+
 def bench_confidence(onnx: Path, camera: Tuple[int, int], iterations: int, warmup: int,
                      threads: int, progress: Callable[[], None] = lambda: None
                      ) -> Dict[str, Any]:
-    """Time one camera frame's depth pass against each confidence method's extra work.
-
-    The depth pass and every method's `compute` on that pass's depth are timed in rotating
-    order each round (ONNX Runtime, CPU). Per method: its extra time and (depth + extra) /
-    depth at the medians.
-    """
-    from adds_ros.confidence import CONFIDENCE_METHODS, ConfidenceConfig, ConfidenceEstimator
+    """`confidence_cost` of every method on one camera frame (ONNX Runtime, CPU)."""
+    from adds_ros.confidence import CONFIDENCE_METHODS
     from adds_ros.estimator import DepthEstimator
 
-    height, width = camera
-    rgb = camera_frame('rgb8', height, width)
     with DepthEstimator(onnx, backend='onnxruntime', device='cpu', threads=threads) as estimator:
-        depth = estimator.predict(rgb).depth
-        methods = {method: ConfidenceEstimator(estimator, ConfidenceConfig(method))
-                   for method in CONFIDENCE_METHODS}
-        calls = {'depth': partial(estimator.predict, rgb),
-                 **{method: partial(m.compute, rgb, depth) for method, m in methods.items()}}
-        seconds = time_interleaved(calls, iterations, warmup, progress)
+        cost = confidence_cost(estimator, camera_frame('rgb8', *camera), CONFIDENCE_METHODS,
+                               iterations, warmup, progress)
         metadata = estimator.metadata
-    depth_pass = summarize(seconds.pop('depth'))
-    extra = {method: summarize(values) for method, values in seconds.items()}
-    return {'camera': f'{width}x{height}',
-            'network': f'{metadata.input_width}x{metadata.input_height}', 'depth': depth_pass,
-            'methods': {method: {**row, 'frame_ratio': 1 + row['p50_ms'] / depth_pass['p50_ms']}
-                        for method, row in extra.items()}}
+    return {**cost, 'network': f'{metadata.input_width}x{metadata.input_height}'}
