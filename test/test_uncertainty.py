@@ -178,6 +178,10 @@ def test_studies_run_end_to_end_on_a_small_world(tmp_path):
         assert abs(rows['random']['abs_rel_aurg']) < 0.1 * rows['random']['abs_rel_all']
         assert len(rows['flip']['curves']['rmse']['oracle']) == 51
     assert (out / 'confidence.png').stat().st_size > 0
+    timing = summary['timing']   # the bench's confidence_cost, at the vehicle camera's size
+    assert timing['camera'] == '1280x960' and set(timing['methods']) == {'flip', 'gradient'}
+    assert all(row['frame_ratio'] > 1 for row in timing['methods'].values())
+    assert 'CPU cost at 1280x960: depth' in (out / 'confidence.md').read_text()
     assert main(['illumination', '--data', str(root), '--out', str(out)]) == 0
     result = json.loads((out / 'illumination.json').read_text())
     assert result['accuracy']['day_test']['gain 1']['daylight'] == 1.0
