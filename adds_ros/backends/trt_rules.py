@@ -156,7 +156,7 @@ def tensor_types(model) -> Dict[str, str]:
 
 
 def graphs(graph, outer: frozenset = frozenset()) -> Iterable[Tuple[object, frozenset]]:
-    """The main graph and every subgraph in it, each with the constants it can see.
+    """Yield the main graph and every subgraph in it, each with the constants it can see.
 
     The importer parses If branches and Loop/Scan bodies with the same operator importers, and a
     subgraph sees the outer scope's initialisers, so the rules apply to them as to the main graph.
