@@ -316,6 +316,21 @@ def test_paired_table_pairs_seeds_and_states_the_verdict():
     assert '0.5 / 2 (similarity) (seed 0)' in text and 'standard night' not in text
 
 
+def test_reference_contrasts_pair_the_named_arms_in_the_stated_direction():
+    """Candidate better than baseline, per column, over the seeds both arms have."""
+    rows = [_paired_row('monodepth2_day', s, 0.40, day=0.20) for s in range(3)]
+    rows += [_paired_row('monodepth2_cyclegan', s, n, day=0.25)
+             for s, n in enumerate((0.30, 0.32, 0.34))]
+    rows.append(_paired_row('adds_exact', 0, 0.2))              # one seed: no interval
+    lines = paired.contrast_lines(rows)
+    assert len(lines) == 3 and lines[2].startswith('| monodepth2_cyclegan vs monodepth2_day | 3 |')
+    night, day = lines[2].split(' | ')[2:4]
+    assert night.startswith('+20.0 % (') and day == '-25.0 % (-25.0 to -25.0)'
+    assert paired.contrast_lines(rows[:3]) == []
+    assert '| monodepth2_cyclegan vs monodepth2_day |' in paired.tables(
+        rows, range(8), {'source': 'w.pt', 'hash': 'sha256:ab'})
+
+
 def test_arm_runs_follow_the_plan(tmp_path):
     runs = paired.arm_runs([0, 1], tmp_path / 'warm.pt', 50)
     ids = [r.run_id for r in runs]

@@ -41,6 +41,9 @@ ARMS: Dict[str, Tuple[str, str, Tuple[str, ...]]] = {
 }
 PRIMARY = ('monodepth2_cyclegan', 'adds_cyclegan')   # (baseline, ADDS)
 REFERENCES = ('monodepth2_day', 'adds_exact')
+# secondary paired contrasts (baseline, candidate): what twins buy, and what exact twins add
+CONTRASTS = (('monodepth2_day', 'monodepth2_cyclegan'), ('monodepth2_day', 'adds_cyclegan'),
+             ('adds_cyclegan', 'adds_exact'), ('monodepth2_cyclegan', 'adds_exact'))
 WORLDS = ('hard', 'standard')                        # primary first
 # Acceptance of the warm start and the stall rule of a run (docs/results.md, the plan).
 WARM_MAX_VAL, SIGNAL_BAND, STALL_VAL = 0.30, (0.040, 0.070), 0.40
@@ -295,6 +298,8 @@ def tables(rows: Sequence[dict], seeds: Sequence[int], warm: dict) -> str:
                        f'{_cell(col("night_abs_rel_full40_per_image"))} | '
                        f'{_cell(col("invariance_gap_running"))} | {_norms(arm_rows[0])} |')
         out += ['', *paired_lines(members, len(seeds)), '']
+        contrasts = contrast_lines(members)
+        out += [*contrasts, ''] if contrasts else []
     return '\n'.join(out) + '\n'
 
 
@@ -308,13 +313,36 @@ def _norms(row: dict) -> str:
             + (f'{largest[1]:.3g} ({largest[0]})' if largest else '—') + f' (seed {row["seed"]})')
 
 
-def paired_differences(rows: Sequence[dict], column: str = 'night_abs_rel_full40'
-                       ) -> List[Tuple[int, float, float, float]]:
-    """(seed, baseline, ADDS, relative difference) for every seed with both primary arms."""
+def paired_differences(rows: Sequence[dict], column: str = 'night_abs_rel_full40',
+                       arms: Tuple[str, str] = PRIMARY) -> List[Tuple[int, float, float, float]]:
+    """(seed, baseline, candidate, relative difference) for every seed with both `arms`.
+
+    `arms` is (baseline, candidate); positive differences: the candidate is better (lower).
+    """
     by = {(r['arm'], r['seed']): r[column] for r in rows}
-    seeds = sorted({s for a, s in by if a == PRIMARY[0]} & {s for a, s in by if a == PRIMARY[1]})
-    return [(s, by[PRIMARY[0], s], by[PRIMARY[1], s],
-             (by[PRIMARY[0], s] - by[PRIMARY[1], s]) / by[PRIMARY[0], s]) for s in seeds]
+    base, other = arms
+    seeds = sorted({s for a, s in by if a == base} & {s for a, s in by if a == other})
+    return [(s, by[base, s], by[other, s], (by[base, s] - by[other, s]) / by[base, s])
+            for s in seeds]
+
+
+def contrast_lines(rows: Sequence[dict]) -> List[str]:
+    """Paired contrasts with the references (secondary): candidate better by, 95 % interval."""
+    columns = ('night_abs_rel_full40', 'day_abs_rel_full40', 'night_abs_rel_full40_per_image',
+               'day_abs_rel_full40_per_image')
+    lines = ['| candidate vs baseline (candidate better by, paired seeds) | seeds | night | day | '
+             'night, per-image | day, per-image |', '|---' * 6 + '|']
+    for base, other in CONTRASTS:
+        cells = []
+        for column in columns:
+            differences = [d for *_, d in paired_differences(rows, column, (base, other))]
+            if len(differences) < 2:
+                break
+            mean, low, high = mean_interval(differences)
+            cells.append(f'{100 * mean:+.1f} % ({100 * low:+.1f} to {100 * high:+.1f})')
+        if cells:
+            lines.append(f'| {other} vs {base} | {len(differences)} | {" | ".join(cells)} |')
+    return lines if len(lines) > 2 else []
 
 
 def paired_lines(rows: Sequence[dict], planned: int) -> List[str]:
