@@ -145,7 +145,7 @@ def tensor_types(model) -> Dict[str, str]:
     except Exception:  # noqa: BLE001 - keep what the file declares; rules still apply to it
         pass
     types = {}
-    for graph, _ in graphs(model.graph):
+    for graph, *_ in graphs(model.graph):
         types.update({i.name: onnx.TensorProto.DataType.Name(i.data_type)
                       for i in graph.initializer})
         for value in list(graph.input) + list(graph.value_info) + list(graph.output):
@@ -155,23 +155,25 @@ def tensor_types(model) -> Dict[str, str]:
     return types
 
 
-def graphs(graph, outer: frozenset = frozenset()) -> Iterable[Tuple[object, frozenset]]:
-    """Yield the main graph and every subgraph in it, each with the constants it can see.
+def graphs(graph, outer: frozenset = frozenset(), scope: str = ''
+           ) -> Iterable[Tuple[object, frozenset, str]]:
+    """Yield the main graph and every subgraph, each with the constants it sees and its scope.
 
+    `scope` names a subgraph's unnamed nodes in messages ('' for the main graph: `#3`).
     The importer parses If branches and Loop/Scan bodies with the same operator importers, and a
     subgraph sees the outer scope's initialisers, so the rules apply to them as to the main graph.
     """
     import onnx
 
     constants = outer | _constants(graph)
-    yield graph, constants
+    yield graph, constants, scope
     for node in graph.node:
         for attribute in node.attribute:
             if attribute.type == onnx.AttributeProto.GRAPH:
-                yield from graphs(attribute.g, constants)
+                yield from graphs(attribute.g, constants, attribute.g.name)
             elif attribute.type == onnx.AttributeProto.GRAPHS:
                 for sub in attribute.graphs:
-                    yield from graphs(sub, constants)
+                    yield from graphs(sub, constants, sub.name)
 
 
 def _constants(graph) -> frozenset:
@@ -255,9 +257,8 @@ def check_model(model: ModelLike, releases: Optional[Sequence[Release]] = None
     for release in releases:
         found += [v for v in _opset_problems(model, release) if v not in found]
     types = tensor_types(model)
-    for graph, constants in graphs(model.graph):
+    for graph, constants, scope in graphs(model.graph):
         for index, node in enumerate(graph.node):
-            scope = '' if graph is model.graph else graph.name   # a subgraph's own name
             name = node.name or f'{scope}#{index}'
             if node.domain not in DEFAULT_DOMAINS:
                 found.append(Violation(name, f'{node.domain}.{node.op_type}',
