@@ -326,6 +326,13 @@ def paired_differences(rows: Sequence[dict], column: str = 'night_abs_rel_full40
             for s in seeds]
 
 
+def paired_interval(rows: Sequence[dict], column: str, arms: Tuple[str, str] = PRIMARY
+                    ) -> Optional[Tuple[int, float, float, float]]:
+    """(pairs, mean, low, high) of the paired differences in `column`; None below two pairs."""
+    differences = [d for *_, d in paired_differences(rows, column, arms)]
+    return (len(differences), *mean_interval(differences)) if len(differences) >= 2 else None
+
+
 def contrast_lines(rows: Sequence[dict]) -> List[str]:
     """Paired contrasts with the references (secondary): candidate better by, 95 % interval."""
     columns = ('night_abs_rel_full40', 'day_abs_rel_full40', 'night_abs_rel_full40_per_image',
@@ -333,15 +340,11 @@ def contrast_lines(rows: Sequence[dict]) -> List[str]:
     lines = ['| candidate vs baseline (candidate better by, paired seeds) | seeds | night | day | '
              'night, per-image | day, per-image |', '|---' * 6 + '|']
     for base, other in CONTRASTS:
-        cells = []
-        for column in columns:
-            differences = [d for *_, d in paired_differences(rows, column, (base, other))]
-            if len(differences) < 2:
-                break
-            mean, low, high = mean_interval(differences)
-            cells.append(f'{100 * mean:+.1f} % ({100 * low:+.1f} to {100 * high:+.1f})')
-        if cells:
-            lines.append(f'| {other} vs {base} | {len(differences)} | {" | ".join(cells)} |')
+        intervals = [paired_interval(rows, column, (base, other)) for column in columns]
+        if None not in intervals:
+            cells = [f'{100 * mean:+.1f} % ({100 * low:+.1f} to {100 * high:+.1f})'
+                     for _, mean, low, high in intervals]
+            lines.append(f'| {other} vs {base} | {intervals[0][0]} | {" | ".join(cells)} |')
     return lines if len(lines) > 2 else []
 
 
@@ -361,9 +364,9 @@ def paired_lines(rows: Sequence[dict], planned: int) -> List[str]:
               f'p = {wilcoxon_p(differences):.3f}. **Verdict: {word}.**']
     for column, words in (('day_abs_rel_full40', 'by day'),
                           ('night_abs_rel_full40_per_image', 'at night, per-image statistics')):
-        more = [d for *_, d in paired_differences(rows, column)]
-        if len(more) >= 2:
-            mean, low, high = mean_interval(more)
+        interval = paired_interval(rows, column)
+        if interval is not None:
+            _, mean, low, high = interval
             lines.append(f'- Secondary, {words}: {100 * mean:+.1f} % ({100 * low:+.1f} % to '
                          f'{100 * high:+.1f} %).')
     return lines
