@@ -331,9 +331,13 @@ def test_burst_keeps_latency_bounded_and_memory_flat(tmp_path, start_node):
     assert send_rate > 3 * output_rate, (send_rate, output_rate)
     assert 20 < len(outputs) < total
     # A queue that kept every frame would reach tens of seconds here (3000 frames at 1 kHz
-    # against about 60 Hz of inference); the bound guards against that, not speed (about
-    # 14 ms p50 and 0.4-0.6 s p99 on the 2-core machine, DDS retransmissions included).
-    assert np.percentile(latencies, 99) < 1.0 and latencies.max() < 2.0, latencies.max()
+    # against about 60 Hz of inference: ~50 s at the end, and a median of ~25 s); the bounds
+    # guard against that, not speed. Arrival times are taken in this process, whose 1 kHz
+    # publishing loop competes with its own executor thread: on the idle 2-core machine a few
+    # outputs came in clusters 2-4 s late (old stamps arriving together, with best-effort
+    # readers too), so the tail bound sits above those stalls and far below a kept queue.
+    assert np.median(latencies) < 0.1 and latencies.max() < 10.0, (
+        np.median(latencies), latencies.max())
     # DDS keeps only the camera's newest frame too (depth 1), so count what the node received
     wait_for(lambda: graph.count('received') == graph.count('published') + dropped(graph),
              what='diagnostics to settle')
