@@ -331,12 +331,10 @@ def test_burst_keeps_latency_bounded_and_memory_flat(tmp_path, start_node):
     assert send_rate > 3 * output_rate, (send_rate, output_rate)
     assert 20 < len(outputs) < total
     # A queue that kept every frame would reach tens of seconds here (3000 frames at 1 kHz
-    # against about 60 Hz of inference: ~50 s at the end, and a median of ~25 s); the bounds
-    # guard against that, not speed. Arrival times are taken in this process, whose 1 kHz
-    # publishing loop competes with its own executor thread: on the idle 2-core machine a few
-    # outputs came in clusters 2-4 s late (old stamps arriving together, with best-effort
-    # readers too), so the tail bound sits above those stalls and far below a kept queue.
-    assert np.median(latencies) < 0.1 and latencies.max() < 10.0, (
+    # against a few hundred Hz of inference); the bounds guard against that, not speed.
+    # Arrival times are taken in this process: its peer spins a SingleThreadedExecutor, as
+    # rclpy's MultiThreadedExecutor busy-loops and held this loop's GIL for up to 3 s.
+    assert np.median(latencies) < 0.1 and latencies.max() < 1.0, (
         np.median(latencies), latencies.max())
     # DDS keeps only the camera's newest frame too (depth 1), so count what the node received
     wait_for(lambda: graph.count('received') == graph.count('published') + dropped(graph),
@@ -614,12 +612,14 @@ def test_a_bag_replayed_with_its_recorded_qos_reaches_a_default_node(tmp_path, s
     wait_for(lambda: graph.count('received') == frames and graph.count('published') == len(got),
              timeout=10.0, what=f'the node counting every frame ({graph.diagnostics()})')
     # Each frame got depth, or was superseded by the next one while the node was busy (the live
-    # node's newest-frame policy: clean-clone CI runs skipped 1-4 of 20, the 1280x960 ones
-    # right after the first frames); no frame is lost otherwise, and most are answered.
+    # node's newest-frame policy); no frame is lost otherwise. At 5 Hz against ~20 ms of
+    # inference nearly all are answered: the 1-9 of 20 skipped in clean-clone CI runs were the
+    # player's stalls (its peer's MultiThreadedExecutor, now single-threaded, held the GIL and
+    # the player then sent the late frames back to back).
     superseded = graph.count('dropped_superseded')
     assert dropped(graph) == superseded, (got, graph.diagnostics())
     assert len(got) + superseded == frames and got == sorted(set(got)), (got, superseded)
-    assert len(got) >= frames // 2, (got, graph.diagnostics())
+    assert len(got) >= frames - 3, (got, graph.diagnostics())
     assert 'Fast DDS profile' in log.read_text() and proc.poll() is None
 
 

@@ -76,13 +76,19 @@ def stop(proc: subprocess.Popen, timeout: float = 20.0) -> int:
 
 
 class Peer:
-    """rclpy nodes in this process, spun on a thread: publish and collect by stamp."""
+    """rclpy nodes in this process, spun on a thread: publish and collect by stamp.
+
+    The thread spins a SingleThreadedExecutor: the callbacks only append, and rclpy's
+    MultiThreadedExecutor busy-loops over its futures, holding the GIL long enough (0.1-3 s
+    measured on 2 cores) that the process's own publishing loop overslept and sent late
+    frames back to back: the stalls the node's tests and latency benchmarks once blamed on DDS.
+    """
 
     def __init__(self, domain: int, name: str = 'adds_peer', **env: str) -> None:
         """`env`: extra environment for this participant only (e.g. a Fast DDS profile)."""
         import rclpy
         from rclpy.context import Context
-        from rclpy.executors import MultiThreadedExecutor
+        from rclpy.executors import SingleThreadedExecutor
 
         global _process_profile
         profile = requested_profile(env)
@@ -103,7 +109,7 @@ class Peer:
         finally:  # the middleware has read it: later participants choose their own
             os.environ.clear()
             os.environ.update(saved)
-        self.executor = MultiThreadedExecutor(context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.lock = threading.Lock()
         self.received: Dict[str, List[Tuple[float, Any]]] = {}
