@@ -196,6 +196,24 @@ def test_transport_summary_counts_rates_and_memory_growth():
     assert baseline_slope(rss[:4]) is None
 
 
+def test_transport_section_shows_a_set_up_that_delivered_nothing_and_checks_the_other():
+    sent = [i * 0.1 for i in range(20)]
+    run = transport_result([0.030, 0.032, 0.034], 0, sent, [(i, t + 0.05) for i, t in
+                           enumerate(sent)], 2 ** 27, [(0.0, 2 ** 27)], 2 ** 28, (960, 1280),
+                           10.0)
+    results = {'transport': dict(run, fastdds='fastdds_large_data.xml',
+                                 inference={'inference': 2.0}),
+               'transport_fastdds_defaults': {'camera': '1280x960 rgb8', 'fastdds': 'default',
+                                              'failed': 'no depth image came back'}}
+    text = '\n'.join(report.transport_section(results))
+    assert '| lock-step latency p50 minus inference p50 (ms, target <= 10) | 30.0 |' in text
+    assert "| lock-step latency p50 / p99 with Fast DDS's defaults (ms) | no depth image " \
+           'came back |' in text and 'fastdds_large_data.xml (the node' in text
+    checks = report.check_targets(results)
+    assert [(c['case'], c['met']) for c in checks] == [
+        ('1280x960 rgb8, Fast DDS fastdds_large_data.xml', False)]
+
+
 def test_synthetic_batch_has_the_objectives_format():
     batch = synthetic_batch(2, 32, 64)
     assert set(batch) == {'day', 'night', 'K', 'inv_K'}
@@ -302,8 +320,10 @@ def test_quick_run_reuses_exports_and_writes_the_report(tmp_path):
     assert set(results['confidence']['methods']) == {'flip', 'gradient'}
     assert results['transport']['sustained']['depth_received'] > 0
     assert results['transport']['lockstep']['lost'] == 0
-    # the profile's run had a camera process of its own (Fast DDS reads a profile once)
-    assert results['transport_large_data']['lockstep']['lost'] == 0
+    # each set-up's run had a camera process of its own (Fast DDS reads a profile once);
+    # at the quick run's camera size Fast DDS's defaults deliver too
+    assert results['transport']['fastdds'] == 'fastdds_large_data.xml'
+    assert results['transport_fastdds_defaults']['lockstep']['lost'] == 0
     assert {r['transport'] for r in results['qos']} == {'default', 'fastdds_large_data.xml'}
     assert all(r['depth_back'] > 0 for r in results['qos'] if r['compatible'])
     assert results['floor']['model']['128x64']['gmacs'] > 0

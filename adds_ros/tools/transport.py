@@ -55,6 +55,13 @@ def peak_rss(pid: int) -> Optional[int]:
     return None
 
 
+WARM_UP_S = 60.0  # per warm-up frame: the first inference allocates the session's arenas
+
+
+class NoDepth(RuntimeError):
+    """The node answered none of the warm-up frames: the set-up delivers nothing (a result)."""
+
+
 class Graph:
     """A depth node process and this process's camera and depth subscriber."""
 
@@ -99,9 +106,10 @@ class Graph:
 
     def warm_up(self, msg: Any) -> None:
         """Three frames first: session arenas, thread pools, the reverse path's discovery."""
-        warm = [self.wait((0, i), 60) for i in range(3) if self.send(msg, (0, i))]
+        warm = [self.wait((0, i), WARM_UP_S) for i in range(3) if self.send(msg, (0, i))]
         if not any(warm):
-            raise RuntimeError(f'no depth image came back from the node (log: {self.log})')
+            raise NoDepth(f'no depth image came back for any of 3 warm-up frames '
+                          f'({WARM_UP_S:.0f} s each; node log: {self.log})')
 
     def lockstep(self, msg: Any, frames: int, progress: Callable[[], None] = lambda: None
                  ) -> Tuple[List[float], int]:
@@ -122,26 +130,29 @@ class Graph:
 
 
 def bench_transport(model: Path, camera: Tuple[int, int], frames: int, camera_hz: float,
-                    seconds: float, work: Path, progress: Callable[[], None] = lambda: None,
-                    setup: str = 'default') -> Dict[str, Any]:
+                    seconds: float, work: Path, setup: str = 'default') -> Dict[str, Any]:
     """Lock-step latency over `frames` frames, then `seconds` of a `camera_hz` camera.
 
     A set-up with another Fast DDS profile than this process's runs in a new process (the
-    profile is read once per process), where `progress` is not called.
+    profile is read once per process). One that answers no warm-up frame is a result too:
+    `{'failed': why}` instead of the measurements.
     """
     env = FASTDDS_SETUPS[setup]
     if needs_fresh_process(env):
         return in_fresh_process(env, bench_transport, model, camera, frames, camera_hz,
-                                seconds, work, setup=setup)
+                                seconds, work, setup)
     graph = Graph(model, work, **env)
     try:
         msg = graph.frame(camera)
-        graph.warm_up(msg)
-        latencies, lost = graph.lockstep(msg, frames, progress)
+        try:
+            graph.warm_up(msg)
+        except NoDepth as err:  # e.g. Fast DDS defaults: camera frames as lossy UDP fragments
+            return {'camera': f'{camera[1]}x{camera[0]} {ENCODING}', 'fastdds': setup,
+                    'failed': str(err)}
+        latencies, lost = graph.lockstep(msg, frames)
         node = psutil.Process(graph.proc.pid)
         rss_start = node.memory_info().rss
-        sent_at, rss = sustained(lambda stamp: graph.send(msg, stamp), node, camera_hz,
-                                 seconds, progress)
+        sent_at, rss = sustained(lambda stamp: graph.send(msg, stamp), node, camera_hz, seconds)
         time.sleep(1.0)
         with graph.peer.lock:
             done = [(m.header.stamp.nanosec, t) for t, m in graph.peer.received['depth/image']
@@ -221,8 +232,7 @@ def qos_row(graph: Graph, camera: Tuple[int, int], frames: int, rate_hz: float,
 
 
 def sustained(send: Callable[[Tuple[int, int]], float], node: psutil.Process,
-              camera_hz: float, seconds: float, progress: Callable[[], None]
-              ) -> Tuple[List[float], List[Tuple[float, int]]]:
+              camera_hz: float, seconds: float) -> Tuple[List[float], List[Tuple[float, int]]]:
     """Publish at `camera_hz` for `seconds`; sample the node's RSS twice a second."""
     sent_at, rss = [], []
     start = time.monotonic()
@@ -235,7 +245,6 @@ def sustained(send: Callable[[Tuple[int, int]], float], node: psutil.Process,
         if now >= next_sample:
             rss.append((now - start, node.memory_info().rss))
             next_sample += 0.5
-            progress()
         time.sleep(max(0.0, start + i / camera_hz - time.monotonic()))
     return sent_at, rss
 
