@@ -13,7 +13,7 @@ What the depth node adds over this echo (decode, inference, packing a float32 de
 
 import sys
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -39,7 +39,6 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def bench_echo(model: Path, camera: Tuple[int, int], frames: int, work: Path,
-               progress: Callable[[], None] = lambda: None,
                setup: str = 'fastdds_large_data.xml') -> Dict[str, Any]:
     """Lock-step latency of the depth node and of the echo on the same frames, in one call.
 
@@ -59,7 +58,7 @@ def bench_echo(model: Path, camera: Tuple[int, int], frames: int, work: Path,
         try:
             msg = graph.frame(camera)
             graph.warm_up(msg)
-            latencies, lost = graph.lockstep(msg, frames, progress)
+            latencies, lost = graph.lockstep(msg, frames)
         finally:
             graph.close()
         rows[name] = dict(summarize(latencies) if latencies else {}, lost=lost)

@@ -111,8 +111,7 @@ class Graph:
             raise NoDepth(f'no depth image came back for any of 3 warm-up frames '
                           f'({WARM_UP_S:.0f} s each; node log: {self.log})')
 
-    def lockstep(self, msg: Any, frames: int, progress: Callable[[], None] = lambda: None
-                 ) -> Tuple[List[float], int]:
+    def lockstep(self, msg: Any, frames: int) -> Tuple[List[float], int]:
         """Send a frame and wait for its depth image, `frames` times: (seconds each, lost)."""
         latencies, lost = [], 0
         for i in range(frames):
@@ -121,7 +120,6 @@ class Graph:
             lost += arrived is None
             if arrived is not None:
                 latencies.append(arrived - sent)
-            progress()
         return latencies, lost
 
     def close(self) -> None:
