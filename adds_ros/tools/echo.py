@@ -47,7 +47,7 @@ def bench_echo(model: Path, camera: Tuple[int, int], frames: int, work: Path,
     """
     from adds_ros.tools.rosgraph import in_fresh_process, needs_fresh_process
     from adds_ros.tools.stats import summarize
-    from adds_ros.tools.transport import FASTDDS_SETUPS, Graph
+    from adds_ros.tools.transport import FASTDDS_SETUPS, Graph, camera_label
 
     env = FASTDDS_SETUPS[setup]
     if needs_fresh_process(env):
@@ -64,7 +64,7 @@ def bench_echo(model: Path, camera: Tuple[int, int], frames: int, work: Path,
         rows[name] = dict(summarize(latencies) if latencies else {}, lost=lost)
     node, echo = rows['depth node'], rows['rclpy echo']
     over = node['p50_ms'] - echo['p50_ms'] if 'p50_ms' in node and 'p50_ms' in echo else None
-    return {'camera': f'{camera[1]}x{camera[0]} rgb8', 'frames': frames, 'fastdds': setup,
+    return {'camera': camera_label(camera), 'frames': frames, 'fastdds': setup,
             **rows, 'node_over_echo_p50_ms': over}
 
 

@@ -58,6 +58,11 @@ def peak_rss(pid: int) -> Optional[int]:
 WARM_UP_S = 60.0  # per warm-up frame: the first inference allocates the session's arenas
 
 
+def camera_label(camera: Tuple[int, int]) -> str:
+    """'1280x960 rgb8' for a (height, width) camera: how the transport results name it."""
+    return f'{camera[1]}x{camera[0]} {ENCODING}'
+
+
 class NoDepth(RuntimeError):
     """The node answered none of the warm-up frames: the set-up delivers nothing (a result)."""
 
@@ -145,7 +150,7 @@ def bench_transport(model: Path, camera: Tuple[int, int], frames: int, camera_hz
         try:
             graph.warm_up(msg)
         except NoDepth as err:  # e.g. Fast DDS defaults: camera frames as lossy UDP fragments
-            return {'camera': f'{camera[1]}x{camera[0]} {ENCODING}', 'fastdds': setup,
+            return {'camera': camera_label(camera), 'fastdds': setup,
                     'failed': str(err)}
         latencies, lost = graph.lockstep(msg, frames)
         node = psutil.Process(graph.proc.pid)
@@ -277,7 +282,7 @@ def transport_result(latencies: List[float], lost: int, sent_at: List[float],
     outputs = sorted(t for _, t in done)
     rate = (len(outputs) - 1) / (outputs[-1] - outputs[0]) if len(outputs) > 1 else 0.0
     slope = baseline_slope(rss)
-    return {'camera': f'{camera[1]}x{camera[0]} {ENCODING}',
+    return {'camera': camera_label(camera),
             'lockstep': dict(summarize(latencies) if latencies else {}, lost=lost),
             'sustained': {'camera_hz': camera_hz, 'sent': len(sent_at), 'sent_hz': sent_hz,
                           'depth_received': len(done), 'depth_hz': rate,
